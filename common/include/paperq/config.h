@@ -1,0 +1,103 @@
+/* Effective configuration: defaults, then the libconfig file, then
+ * PAPERQ_<GROUP>_<KEY> environment variables. Every key is declared once in
+ * the table in config.c with its type, default, range and documentation. */
+#ifndef PAPERQ_CONFIG_H
+#define PAPERQ_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct pq_config {
+  struct {
+    char *url;           /* amqp://user[:password]@host:port/vhost */
+    char *password_env;  /* name of a variable holding the broker password */
+    char *prefix;        /* every exchange and queue name starts with it */
+    int heartbeat_s;     /* AMQP heartbeat; 0 disables */
+    int connect_timeout_s;
+    int reconnect_max_s; /* cap of the reconnect backoff */
+    int delivery_limit;  /* quorum x-delivery-limit: poison jobs park after it */
+  } broker;
+  struct {
+    char *provider;       /* "openai" or "dry-run" */
+    char *base_url;       /* .../v1; /chat/completions is appended */
+    char *model;
+    char *fallback_model; /* "" = none */
+    char *api_key_env;    /* name of the variable holding the API key */
+    int timeout_s;        /* whole-request timeout */
+    int connect_timeout_s;
+    int max_tokens;       /* completion cap per request */
+    double temperature;
+    int chunk_tokens;     /* body chunk budget (estimated source tokens) */
+    int check_retries;    /* re-asks of a chunk whose output failed a check */
+    double max_cjk_ratio; /* leftover CJK / letters allowed in output */
+    double min_length_ratio, max_length_ratio;
+    char *glossary;       /* zh<TAB>en file, "" = none */
+    double price_input_per_m;  /* USD per 1M prompt tokens */
+    double price_output_per_m; /* USD per 1M completion tokens */
+  } translate;
+  struct {
+    int concurrency;  /* papers in flight per process */
+    int max_requests; /* HTTP requests in flight per process */
+    int idle_exit_s;  /* exit after this long idle; 0 = never */
+    int heartbeat_s;  /* worker.heartbeat event period */
+  } worker;
+  struct {
+    int max_attempts;
+    char *delays_ms; /* comma-separated delay tiers; the last repeats */
+    double jitter;   /* +- fraction applied to each delay */
+  } retry;
+  struct {
+    char *db;
+    int batch;   /* events per transaction */
+    int stale_s; /* a worker silent this long is reported stale */
+  } ledger;
+  struct {
+    double sample_rate;
+    char *judges; /* comma-separated judge models; "" = QA off */
+    char *base_url;
+    char *api_key_env;
+    int excerpt_tokens;
+  } qa;
+  struct {
+    double max_usd; /* 0 = no budget */
+  } budget;
+  struct {
+    double qa_min;
+    double max_failed_ratio;
+    double budget_usd;
+    double max_hours;
+  } targets;
+  struct {
+    int max_record_bytes;
+    int max_response_bytes;
+  } limits;
+  struct {
+    char *level;
+  } log;
+  char *source; /* the file it was read from, or "(defaults)" */
+};
+
+/* Loads defaults, then path (NULL: $PAPERQ_CONFIG, else config/paperq.conf if
+ * it exists), then the environment. On error returns PQ_ERR_PARSE and writes a
+ * message naming the file, line and key (or the variable) into err.
+ * cfg must be freed with pq_config_free even on error. */
+int pq_config_load(const char *path, struct pq_config *cfg, char *err, size_t errlen);
+void pq_config_free(struct pq_config *cfg);
+
+/* Prints the effective configuration in libconfig syntax, secrets masked. */
+void pq_config_print(const struct pq_config *cfg, FILE *out);
+
+/* Parses retry.delays_ms into out[0..max); returns the count or -1. */
+int pq_config_delays(const char *list, long *out, int max);
+
+/* Reads the secret held by the variable named env_name; NULL if unset/empty. */
+const char *pq_config_secret(const char *env_name);
+
+/* Standard options shared by the three programs. Scans argv for --config,
+ * --help, --version, --print-config (removing them is the caller's job). */
+struct pq_cli {
+  const char *config_path;
+  int help, version, print_config;
+};
+
+#endif

@@ -1,0 +1,392 @@
+/* Configuration: one table declares every key. Loading is defaults → file →
+ * environment, and any bad value stops the program before it connects with a
+ * message naming the file, line and key (or the environment variable). */
+#include "paperq/config.h"
+#include "paperq/util.h"
+
+#include <ctype.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum key_type { K_INT, K_DOUBLE, K_STRING };
+
+struct key {
+  const char *group, *name;
+  enum key_type type;
+  size_t offset;
+  const char *def; /* default, as text */
+  double min, max; /* range for numbers */
+  int secret;      /* mask when printed */
+  const char *oneof; /* for strings: "a|b|c", NULL = any */
+};
+
+#define OFF(f) offsetof(struct pq_config, f)
+static const struct key keys[] = {
+    {"broker", "url", K_STRING, OFF(broker.url), "amqp://guest:guest@localhost:5672/", 0, 0, 1, NULL},
+    {"broker", "password_env", K_STRING, OFF(broker.password_env), "PAPERQ_BROKER_PASSWORD", 0, 0, 0, NULL},
+    {"broker", "prefix", K_STRING, OFF(broker.prefix), "paperq", 0, 0, 0, NULL},
+    {"broker", "heartbeat_s", K_INT, OFF(broker.heartbeat_s), "30", 0, 3600, 0, NULL},
+    {"broker", "connect_timeout_s", K_INT, OFF(broker.connect_timeout_s), "10", 1, 600, 0, NULL},
+    {"broker", "reconnect_max_s", K_INT, OFF(broker.reconnect_max_s), "30", 1, 3600, 0, NULL},
+    {"broker", "delivery_limit", K_INT, OFF(broker.delivery_limit), "5", 1, 1000, 0, NULL},
+    {"translate", "provider", K_STRING, OFF(translate.provider), "openai", 0, 0, 0, "openai|dry-run"},
+    {"translate", "base_url", K_STRING, OFF(translate.base_url), "https://openrouter.ai/api/v1", 0, 0, 0, NULL},
+    {"translate", "model", K_STRING, OFF(translate.model), "deepseek/deepseek-v3.2-exp", 0, 0, 0, NULL},
+    {"translate", "fallback_model", K_STRING, OFF(translate.fallback_model), "", 0, 0, 0, NULL},
+    {"translate", "api_key_env", K_STRING, OFF(translate.api_key_env), "OPENROUTER_API_KEY", 0, 0, 0, NULL},
+    {"translate", "timeout_s", K_INT, OFF(translate.timeout_s), "180", 1, 3600, 0, NULL},
+    {"translate", "connect_timeout_s", K_INT, OFF(translate.connect_timeout_s), "10", 1, 600, 0, NULL},
+    {"translate", "max_tokens", K_INT, OFF(translate.max_tokens), "8192", 16, 1000000, 0, NULL},
+    {"translate", "temperature", K_DOUBLE, OFF(translate.temperature), "0.2", 0, 2, 0, NULL},
+    {"translate", "chunk_tokens", K_INT, OFF(translate.chunk_tokens), "1500", 50, 100000, 0, NULL},
+    {"translate", "check_retries", K_INT, OFF(translate.check_retries), "1", 0, 10, 0, NULL},
+    {"translate", "max_cjk_ratio", K_DOUBLE, OFF(translate.max_cjk_ratio), "0.001", 0, 1, 0, NULL},
+    {"translate", "min_length_ratio", K_DOUBLE, OFF(translate.min_length_ratio), "0.5", 0, 1000, 0, NULL},
+    {"translate", "max_length_ratio", K_DOUBLE, OFF(translate.max_length_ratio), "12", 0, 1000, 0, NULL},
+    {"translate", "glossary", K_STRING, OFF(translate.glossary), "", 0, 0, 0, NULL},
+    {"translate", "price_input_per_m", K_DOUBLE, OFF(translate.price_input_per_m), "0.27", 0, 1e6, 0, NULL},
+    {"translate", "price_output_per_m", K_DOUBLE, OFF(translate.price_output_per_m), "0.40", 0, 1e6, 0, NULL},
+    {"worker", "concurrency", K_INT, OFF(worker.concurrency), "16", 1, 100000, 0, NULL},
+    {"worker", "max_requests", K_INT, OFF(worker.max_requests), "64", 1, 100000, 0, NULL},
+    {"worker", "idle_exit_s", K_INT, OFF(worker.idle_exit_s), "0", 0, 1000000, 0, NULL},
+    {"worker", "heartbeat_s", K_INT, OFF(worker.heartbeat_s), "10", 1, 3600, 0, NULL},
+    {"retry", "max_attempts", K_INT, OFF(retry.max_attempts), "5", 1, 100, 0, NULL},
+    {"retry", "delays_ms", K_STRING, OFF(retry.delays_ms), "10000,60000,300000", 0, 0, 0, NULL},
+    {"retry", "jitter", K_DOUBLE, OFF(retry.jitter), "0.1", 0, 0.9, 0, NULL},
+    {"ledger", "db", K_STRING, OFF(ledger.db), "paperq-ledger.db", 0, 0, 0, NULL},
+    {"ledger", "batch", K_INT, OFF(ledger.batch), "500", 1, 100000, 0, NULL},
+    {"ledger", "stale_s", K_INT, OFF(ledger.stale_s), "60", 1, 86400, 0, NULL},
+    {"qa", "sample_rate", K_DOUBLE, OFF(qa.sample_rate), "0.1", 0, 1, 0, NULL},
+    {"qa", "judges", K_STRING, OFF(qa.judges), "", 0, 0, 0, NULL},
+    {"qa", "base_url", K_STRING, OFF(qa.base_url), "", 0, 0, 0, NULL},
+    {"qa", "api_key_env", K_STRING, OFF(qa.api_key_env), "", 0, 0, 0, NULL},
+    {"qa", "excerpt_tokens", K_INT, OFF(qa.excerpt_tokens), "3000", 100, 1000000, 0, NULL},
+    {"budget", "max_usd", K_DOUBLE, OFF(budget.max_usd), "0", 0, 1e9, 0, NULL},
+    {"targets", "qa_min", K_DOUBLE, OFF(targets.qa_min), "8.5", 0, 10, 0, NULL},
+    {"targets", "max_failed_ratio", K_DOUBLE, OFF(targets.max_failed_ratio), "0.01", 0, 1, 0, NULL},
+    {"targets", "budget_usd", K_DOUBLE, OFF(targets.budget_usd), "5", 0, 1e9, 0, NULL},
+    {"targets", "max_hours", K_DOUBLE, OFF(targets.max_hours), "24", 0, 1e6, 0, NULL},
+    {"limits", "max_record_bytes", K_INT, OFF(limits.max_record_bytes), "1048576", 1024, 1 << 30, 0, NULL},
+    {"limits", "max_response_bytes", K_INT, OFF(limits.max_response_bytes), "4194304", 1024, 1 << 30, 0, NULL},
+    {"log", "level", K_STRING, OFF(log.level), "info", 0, 0, 0, "debug|info|warn|error"},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static void *field(struct pq_config *cfg, const struct key *k) { return (char *)cfg + k->offset; }
+static const void *cfield(const struct pq_config *cfg, const struct key *k) {
+  return (const char *)cfg + k->offset;
+}
+
+static int oneof_ok(const char *oneof, const char *v) {
+  size_t n = strlen(v);
+  for (const char *p = oneof; *p;) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == n && strncmp(p, v, n) == 0)
+      return 1;
+    if (!bar)
+      break;
+    p = bar + 1;
+  }
+  return 0;
+}
+
+/* Sets one key from text; where names the origin for the error message. */
+static int set_text(struct pq_config *cfg, const struct key *k, const char *text, const char *where,
+                    char *err, size_t errlen) {
+  void *f = field(cfg, k);
+  switch (k->type) {
+  case K_INT: {
+    long v;
+    if (pq_parse_long(text, (long)k->min, (long)k->max, &v) != PQ_OK) {
+      snprintf(err, errlen, "%s: %s.%s = \"%s\": expected an integer from %ld to %ld", where,
+               k->group, k->name, text, (long)k->min, (long)k->max);
+      return PQ_ERR_PARSE;
+    }
+    *(int *)f = (int)v;
+    return PQ_OK;
+  }
+  case K_DOUBLE: {
+    double v;
+    if (pq_parse_double(text, k->min, k->max, &v) != PQ_OK) {
+      snprintf(err, errlen, "%s: %s.%s = \"%s\": expected a number from %g to %g", where, k->group,
+               k->name, text, k->min, k->max);
+      return PQ_ERR_PARSE;
+    }
+    *(double *)f = v;
+    return PQ_OK;
+  }
+  case K_STRING:
+    if (k->oneof && !oneof_ok(k->oneof, text)) {
+      snprintf(err, errlen, "%s: %s.%s = \"%s\": expected one of %s", where, k->group, k->name,
+               text, k->oneof);
+      return PQ_ERR_PARSE;
+    }
+    char *dup = strdup(text);
+    if (!dup)
+      return PQ_ERR_NOMEM;
+    free(*(char **)f);
+    *(char **)f = dup;
+    return PQ_OK;
+  }
+  return PQ_ERR;
+}
+
+static const struct key *find_key(const char *group, const char *name) {
+  for (size_t i = 0; i < NKEYS; i++)
+    if (strcmp(keys[i].group, group) == 0 && strcmp(keys[i].name, name) == 0)
+      return &keys[i];
+  return NULL;
+}
+
+static int load_file(struct pq_config *cfg, const char *path, char *err, size_t errlen) {
+  config_t lc;
+  int rc = PQ_OK;
+  config_init(&lc);
+  if (config_read_file(&lc, path) != CONFIG_TRUE) {
+    if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+      snprintf(err, errlen, "%s: cannot read config file", path);
+    else
+      snprintf(err, errlen, "%s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : path,
+               config_error_line(&lc), config_error_text(&lc));
+    rc = PQ_ERR_PARSE;
+    goto cleanup;
+  }
+  config_setting_t *root = config_root_setting(&lc);
+  for (int g = 0; g < config_setting_length(root); g++) {
+    config_setting_t *grp = config_setting_get_elem(root, (unsigned)g);
+    const char *gname = config_setting_name(grp);
+    if (config_setting_type(grp) != CONFIG_TYPE_GROUP) {
+      snprintf(err, errlen, "%s:%d: %s: expected a group like `%s: { ... };`", path,
+               config_setting_source_line(grp), gname, gname);
+      rc = PQ_ERR_PARSE;
+      goto cleanup;
+    }
+    for (int i = 0; i < config_setting_length(grp); i++) {
+      config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+      const char *name = config_setting_name(s);
+      int line = config_setting_source_line(s);
+      char where[1200], text[64];
+      snprintf(where, sizeof where, "%s:%d", path, line);
+      const struct key *k = find_key(gname, name);
+      if (!k) {
+        snprintf(err, errlen, "%s: unknown key %s.%s (see config/paperq.conf for the keys)", where,
+                 gname, name);
+        rc = PQ_ERR_PARSE;
+        goto cleanup;
+      }
+      if (k->secret && strcmp(k->name, "url") != 0) {
+        snprintf(err, errlen, "%s: %s.%s is a secret and is read from the environment only",
+                 where, gname, name);
+        rc = PQ_ERR_PARSE;
+        goto cleanup;
+      }
+      const char *val = text;
+      switch (config_setting_type(s)) {
+      case CONFIG_TYPE_INT:
+        snprintf(text, sizeof text, "%d", config_setting_get_int(s));
+        break;
+      case CONFIG_TYPE_INT64:
+        snprintf(text, sizeof text, "%lld", config_setting_get_int64(s));
+        break;
+      case CONFIG_TYPE_FLOAT:
+        snprintf(text, sizeof text, "%.17g", config_setting_get_float(s));
+        break;
+      case CONFIG_TYPE_STRING:
+        if (k->type != K_STRING) {
+          snprintf(err, errlen, "%s: %s.%s: expected a number, not a string", where, gname, name);
+          rc = PQ_ERR_PARSE;
+          goto cleanup;
+        }
+        val = config_setting_get_string(s);
+        break;
+      default:
+        snprintf(err, errlen, "%s: %s.%s: expected a %s", where, gname, name,
+                 k->type == K_STRING ? "string" : "number");
+        rc = PQ_ERR_PARSE;
+        goto cleanup;
+      }
+      if (k->type == K_STRING && config_setting_type(s) != CONFIG_TYPE_STRING) {
+        snprintf(err, errlen, "%s: %s.%s: expected a string in double quotes", where, gname, name);
+        rc = PQ_ERR_PARSE;
+        goto cleanup;
+      }
+      rc = set_text(cfg, k, val, where, err, errlen);
+      if (rc)
+        goto cleanup;
+      /* A password inside broker.url in a file is refused: secrets come
+       * from the environment. guest:guest is the broker's public default. */
+      if (k->secret) {
+        const char *at = strchr(val, '@');
+        const char *colon = strstr(val, "://");
+        colon = colon ? strchr(colon + 3, ':') : NULL;
+        if (at && colon && colon < at && strncmp(colon, ":guest@", 7) != 0) {
+          snprintf(err, errlen,
+                   "%s: broker.url must not hold a password; set it in $%s or PAPERQ_BROKER_URL",
+                   where, cfg->broker.password_env);
+          rc = PQ_ERR_PARSE;
+          goto cleanup;
+        }
+      }
+    }
+  }
+cleanup:
+  config_destroy(&lc);
+  return rc;
+}
+
+static int load_env(struct pq_config *cfg, char *err, size_t errlen) {
+  for (size_t i = 0; i < NKEYS; i++) {
+    char var[128], where[160];
+    int n = snprintf(var, sizeof var, "PAPERQ_%s_%s", keys[i].group, keys[i].name);
+    for (int j = 0; j < n; j++)
+      var[j] = (char)toupper((unsigned char)var[j]);
+    const char *v = getenv(var);
+    if (!v)
+      continue;
+    snprintf(where, sizeof where, "environment variable %s", var);
+    int rc = set_text(cfg, &keys[i], v, where, err, errlen);
+    if (rc)
+      return rc;
+  }
+  return PQ_OK;
+}
+
+static int validate(struct pq_config *cfg, char *err, size_t errlen) {
+  long delays[64];
+  if (pq_config_delays(cfg->retry.delays_ms, delays, 64) < 1) {
+    snprintf(err, errlen,
+             "%s: retry.delays_ms = \"%s\": expected comma-separated milliseconds, e.g. "
+             "\"10000,60000,300000\"",
+             cfg->source, cfg->retry.delays_ms);
+    return PQ_ERR_PARSE;
+  }
+  if (strncmp(cfg->broker.url, "amqp://", 7) != 0 && strncmp(cfg->broker.url, "amqps://", 8) != 0) {
+    snprintf(err, errlen, "%s: broker.url must start with amqp:// (got a value of %zu chars)",
+             cfg->source, strlen(cfg->broker.url));
+    return PQ_ERR_PARSE;
+  }
+  if (!cfg->broker.prefix[0]) {
+    snprintf(err, errlen, "%s: broker.prefix must not be empty", cfg->source);
+    return PQ_ERR_PARSE;
+  }
+  if (strcmp(cfg->translate.provider, "openai") == 0 && strncmp(cfg->translate.base_url, "http", 4)) {
+    snprintf(err, errlen, "%s: translate.base_url = \"%s\": expected an http(s):// URL",
+             cfg->source, cfg->translate.base_url);
+    return PQ_ERR_PARSE;
+  }
+  return PQ_OK;
+}
+
+int pq_config_load(const char *path, struct pq_config *cfg, char *err, size_t errlen) {
+  memset(cfg, 0, sizeof *cfg);
+  err[0] = '\0';
+  for (size_t i = 0; i < NKEYS; i++) {
+    int rc = set_text(cfg, &keys[i], keys[i].def, "default", err, errlen);
+    if (rc)
+      return rc;
+  }
+  if (!path)
+    path = getenv("PAPERQ_CONFIG");
+  int explicit_path = path != NULL && path[0];
+  if (!explicit_path)
+    path = access("config/paperq.conf", R_OK) == 0 ? "config/paperq.conf" : NULL;
+  cfg->source = strdup(path ? path : "(defaults)");
+  if (!cfg->source)
+    return PQ_ERR_NOMEM;
+  if (path) {
+    int rc = load_file(cfg, path, err, errlen);
+    if (rc)
+      return rc;
+  }
+  int rc = load_env(cfg, err, errlen);
+  if (rc)
+    return rc;
+  rc = validate(cfg, err, errlen);
+  if (rc)
+    return rc;
+  pq_config_secret(NULL); /* nothing to cache; keeps the symbol used */
+  return PQ_OK;
+}
+
+void pq_config_free(struct pq_config *cfg) {
+  if (!cfg)
+    return;
+  for (size_t i = 0; i < NKEYS; i++)
+    if (keys[i].type == K_STRING) {
+      char **p = field(cfg, &keys[i]);
+      free(*p);
+      *p = NULL;
+    }
+  free(cfg->source);
+  cfg->source = NULL;
+}
+
+/* Masks the password part of a URL: amqp://user:****@host/. */
+static void mask_url(const char *url, char *out, size_t outlen) {
+  const char *scheme = strstr(url, "://");
+  const char *at = strrchr(url, '@');
+  const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+  if (scheme && at && colon && colon < at)
+    snprintf(out, outlen, "%.*s:****%s", (int)(colon - url), url, at);
+  else
+    snprintf(out, outlen, "%s", url);
+}
+
+void pq_config_print(const struct pq_config *cfg, FILE *out) {
+  fprintf(out, "# effective configuration (file: %s; environment overrides applied)\n",
+          cfg->source);
+  const char *group = "";
+  for (size_t i = 0; i < NKEYS; i++) {
+    const struct key *k = &keys[i];
+    if (strcmp(group, k->group) != 0) {
+      if (group[0])
+        fprintf(out, "};\n");
+      fprintf(out, "%s: {\n", k->group);
+      group = k->group;
+    }
+    const void *f = cfield(cfg, k);
+    if (k->type == K_INT)
+      fprintf(out, "  %s = %d;\n", k->name, *(const int *)f);
+    else if (k->type == K_DOUBLE)
+      fprintf(out, "  %s = %g;\n", k->name, *(const double *)f);
+    else {
+      char masked[1024];
+      mask_url(*(char *const *)f, masked, sizeof masked);
+      fprintf(out, "  %s = \"%s\";\n", k->name, k->secret ? masked : *(char *const *)f);
+    }
+  }
+  fprintf(out, "};\n");
+  const char *key = pq_config_secret(cfg->translate.api_key_env);
+  fprintf(out, "# $%s (API key): %s\n", cfg->translate.api_key_env, key ? "set (****)" : "not set");
+}
+
+int pq_config_delays(const char *list, long *out, int max) {
+  int n = 0;
+  const char *p = list;
+  while (*p) {
+    char item[32];
+    size_t len = strcspn(p, ",");
+    if (len == 0 || len >= sizeof item || n >= max)
+      return -1;
+    memcpy(item, p, len);
+    item[len] = '\0';
+    if (pq_parse_long(item, 0, 86400000L, &out[n]) != PQ_OK)
+      return -1;
+    n++;
+    p += len;
+    if (*p == ',')
+      p++;
+  }
+  return n;
+}
+
+const char *pq_config_secret(const char *env_name) {
+  if (!env_name || !env_name[0])
+    return NULL;
+  const char *v = getenv(env_name);
+  return v && v[0] ? v : NULL;
+}

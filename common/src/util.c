@@ -1,0 +1,137 @@
+/* Shared helpers: clocks, ids, hashing, strict parsing, file reading. */
+#include "paperq/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t pq_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t pq_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void pq_new_id(char out[33]) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char raw[16];
+  size_t got = 0;
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = read(fd, raw, sizeof raw);
+    if (n > 0)
+      got = (size_t)n;
+    close(fd);
+  }
+  if (got < sizeof raw) { /* never expected; still unique enough per process */
+    static uint64_t counter;
+    uint64_t a = (uint64_t)pq_now_ms() ^ ((uint64_t)getpid() << 32);
+    uint64_t c = ++counter;
+    memcpy(raw, &a, 8);
+    memcpy(raw + 8, &c, 8);
+  }
+  for (int i = 0; i < 16; i++) {
+    out[2 * i] = hex[raw[i] >> 4];
+    out[2 * i + 1] = hex[raw[i] & 15];
+  }
+  out[32] = '\0';
+}
+
+uint64_t pq_hash64(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+int pq_parse_long(const char *s, long min, long max, long *out) {
+  if (!s || !*s)
+    return PQ_ERR_PARSE;
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  while (*end == ' ' || *end == '\t')
+    end++;
+  if (errno || *end || v < min || v > max)
+    return PQ_ERR_PARSE;
+  *out = v;
+  return PQ_OK;
+}
+
+int pq_parse_double(const char *s, double min, double max, double *out) {
+  if (!s || !*s)
+    return PQ_ERR_PARSE;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  while (*end == ' ' || *end == '\t')
+    end++;
+  if (errno || *end || isnan(v) || v < min || v > max)
+    return PQ_ERR_PARSE;
+  *out = v;
+  return PQ_OK;
+}
+
+char *pq_strdup(const char *s) { return s ? strdup(s) : NULL; }
+
+int pq_read_file(const char *path, size_t max, char **out, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return PQ_ERR_IO;
+  int rc = PQ_OK;
+  size_t cap = 65536, n = 0;
+  char *data = malloc(cap);
+  if (!data) {
+    rc = PQ_ERR_NOMEM;
+    goto cleanup;
+  }
+  for (;;) {
+    if (n + 1 >= cap) {
+      if (cap > max) {
+        rc = PQ_ERR_TOOBIG;
+        goto cleanup;
+      }
+      char *p = realloc(data, cap * 2);
+      if (!p) {
+        rc = PQ_ERR_NOMEM;
+        goto cleanup;
+      }
+      data = p;
+      cap *= 2;
+    }
+    size_t r = fread(data + n, 1, cap - n - 1, f);
+    n += r;
+    if (r == 0)
+      break;
+  }
+  if (ferror(f)) {
+    rc = PQ_ERR_IO;
+    goto cleanup;
+  }
+  if (n > max) {
+    rc = PQ_ERR_TOOBIG;
+    goto cleanup;
+  }
+  data[n] = '\0';
+  *out = data;
+  data = NULL;
+  if (len)
+    *len = n;
+cleanup:
+  free(data);
+  fclose(f);
+  return rc;
+}

@@ -1,0 +1,115 @@
+/* Config: defaults, file values, env overrides, and every kind of bad value
+ * failing with the file, line and key named. */
+#include "paperq/config.h"
+#include "paperq/util.h"
+#include "pq_test.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static char tmpl[] = "/tmp/pq-config-XXXXXX";
+
+static const char *write_conf(const char *text) {
+  static char path[64];
+  snprintf(path, sizeof path, "%s/t.conf", tmpl);
+  FILE *f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+  return path;
+}
+
+static int load(const char *text, char *err, size_t errlen) {
+  struct pq_config cfg;
+  int rc = pq_config_load(write_conf(text), &cfg, err, errlen);
+  pq_config_free(&cfg);
+  return rc;
+}
+
+int main(void) {
+  char err[1024];
+  struct pq_config cfg;
+  if (!mkdtemp(tmpl))
+    return 2;
+  unsetenv("PAPERQ_CONFIG");
+  unsetenv("PAPERQ_WORKER_CONCURRENCY");
+  unsetenv("PAPERQ_BROKER_PREFIX");
+
+  /* The shipped file is valid and equals the defaults it documents. */
+  const char *src = getenv("PQ_SOURCE_DIR");
+  char shipped[1024];
+  snprintf(shipped, sizeof shipped, "%s/config/paperq.conf", src ? src : ".");
+  CHECK(pq_config_load(shipped, &cfg, err, sizeof err) == PQ_OK);
+  CHECK(cfg.worker.concurrency == 16);
+  CHECK_STR(cfg.broker.prefix, "paperq");
+  CHECK(cfg.retry.max_attempts == 5);
+  pq_config_free(&cfg);
+
+  /* File values and env overrides. */
+  CHECK(pq_config_load(write_conf("worker: { concurrency = 64; };\nbroker: { prefix = \"x\"; };\n"),
+                       &cfg, err, sizeof err) == PQ_OK);
+  CHECK(cfg.worker.concurrency == 64);
+  CHECK_STR(cfg.broker.prefix, "x");
+  pq_config_free(&cfg);
+  setenv("PAPERQ_WORKER_CONCURRENCY", "128", 1);
+  setenv("PAPERQ_BROKER_PREFIX", "t1", 1);
+  CHECK(pq_config_load(write_conf("worker: { concurrency = 64; };\n"), &cfg, err, sizeof err) ==
+        PQ_OK);
+  CHECK(cfg.worker.concurrency == 128);
+  CHECK_STR(cfg.broker.prefix, "t1");
+  pq_config_free(&cfg);
+
+  /* Bad env value names the variable. */
+  setenv("PAPERQ_WORKER_CONCURRENCY", "abc", 1);
+  CHECK(load("", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "PAPERQ_WORKER_CONCURRENCY") != NULL);
+  unsetenv("PAPERQ_WORKER_CONCURRENCY");
+  unsetenv("PAPERQ_BROKER_PREFIX");
+
+  /* Every bad file value names file:line and the key. */
+  CHECK(load("\nworker: { concurrency = -3; };\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "t.conf:2") && strstr(err, "worker.concurrency"));
+  CHECK(load("worker: {\n  concurrency = \"many\";\n};\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "t.conf:2") && strstr(err, "worker.concurrency"));
+  CHECK(load("translate: { temperature = 7.5; };\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "translate.temperature") != NULL);
+  CHECK(load("translate: { provider = \"magic\"; };\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "translate.provider") && strstr(err, "openai|dry-run"));
+  CHECK(load("translate: { model = 3; };\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "translate.model") != NULL);
+  CHECK(load("worker: { concurency = 3; };\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "unknown key worker.concurency") != NULL);
+  CHECK(load("worker: { concurrency = 3 \n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "t.conf:") != NULL);
+  CHECK(load("retry: { delays_ms = \"10,x\"; };\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "retry.delays_ms") != NULL);
+  CHECK(load("broker: { url = \"amqp://bob:hunter2@h/\"; };\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "password") != NULL && strstr(err, "hunter2") == NULL);
+  CHECK(load("worker = 3;\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "expected a group") != NULL);
+  struct pq_config c2;
+  CHECK(pq_config_load("/nonexistent/p.conf", &c2, err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "/nonexistent/p.conf") != NULL);
+  pq_config_free(&c2);
+
+  /* Delay tiers. */
+  long d[8];
+  CHECK(pq_config_delays("200,500", d, 8) == 2 && d[0] == 200 && d[1] == 500);
+  CHECK(pq_config_delays("", d, 8) == 0);
+  CHECK(pq_config_delays("1,,2", d, 8) == -1);
+
+  /* Printing masks the broker password. */
+  setenv("PAPERQ_BROKER_URL", "amqp://bob:hunter2@h:5672/", 1);
+  CHECK(pq_config_load(write_conf(""), &cfg, err, sizeof err) == PQ_OK);
+  char out[8192] = {0};
+  FILE *m = fmemopen(out, sizeof out - 1, "w");
+  pq_config_print(&cfg, m);
+  fclose(m);
+  CHECK(strstr(out, "hunter2") == NULL);
+  CHECK(strstr(out, "amqp://bob:****@h:5672/") != NULL);
+  pq_config_free(&cfg);
+  unsetenv("PAPERQ_BROKER_URL");
+
+  unlink(write_conf(""));
+  rmdir(tmpl);
+  TEST_MAIN_END();
+}
