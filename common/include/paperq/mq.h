@@ -1,0 +1,129 @@
+/* RabbitMQ connection for paperq programs (wraps rabbitmq-c 0.11).
+ *
+ * One connection, two channels: channel 1 consumes (manual acks, prefetch),
+ * channel 2 publishes in confirm mode. Nothing here blocks longer than the
+ * timeout it is given, so a program can service the connection from its own
+ * event loop (the worker polls pq_mq_fd() beside libcurl's sockets).
+ * amqp_* types never leave this module. Not thread-safe: one thread per
+ * struct pq_mq. */
+#ifndef PAPERQ_MQ_H
+#define PAPERQ_MQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pq_config;
+struct pq_mq;
+
+/* Names of the topology, all starting with broker.prefix (P):
+ *   exchange P.jobs (direct) -> queue P.jobs (quorum, x-delivery-limit,
+ *       dead-letters to P.parked)                      routing key "job"
+ *   exchange P.retry (direct) -> queues P.retry.<ms> (dead-letter to P.jobs)
+ *   exchange P.parked (fanout) -> queues P.parked and P.ledger
+ *   exchange P.events (topic) -> queue P.ledger        routing key "#"
+ *   queue P.qa (quorum) for QA judge jobs, via P.jobs routing key "qa"
+ *   exchange P.control (fanout) -> one exclusive queue per worker */
+#define PQ_RK_JOB "job"
+#define PQ_RK_QA "qa"
+#define PQ_MSG_TYPE_JOB "paperq.job"
+#define PQ_MSG_TYPE_QA "paperq.qa"
+#define PQ_MSG_TYPE_EVENT "paperq.event"
+#define PQ_HDR_ATTEMPT "x-paperq-attempt"       /* int: 1 for the first attempt */
+#define PQ_HDR_PARK_REASON "x-paperq-park-reason" /* string, set when a worker parks */
+
+/* Properties of a message to publish. NULL strings are left out. */
+struct pq_mq_props {
+  const char *type;        /* PQ_MSG_TYPE_* */
+  const char *message_id;  /* paper id for jobs, event id for events */
+  int attempt;             /* > 0: sets PQ_HDR_ATTEMPT */
+  const char *park_reason; /* sets PQ_HDR_PARK_REASON */
+  long expiration_ms;      /* > 0: per-message TTL (retry delays) */
+};
+
+/* A received message. Every pointer is borrowed and valid only during the
+ * callback that receives it. */
+struct pq_mq_delivery {
+  uint64_t tag;            /* for pq_mq_ack / pq_mq_nack */
+  int channel;             /* internal; pass the delivery back as is */
+  const char *exchange;
+  const char *routing_key;
+  const char *consumer_tag;
+  const char *type;        /* "" if absent */
+  const char *message_id;  /* "" if absent */
+  const void *body;
+  size_t len;
+  int redelivered;
+  int attempt;             /* PQ_HDR_ATTEMPT, 0 if absent */
+  long delivery_count;     /* x-delivery-count from a quorum queue, 0 if absent */
+  const char *park_reason; /* PQ_HDR_PARK_REASON, "" if absent */
+  const char *death_reason;/* x-first-death-reason ("delivery_limit", "expired", ...), "" */
+};
+
+struct pq_mq_handler {
+  void *ctx;
+  /* A delivery arrived. Ack or nack it now or later by tag. */
+  void (*on_delivery)(void *ctx, const struct pq_mq_delivery *d);
+  /* The broker confirmed (ok=1) or refused (ok=0) publish number seq
+   * (and every earlier one when multiple=1). */
+  void (*on_confirm)(void *ctx, uint64_t seq, int multiple, int ok);
+};
+
+/* Connects (timeout broker.connect_timeout_s), logs in with heartbeats, opens
+ * both channels, puts channel 2 in confirm mode and declares the topology
+ * idempotently. client_name shows in the management UI.
+ * PQ_OK, PQ_ERR_BROKER (message in err: host, port and cause; never the
+ * password), PQ_ERR_NOMEM. *out must be closed with pq_mq_close. */
+int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_mq **out,
+               char *err, size_t errlen);
+void pq_mq_close(struct pq_mq *mq); /* accepts NULL */
+
+/* Full name of a queue or exchange: "<prefix>.<suffix>" into out. */
+const char *pq_mq_name(const struct pq_mq *mq, const char *suffix, char *out, size_t outlen);
+
+/* Declares P.retry.<delay_ms> (idempotent). */
+int pq_mq_declare_retry_queue(struct pq_mq *mq, long delay_ms);
+
+/* Starts consuming queue suffix (e.g. "jobs") on channel 1 with manual acks.
+ * prefetch applies per consumer. Returns PQ_OK or PQ_ERR_BROKER. */
+int pq_mq_consume(struct pq_mq *mq, const char *queue_suffix, uint16_t prefetch);
+/* Stops every consumer on channel 1; unacked deliveries stay ours to ack. */
+int pq_mq_cancel_all(struct pq_mq *mq);
+
+/* Publishes to exchange suffix ("jobs", "retry", "parked", "events") on the
+ * confirm channel. *seq receives the publish number later reported to
+ * on_confirm. Does not wait. PQ_OK or PQ_ERR_BROKER. */
+int pq_mq_publish(struct pq_mq *mq, const char *exchange_suffix, const char *routing_key,
+                  const struct pq_mq_props *props, const void *body, size_t len, uint64_t *seq);
+
+/* Number of publishes not yet confirmed. */
+uint64_t pq_mq_unconfirmed(const struct pq_mq *mq);
+
+/* Services the connection: reads every frame available within timeout_ms
+ * (0 = only what is already buffered or readable now), dispatching deliveries
+ * and confirms to h, and sends heartbeats as needed. Returns PQ_OK or
+ * PQ_ERR_BROKER when the connection is lost (the caller reconnects). */
+int pq_mq_pump(struct pq_mq *mq, int timeout_ms, const struct pq_mq_handler *h);
+
+/* Publishes are pipelined; this pumps until every one is confirmed or
+ * timeout_ms passes. Deliveries that arrive meanwhile go to h (may be NULL
+ * when not consuming). PQ_OK, PQ_ERR_NACK, PQ_ERR_TIMEOUT, PQ_ERR_BROKER. */
+int pq_mq_wait_confirms(struct pq_mq *mq, int timeout_ms, const struct pq_mq_handler *h);
+
+int pq_mq_ack(struct pq_mq *mq, uint64_t tag, int multiple);
+/* requeue=1 returns the message to its queue (counts as a delivery attempt
+ * on a quorum queue), requeue=0 dead-letters it. */
+int pq_mq_nack(struct pq_mq *mq, uint64_t tag, int requeue);
+
+/* Fetches one message from a queue (basic.get, manual ack) — for operator
+ * commands such as requeue. PQ_OK with *got = 0 when empty. */
+int pq_mq_get(struct pq_mq *mq, const char *queue_suffix, const struct pq_mq_handler *h, int *got);
+
+/* The socket, for poll(). -1 when closed. Call pq_mq_pump(mq, 0, h) whenever
+ * it is readable AND before sleeping: rabbitmq-c buffers frames internally. */
+int pq_mq_fd(const struct pq_mq *mq);
+/* 1 if frames are buffered inside the library (poll would not report them). */
+int pq_mq_has_buffered(const struct pq_mq *mq);
+/* Milliseconds until the next heartbeat must be sent; poll no longer. */
+int pq_mq_next_timeout_ms(const struct pq_mq *mq);
+
+#endif
