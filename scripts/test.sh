@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# THE test command (CI's .ci/run calls exactly this): installs what is missing
+# with apt-get, builds with -Werror, starts a private RabbitMQ for the run,
+# runs ctest, and stops the broker whatever happens.
+#
+#   ./scripts/test.sh                 everything
+#   ./scripts/test.sh -L unit         extra arguments go to ctest
+#   ./scripts/test.sh -R integration.pipeline -V
+#
+# Environment:
+#   PAPERQ_BUILD_DIR=DIR   build directory (default build/, build-sanitize/ with PAPERQ_SANITIZE=1)
+#   PAPERQ_SANITIZE=1      AddressSanitizer + UndefinedBehaviorSanitizer build
+#   PAPERQ_TEST_BROKER_URL and PQ_BROKER_DIR both set: reuse that broker
+#                          (from `scripts/broker.sh start DIR; source DIR/env`)
+#   PQ_KEEP_TMP=1          keep every integration test's temp dir
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+PACKAGES=(build-essential cmake pkg-config librabbitmq-dev libcjson-dev libconfig-dev
+  libcurl4-openssl-dev libsqlite3-dev sqlite3 rabbitmq-server python3 unicode-data bzip2)
+
+T_START=$(date +%s.%N)
+T_STAGE=$T_START
+TIMINGS=()
+stage_done() {
+  local now
+  now=$(date +%s.%N)
+  TIMINGS+=("$(awk -v a="$T_STAGE" -v b="$now" -v n="$1" 'BEGIN { printf "%-10s %6.1f s", n, b - a }')")
+  T_STAGE=$now
+}
+print_timings() {
+  local t
+  echo "== test.sh timings"
+  for t in "${TIMINGS[@]}"; do
+    echo "   $t"
+  done
+  awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN { printf "   %-10s %6.1f s\n", "total", b - a }'
+}
+
+# ---- cleanup, whatever happens ---------------------------------------------
+BROKER_DIR=
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [[ -n "$BROKER_DIR" ]]; then
+    "$ROOT/scripts/broker.sh" stop "$BROKER_DIR" || true
+    if ((status == 0)); then
+      rm -rf "$BROKER_DIR"
+    else
+      echo "test.sh: broker data and logs kept in $BROKER_DIR" >&2
+    fi
+    stage_done stop
+  fi
+  print_timings
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- dependencies ----------------------------------------------------------
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+missing=()
+for p in "${PACKAGES[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== installing missing packages: ${missing[*]}"
+  SUDO=()
+  if [[ $(id -u) -ne 0 ]]; then
+    SUDO=(sudo)
+  fi
+  "${SUDO[@]}" apt-get update -q
+  # policy-rc.d-less containers may try to start the system rabbitmq-server;
+  # we never use it (scripts/broker.sh runs a private node).
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+stage_done deps
+
+# ---- build -----------------------------------------------------------------
+CMAKE_ARGS=(-DPAPERQ_WERROR=ON)
+if [[ "${PAPERQ_SANITIZE:-0}" == 1 ]]; then
+  BUILD_DIR=${PAPERQ_BUILD_DIR:-build-sanitize}
+  CMAKE_ARGS+=(-DPAPERQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+else
+  BUILD_DIR=${PAPERQ_BUILD_DIR:-build}
+fi
+echo "== configuring $BUILD_DIR (${CMAKE_ARGS[*]})"
+cmake -S "$ROOT" -B "$BUILD_DIR" "${CMAKE_ARGS[@]}"
+stage_done configure
+echo "== building"
+cmake --build "$BUILD_DIR" -j2
+stage_done build
+
+
+# ---- private broker --------------------------------------------------------
+if [[ -n "${PAPERQ_TEST_BROKER_URL:-}" && -n "${PQ_BROKER_DIR:-}" ]]; then
+  echo "== reusing broker $PAPERQ_TEST_BROKER_URL ($PQ_BROKER_DIR)"
+else
+  BROKER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/paperq-broker.XXXXXX")
+  echo "== starting a private RabbitMQ in $BROKER_DIR"
+  "$ROOT/scripts/broker.sh" start "$BROKER_DIR"
+  # shellcheck source=/dev/null
+  . "$BROKER_DIR/env"
+  export PAPERQ_TEST_BROKER_URL PQ_BROKER_DIR
+fi
+stage_done broker
+
+# ---- tests -----------------------------------------------------------------
+echo "== ctest $*"
+status=0
+(cd "$BUILD_DIR" && ctest --output-on-failure -j2 "$@") || status=$?
+stage_done ctest
+exit "$status"
