@@ -14,6 +14,11 @@ Environment (set by CTest and scripts/test.sh):
   PAPERQ_TEST_BROKER_URL  the private broker (scripts/broker.sh)
   PQ_BROKER_DIR           its directory, for broker_restart()
   PQ_KEEP_TMP=1           keep every test's temp dir, not only failed ones
+
+One test by hand, against a broker of your own:
+    scripts/broker.sh start /tmp/pqb && . /tmp/pqb/env
+    PQ_BIN_DIR=build python3 tests/integration/test_pipeline.py
+    scripts/broker.sh stop /tmp/pqb
 """
 import json
 import os
