@@ -244,6 +244,7 @@ class Pipeline:
         self.procs = []
         self.tmp = None
         self.seq = 0
+        self._dumped = False
 
     def __enter__(self):
         url = broker_url()
@@ -275,7 +276,7 @@ class Pipeline:
 
     def __exit__(self, exc_type, exc, tb):
         failed = exc_type is not None
-        if failed:
+        if failed and not self._dumped:
             self.dump_logs()
         self.stop_all()
         if failed or os.environ.get("PQ_KEEP_TMP") == "1":
@@ -417,6 +418,7 @@ class Pipeline:
 
     # ---- diagnostics -----------------------------------------------------------------
     def dump_logs(self, n=40):
+        self._dumped = True
         out = sys.stderr
         for p in self.procs:
             for path in (p.out, p.err):
