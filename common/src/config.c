@@ -70,6 +70,8 @@ static const struct key keys[] = {
     {"targets", "budget_usd", K_DOUBLE, OFF(targets.budget_usd), "5", 0, 1e9, 0, NULL},
     {"targets", "max_hours", K_DOUBLE, OFF(targets.max_hours), "24", 0, 1e6, 0, NULL},
     {"limits", "max_record_bytes", K_INT, OFF(limits.max_record_bytes), "1048576", 1024, 1 << 30, 0, NULL},
+    {"limits", "max_title_bytes", K_INT, OFF(limits.max_title_bytes), "4096", 64, 1 << 30, 0, NULL},
+    {"limits", "max_abstract_bytes", K_INT, OFF(limits.max_abstract_bytes), "65536", 256, 1 << 30, 0, NULL},
     {"limits", "max_response_bytes", K_INT, OFF(limits.max_response_bytes), "4194304", 1024, 1 << 30, 0, NULL},
     {"log", "level", K_STRING, OFF(log.level), "info", 0, 0, 0, "debug|info|warn|error"},
 };

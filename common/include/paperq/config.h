@@ -69,6 +69,8 @@ struct pq_config {
   } targets;
   struct {
     int max_record_bytes;
+    int max_title_bytes;
+    int max_abstract_bytes;
     int max_response_bytes;
   } limits;
   struct {

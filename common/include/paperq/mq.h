@@ -18,7 +18,9 @@ struct pq_mq;
 /* Names of the topology, all starting with broker.prefix (P):
  *   exchange P.jobs (direct) -> queue P.jobs (quorum, x-delivery-limit,
  *       dead-letters to P.parked)                      routing key "job"
- *   exchange P.retry (direct) -> queues P.retry.<ms> (dead-letter to P.jobs)
+ *   exchange P.retry (direct) -> queues P.retry.<rk>.<ms> (no consumers; each
+ *       message expires after its own delay and dead-letters to P.jobs with
+ *       routing key <rk>)                              routing key "<rk>.<ms>"
  *   exchange P.parked (fanout) -> queues P.parked and P.ledger
  *   exchange P.events (topic) -> queue P.ledger        routing key "#"
  *   queue P.qa (quorum) for QA judge jobs, via P.jobs routing key "qa"
@@ -80,8 +82,10 @@ void pq_mq_close(struct pq_mq *mq); /* accepts NULL */
 /* Full name of a queue or exchange: "<prefix>.<suffix>" into out. */
 const char *pq_mq_name(const struct pq_mq *mq, const char *suffix, char *out, size_t outlen);
 
-/* Declares P.retry.<delay_ms> (idempotent). */
-int pq_mq_declare_retry_queue(struct pq_mq *mq, long delay_ms);
+/* Declares the delay queue P.retry.<rk>.<delay_ms> (idempotent) whose
+ * expired messages go back to P.jobs with routing key rk. Publish to it with
+ * pq_mq_publish(mq, "retry", "<rk>.<delay_ms>", props with expiration_ms). */
+int pq_mq_declare_retry_queue(struct pq_mq *mq, const char *rk, long delay_ms);
 
 /* Starts consuming queue suffix (e.g. "jobs") on channel 1 with manual acks.
  * prefetch applies per consumer. Returns PQ_OK or PQ_ERR_BROKER. */
@@ -97,6 +101,8 @@ int pq_mq_publish(struct pq_mq *mq, const char *exchange_suffix, const char *rou
 
 /* Number of publishes not yet confirmed. */
 uint64_t pq_mq_unconfirmed(const struct pq_mq *mq);
+/* Every publish numbered <= the result is settled (acked or nacked). */
+uint64_t pq_mq_confirmed_upto(const struct pq_mq *mq);
 
 /* Services the connection: reads every frame available within timeout_ms
  * (0 = only what is already buffered or readable now), dispatching deliveries

@@ -1,0 +1,368 @@
+/* paperq-producer: reads harvested paper records and publishes one job per
+ * paper to RabbitMQ with publisher confirms, plus a job.queued event for the
+ * ledger. Exit codes: 0 everything accepted was queued (rejects alone are not
+ * a failure), 1 broker or runtime error, 2 usage or configuration error. */
+#include "paperq/config.h"
+#include "paperq/event.h"
+#include "paperq/job.h"
+#include "paperq/log.h"
+#include "paperq/mq.h"
+#include "paperq/record.h"
+#include "paperq/util.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_INPUTS 64
+#define MAX_YEARS 64
+#define CONFIRM_WINDOW 2000 /* publishes in flight before waiting for confirms */
+#define CONFIRM_TIMEOUT_MS 30000
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: paperq-producer --input FILE [--input FILE...] [options]\n"
+          "\n"
+          "Queues one translation job per paper record. FILE is JSON Lines (one record\n"
+          "per line: id, title, abstract, authors, keywords, subjects, date, body...)\n"
+          "or an Internet Archive harvest (a JSON array with id, title, creators,\n"
+          "abstract, subjects, date, source_url, pdf_url, license).\n"
+          "\n"
+          "  -i, --input FILE     records to queue (repeatable)\n"
+          "  -n, --limit N        queue at most N papers\n"
+          "  -y, --years LIST     only papers from these years, e.g. 2024,2025\n"
+          "      --force          queue papers the ledger already knows (default: skip them\n"
+          "                       when the ledger database named by ledger.db is readable)\n"
+          "  -c, --config FILE    configuration (default $PAPERQ_CONFIG or config/paperq.conf)\n"
+          "      --print-config   print the effective configuration and exit\n"
+          "  -h, --help           this help\n"
+          "  -V, --version        print the version\n"
+          "\n"
+          "Bad records are reported on stderr as FILE:LINE: reason and skipped.\n"
+          "Example: paperq-producer --input tests/fixtures/sample.jsonl --limit 50\n");
+}
+
+struct stats {
+  long queued, rejected, skipped_year, skipped_known, skipped_dup;
+};
+
+/* Paper ids already seen in this run (a file may repeat a record). */
+struct idset {
+  char **ids;
+  size_t n, cap;
+};
+
+/* Linear insert into a sorted array keeps this simple; inputs are thousands. */
+static int idset_add(struct idset *s, const char *id) {
+  size_t lo = 0, hi = s->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(s->ids[mid], id);
+    if (c == 0)
+      return 0;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 1024;
+    char **p = realloc(s->ids, cap * sizeof *p);
+    if (!p)
+      return -1;
+    s->ids = p;
+    s->cap = cap;
+  }
+  char *dup = strdup(id);
+  if (!dup)
+    return -1;
+  memmove(s->ids + lo + 1, s->ids + lo, (s->n - lo) * sizeof *s->ids);
+  s->ids[lo] = dup;
+  s->n++;
+  return 1;
+}
+
+static void idset_free(struct idset *s) {
+  for (size_t i = 0; i < s->n; i++)
+    free(s->ids[i]);
+  free(s->ids);
+}
+
+/* The ledger's database, opened read-only when it is on this machine, lets a
+ * second run skip papers already queued or done instead of paying twice. */
+static sqlite3 *open_ledger(const char *path) {
+  sqlite3 *db = NULL;
+  if (access(path, R_OK) != 0)
+    return NULL;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    sqlite3_close(db);
+    return NULL;
+  }
+  sqlite3_busy_timeout(db, 2000);
+  return db;
+}
+
+static int ledger_knows(sqlite3 *db, sqlite3_stmt **st, const char *id) {
+  if (!db)
+    return 0;
+  if (!*st && sqlite3_prepare_v2(db, "SELECT state FROM papers WHERE paper_id = ?", -1, st, NULL) !=
+                  SQLITE_OK)
+    return 0;
+  sqlite3_reset(*st);
+  sqlite3_bind_text(*st, 1, id, -1, SQLITE_TRANSIENT);
+  int known = 0;
+  if (sqlite3_step(*st) == SQLITE_ROW) {
+    const char *state = (const char *)sqlite3_column_text(*st, 0);
+    known = state && strcmp(state, "parked") != 0; /* parked papers are requeued by the ledger */
+  }
+  return known;
+}
+
+static int publish_record(struct pq_mq *mq, const cJSON *rec) {
+  const char *id = cJSON_GetObjectItemCaseSensitive(rec, "id")->valuestring;
+  size_t len;
+  char *body = pq_job_encode(rec, 0, NULL, &len);
+  if (!body)
+    return PQ_ERR_NOMEM;
+  struct pq_mq_props props = {0};
+  props.type = PQ_MSG_TYPE_JOB;
+  props.message_id = id;
+  props.attempt = 1;
+  /* The ledger hears of the paper first, so it is "queued" before any
+   * worker's "started" can arrive (the ledger tolerates either order). */
+  cJSON *ev = pq_event_new("job.queued", id, 0, 0, NULL);
+  int rc = PQ_ERR_NOMEM;
+  if (ev) {
+    const cJSON *origin = cJSON_GetObjectItemCaseSensitive(rec, "origin");
+    cJSON_AddItemReferenceToObject(ev, "record", (cJSON *)rec);
+    if (cJSON_IsString(origin))
+      cJSON_AddStringToObject(ev, "origin", origin->valuestring);
+    rc = pq_event_publish(mq, ev, NULL);
+    cJSON_Delete(ev);
+  }
+  if (rc == PQ_OK)
+    rc = pq_mq_publish(mq, "jobs", PQ_RK_JOB, &props, body, len, NULL);
+  free(body);
+  return rc;
+}
+
+static int year_ok(const cJSON *rec, const long *years, int nyears) {
+  if (nyears == 0)
+    return 1;
+  const cJSON *y = cJSON_GetObjectItemCaseSensitive(rec, "year");
+  if (!cJSON_IsNumber(y))
+    return 0;
+  for (int i = 0; i < nyears; i++)
+    if ((long)y->valuedouble == years[i])
+      return 1;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *inputs[MAX_INPUTS];
+  int ninputs = 0, nyears = 0, print_config = 0, force = 0;
+  long limit = -1, years[MAX_YEARS];
+  const char *config_path = NULL;
+  static const struct option opts[] = {
+      {"input", required_argument, NULL, 'i'}, {"limit", required_argument, NULL, 'n'},
+      {"years", required_argument, NULL, 'y'}, {"config", required_argument, NULL, 'c'},
+      {"force", no_argument, NULL, 'f'},       {"print-config", no_argument, NULL, 'P'},
+      {"help", no_argument, NULL, 'h'},        {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0}};
+  pq_log_init("producer");
+  int c;
+  while ((c = getopt_long(argc, argv, "i:n:y:c:hV", opts, NULL)) != -1) {
+    switch (c) {
+    case 'i':
+      if (ninputs == MAX_INPUTS) {
+        fprintf(stderr, "paperq-producer: at most %d --input files\n", MAX_INPUTS);
+        return 2;
+      }
+      inputs[ninputs++] = optarg;
+      break;
+    case 'n':
+      if (pq_parse_long(optarg, 0, 1000000000L, &limit) != PQ_OK) {
+        fprintf(stderr, "paperq-producer: --limit \"%s\": expected a number >= 0\n", optarg);
+        return 2;
+      }
+      break;
+    case 'y': {
+      char *list = strdup(optarg), *save = NULL;
+      if (!list)
+        return 1;
+      for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (nyears == MAX_YEARS || pq_parse_long(tok, 1000, 9999, &years[nyears]) != PQ_OK) {
+          fprintf(stderr, "paperq-producer: --years \"%s\": expected years like 2024,2025\n", optarg);
+          free(list);
+          return 2;
+        }
+        nyears++;
+      }
+      free(list);
+      break;
+    }
+    case 'c':
+      config_path = optarg;
+      break;
+    case 'f':
+      force = 1;
+      break;
+    case 'P':
+      print_config = 1;
+      break;
+    case 'h':
+      usage(stdout);
+      return 0;
+    case 'V':
+      printf("paperq-producer %s\n", PAPERQ_VERSION);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "paperq-producer: unexpected argument \"%s\" (inputs go after --input)\n",
+            argv[optind]);
+    return 2;
+  }
+
+  struct pq_config cfg;
+  char err[2048];
+  if (pq_config_load(config_path, &cfg, err, sizeof err) != PQ_OK) {
+    fprintf(stderr, "paperq-producer: %s\n", err);
+    pq_config_free(&cfg);
+    return 2;
+  }
+  pq_log_set_level_name(cfg.log.level);
+  if (print_config) {
+    pq_config_print(&cfg, stdout);
+    pq_config_free(&cfg);
+    return 0;
+  }
+  if (ninputs == 0) {
+    fprintf(stderr, "paperq-producer: no input; give --input FILE (see --help)\n");
+    pq_config_free(&cfg);
+    return 2;
+  }
+
+  struct pq_record_limits lim = {(size_t)cfg.limits.max_record_bytes,
+                                 (size_t)cfg.limits.max_title_bytes,
+                                 (size_t)cfg.limits.max_abstract_bytes};
+  struct pq_record_reader *readers[MAX_INPUTS] = {0};
+  struct pq_mq *mq = NULL;
+  struct stats st = {0};
+  struct idset seen = {0};
+  sqlite3 *ledger = NULL;
+  sqlite3_stmt *known_st = NULL;
+  int rc = 2;
+
+  /* Every input must open before anything is published. */
+  for (int i = 0; i < ninputs; i++) {
+    if (pq_record_reader_open(inputs[i], &lim, &readers[i], err, sizeof err) != PQ_OK) {
+      fprintf(stderr, "paperq-producer: %s\n", err);
+      goto cleanup;
+    }
+  }
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+
+  rc = 1;
+  if (pq_mq_open(&cfg, "paperq-producer", &mq, err, sizeof err) != PQ_OK) {
+    fprintf(stderr, "paperq-producer: %s\n", err);
+    goto cleanup;
+  }
+  if (!force)
+    ledger = open_ledger(cfg.ledger.db);
+
+  int broker_failed = 0;
+  for (int i = 0; i < ninputs && !broker_failed && !stop_requested; i++) {
+    for (;;) {
+      if (limit >= 0 && st.queued >= limit)
+        break;
+      if (stop_requested)
+        break;
+      cJSON *rec = NULL;
+      char where[512];
+      int r = pq_record_reader_next(readers[i], &rec, where, sizeof where, err, sizeof err);
+      if (r == PQ_ERR_PARSE) {
+        fprintf(stderr, "%s: %s\n", where, err);
+        st.rejected++;
+        continue;
+      }
+      if (r != PQ_OK) {
+        fprintf(stderr, "paperq-producer: %s\n", err);
+        broker_failed = 1; /* not the broker, but equally fatal for this run */
+        break;
+      }
+      if (!rec)
+        break;
+      const char *id = cJSON_GetObjectItemCaseSensitive(rec, "id")->valuestring;
+      if (!year_ok(rec, years, nyears)) {
+        st.skipped_year++;
+      } else if (idset_add(&seen, id) == 0) {
+        fprintf(stderr, "%s: paper %s: duplicate of an earlier record in this run; skipped\n",
+                where, id);
+        st.skipped_dup++;
+      } else if (ledger_knows(ledger, &known_st, id)) {
+        st.skipped_known++;
+      } else if (publish_record(mq, rec) != PQ_OK) {
+        broker_failed = 1;
+      } else {
+        st.queued++;
+        if (pq_mq_unconfirmed(mq) >= CONFIRM_WINDOW &&
+            pq_mq_wait_confirms(mq, CONFIRM_TIMEOUT_MS, NULL) != PQ_OK)
+          broker_failed = 1;
+        if (st.queued % 1000 == 0)
+          pq_info("queued %ld papers so far", st.queued);
+      }
+      cJSON_Delete(rec);
+      if (broker_failed)
+        break;
+    }
+  }
+  if (!broker_failed) {
+    int w = pq_mq_wait_confirms(mq, CONFIRM_TIMEOUT_MS, NULL);
+    if (w != PQ_OK) {
+      fprintf(stderr, "paperq-producer: the broker did not confirm every job (%s)\n",
+              w == PQ_ERR_NACK ? "nack" : w == PQ_ERR_TIMEOUT ? "timeout" : "connection lost");
+      broker_failed = 1;
+    }
+  }
+  printf("queued %ld, rejected %ld", st.queued, st.rejected);
+  if (st.skipped_known)
+    printf(", skipped %ld already in the ledger (--force queues them again)", st.skipped_known);
+  if (st.skipped_year)
+    printf(", skipped %ld outside --years", st.skipped_year);
+  if (st.skipped_dup)
+    printf(", skipped %ld duplicates", st.skipped_dup);
+  printf("\n");
+  if (broker_failed) {
+    fprintf(stderr,
+            "paperq-producer: stopped early; run the same command again: papers the ledger "
+            "already has are skipped\n");
+    rc = 1;
+  } else {
+    rc = stop_requested ? 1 : 0;
+  }
+cleanup:
+  sqlite3_finalize(known_st);
+  sqlite3_close(ledger);
+  idset_free(&seen);
+  pq_mq_close(mq);
+  for (int i = 0; i < ninputs; i++)
+    pq_record_reader_close(readers[i]);
+  pq_config_free(&cfg);
+  return rc;
+}

@@ -1,0 +1,271 @@
+/* HTTP transfers for the worker: curl multi, a bounded number of running
+ * transfers, a waiting list for the rest, and adaptive concurrency. */
+#include "http.h"
+#include "paperq/chat.h"
+#include "paperq/config.h"
+#include "paperq/log.h"
+#include "paperq/util.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct http {
+  CURLM *multi;
+  int max_requests;      /* worker.max_requests: hard cap */
+  double limit;          /* current adaptive cap, 1..max_requests */
+  int running;
+  int waiting;
+  long timeout_ms, connect_timeout_ms;
+  size_t max_response;
+  struct http_req *wait_head, *wait_tail; /* FIFO of requests not yet started */
+  int64_t last_decrease_ms;
+};
+
+int http_new(const struct pq_config *cfg, struct http **out) {
+  static int global_init;
+  if (!global_init) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      return PQ_ERR;
+    global_init = 1;
+  }
+  struct http *h = calloc(1, sizeof *h);
+  if (!h)
+    return PQ_ERR_NOMEM;
+  h->multi = curl_multi_init();
+  if (!h->multi) {
+    free(h);
+    return PQ_ERR_NOMEM;
+  }
+  h->max_requests = cfg->worker.max_requests;
+  h->limit = cfg->worker.max_requests;
+  h->timeout_ms = (long)cfg->translate.timeout_s * 1000;
+  h->connect_timeout_ms = (long)cfg->translate.connect_timeout_s * 1000;
+  h->max_response = (size_t)cfg->limits.max_response_bytes;
+  /* Keep a warm connection for every transfer that may run at once. */
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_requests);
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->max_requests);
+  *out = h;
+  return PQ_OK;
+}
+
+static void unlink_waiting(struct http *h, struct http_req *r) {
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    h->wait_head = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+  else
+    h->wait_tail = r->prev;
+  r->next = r->prev = NULL;
+  h->waiting--;
+}
+
+static void release_easy(struct http *h, struct http_req *r) {
+  if (r->easy) {
+    curl_multi_remove_handle(h->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    r->easy = NULL;
+  }
+  curl_slist_free_all(r->headers);
+  r->headers = NULL;
+}
+
+void http_cancel(struct http *h, struct http_req *r) {
+  if (r->state == 1)
+    unlink_waiting(h, r);
+  else if (r->state == 2) {
+    release_easy(h, r);
+    h->running--;
+  }
+  r->state = 0;
+}
+
+void http_free(struct http *h) {
+  if (!h)
+    return;
+  while (h->wait_head)
+    http_cancel(h, h->wait_head);
+  curl_multi_cleanup(h->multi); /* running easies belong to their owners' cancel */
+  free(h);
+}
+
+int http_submit(struct http *h, struct http_req *r, long delay_ms) {
+  r->not_before_ms = delay_ms > 0 ? pq_mono_ms() + delay_ms : 0;
+  r->state = 1;
+  r->next = NULL;
+  r->prev = h->wait_tail;
+  if (h->wait_tail)
+    h->wait_tail->next = r;
+  else
+    h->wait_head = r;
+  h->wait_tail = r;
+  h->waiting++;
+  return PQ_OK;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userp) {
+  struct http_req *r = userp;
+  /* Returning less than given aborts the transfer: a response over
+   * limits.max_response_bytes is an error, never a silent cut. */
+  return pq_buf_append(&r->resp, data, size * n) == PQ_OK ? size * n : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userp) {
+  struct http_req *r = userp;
+  size_t len = size * n;
+  char line[256];
+  if (len >= sizeof line)
+    return len;
+  memcpy(line, data, len);
+  line[len] = '\0';
+  char *colon = strchr(line, ':');
+  if (!colon)
+    return len;
+  *colon = '\0';
+  const char *value = colon + 1;
+  if (strcasecmp(line, "retry-after") == 0) {
+    r->retry_after_ms = pq_chat_retry_after_ms(value);
+  } else if (strcasecmp(line, "x-ratelimit-remaining-requests") == 0) {
+    long v;
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%s", value + strspn(value, " "));
+    tmp[strcspn(tmp, "\r\n")] = '\0';
+    if (pq_parse_long(tmp, 0, 1L << 40, &v) == PQ_OK)
+      r->ratelimit_remaining = v;
+  }
+  return len;
+}
+
+static int start(struct http *h, struct http_req *r) {
+  CURL *e = curl_easy_init();
+  if (!e)
+    return PQ_ERR_NOMEM;
+  char auth[1024];
+  struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+  if (r->key && r->key[0]) {
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", r->key);
+    hd = curl_slist_append(hd, auth);
+    memset(auth, 0, sizeof auth);
+  }
+  hd = curl_slist_append(hd, "Expect:"); /* no 100-continue round trip */
+  pq_buf_free(&r->resp);
+  pq_buf_init(&r->resp, h->max_response);
+  r->status = 0;
+  r->error[0] = '\0';
+  r->retry_after_ms = -1;
+  r->ratelimit_remaining = -1;
+  r->headers = hd;
+  r->easy = e;
+  curl_easy_setopt(e, CURLOPT_URL, r->url);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, hd);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->error);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "paperq/" PAPERQ_VERSION);
+  if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+    release_easy(h, r);
+    return PQ_ERR;
+  }
+  r->started_ms = pq_now_ms();
+  r->state = 2;
+  h->running++;
+  return PQ_OK;
+}
+
+/* Starts waiting requests that are due, up to the current limit. Delayed
+ * ones (rate-limit backoff) do not block due ones behind them. */
+static void start_due(struct http *h) {
+  int64_t now = pq_mono_ms();
+  struct http_req *r = h->wait_head;
+  while (r && h->running < (int)h->limit) {
+    struct http_req *next = r->next;
+    if (r->not_before_ms <= now) {
+      unlink_waiting(h, r);
+      if (start(h, r) != PQ_OK) {
+        /* Put it back at the end; a later round retries. */
+        pq_warn("http: cannot start a transfer; will retry");
+        http_submit(h, r, 1000);
+        break;
+      }
+    }
+    r = next;
+  }
+}
+
+int http_perform(struct http *h, http_done_fn done, void *ctx) {
+  int completed = 0, still;
+  start_due(h);
+  curl_multi_perform(h->multi, &still);
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(h->multi, &left))) {
+    if (m->msg != CURLMSG_DONE)
+      continue;
+    struct http_req *r = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    if (m->data.result == CURLE_OK) {
+      curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &r->status);
+    } else {
+      r->status = 0;
+      if (m->data.result == CURLE_WRITE_ERROR)
+        snprintf(r->error, sizeof r->error, "response larger than limits.max_response_bytes");
+      else if (!r->error[0])
+        snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(m->data.result));
+    }
+    r->finished_ms = pq_now_ms();
+    release_easy(h, r);
+    h->running--;
+    r->state = 0;
+    completed++;
+    done(ctx, r); /* may resubmit r or submit new requests */
+  }
+  if (completed)
+    start_due(h);
+  return completed;
+}
+
+void http_wait(struct http *h, int extra_fd, int timeout_ms) {
+  /* A delayed request that falls due must wake us. */
+  if (h->waiting && h->running < (int)h->limit) {
+    int64_t now = pq_mono_ms();
+    for (struct http_req *r = h->wait_head; r; r = r->next) {
+      int64_t in = r->not_before_ms - now;
+      if (in < timeout_ms)
+        timeout_ms = in < 0 ? 0 : (int)in;
+    }
+  }
+  struct curl_waitfd extra = {extra_fd, CURL_WAIT_POLLIN, 0};
+  curl_multi_poll(h->multi, extra_fd >= 0 ? &extra : NULL, extra_fd >= 0 ? 1 : 0, timeout_ms, NULL);
+}
+
+int http_running(const struct http *h) { return h->running; }
+int http_waiting(const struct http *h) { return h->waiting; }
+int http_limit(const struct http *h) { return (int)h->limit; }
+
+void http_feedback(struct http *h, int rate_limited) {
+  if (rate_limited) {
+    /* Halve at most once per second so one burst of 429s from requests
+     * already in flight counts as one signal. */
+    int64_t now = pq_mono_ms();
+    if (now - h->last_decrease_ms >= 1000) {
+      h->limit = h->limit / 2 < 1 ? 1 : h->limit / 2;
+      h->last_decrease_ms = now;
+      pq_info("http: rate limited; concurrency now %d", (int)h->limit);
+    }
+  } else if (h->limit < h->max_requests) {
+    h->limit += 1.0 / h->limit; /* +1 per window of successes */
+    if (h->limit > h->max_requests)
+      h->limit = h->max_requests;
+  }
+}

@@ -1,0 +1,138 @@
+/* paperq-worker: consumes translation jobs and translates them through an
+ * OpenAI-compatible chat-completions API. Exit codes: 0 stopped by SIGTERM
+ * or idle timeout, 1 broker unreachable, 2 usage or configuration error,
+ * 3 fatal provider error (bad key, no credit, unknown model). */
+#include "paperq/config.h"
+#include "paperq/log.h"
+#include "paperq/util.h"
+#include "worker.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t worker_stop_requested;
+int worker_run(struct worker *w);
+
+static void on_signal(int sig) {
+  (void)sig;
+  worker_stop_requested = 1;
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: paperq-worker [options]\n"
+          "\n"
+          "Consumes translation jobs from RabbitMQ and translates each paper through an\n"
+          "OpenAI-compatible chat-completions API, checking every output; outcomes go to\n"
+          "the ledger. Run as many as you like; each keeps worker.concurrency papers in\n"
+          "flight.\n"
+          "\n"
+          "  -c, --config FILE    configuration (default $PAPERQ_CONFIG or config/paperq.conf)\n"
+          "      --print-config   print the effective configuration (secrets masked) and exit\n"
+          "  -h, --help           this help\n"
+          "  -V, --version        print the version\n"
+          "\n"
+          "The API key is read from the variable named by translate.api_key_env\n"
+          "(default OPENROUTER_API_KEY). With translate.provider = \"dry-run\" no request\n"
+          "is made and results are marked as dry run.\n"
+          "\n"
+          "Signals: SIGTERM/SIGINT stop taking papers, finish or hand back those in\n"
+          "flight, exit 0.\n"
+          "Exit codes: 0 stopped, 1 broker unreachable, 2 configuration error,\n"
+          "3 fatal provider error (HTTP 401/402/403 or unknown model): nothing was\n"
+          "parked; fix the key/model/credit and start the worker again.\n"
+          "Example: PAPERQ_WORKER_CONCURRENCY=64 paperq-worker\n");
+}
+
+int main(int argc, char **argv) {
+  const char *config_path = NULL;
+  int print_config = 0;
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"print-config", no_argument, NULL, 'P'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
+                                       {NULL, 0, NULL, 0}};
+  pq_log_init("worker");
+  int c;
+  while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c':
+      config_path = optarg;
+      break;
+    case 'P':
+      print_config = 1;
+      break;
+    case 'h':
+      usage(stdout);
+      return 0;
+    case 'V':
+      printf("paperq-worker %s\n", PAPERQ_VERSION);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "paperq-worker: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+    return 2;
+  }
+  struct pq_config cfg;
+  char err[2048];
+  if (pq_config_load(config_path, &cfg, err, sizeof err) != PQ_OK) {
+    fprintf(stderr, "paperq-worker: %s\n", err);
+    pq_config_free(&cfg);
+    return 2;
+  }
+  pq_log_set_level_name(cfg.log.level);
+  if (print_config) {
+    pq_config_print(&cfg, stdout);
+    pq_config_free(&cfg);
+    return 0;
+  }
+
+  struct worker w;
+  memset(&w, 0, sizeof w);
+  w.cfg = &cfg;
+  char host[64] = "host";
+  gethostname(host, sizeof host - 1);
+  snprintf(w.id, sizeof w.id, "%s:%d", host, (int)getpid());
+  w.dry_run = strcmp(cfg.translate.provider, "dry-run") == 0;
+  w.api_key = pq_config_secret(cfg.translate.api_key_env);
+  if (!w.dry_run && !w.api_key)
+    pq_warn("$%s is not set: requests go without a key (fine for a local server; a real "
+            "provider will answer 401 and the worker will stop)",
+            cfg.translate.api_key_env);
+  size_t blen = strlen(cfg.translate.base_url);
+  while (blen && cfg.translate.base_url[blen - 1] == '/')
+    blen--;
+  snprintf(w.url, sizeof w.url, "%.*s/chat/completions", (int)blen, cfg.translate.base_url);
+  w.retry.max_attempts = cfg.retry.max_attempts;
+  w.retry.jitter = cfg.retry.jitter;
+  w.retry.ndelays = pq_config_delays(cfg.retry.delays_ms, w.retry.delays, 64);
+  srand((unsigned)(time(NULL) ^ getpid()));
+  if (w.dry_run)
+    pq_warn("DRY RUN: translate.provider = \"dry-run\"; no LLM is called and results are marked "
+            "dry_run in the ledger");
+  int rc = 1;
+  if (http_new(&cfg, &w.http) != PQ_OK) {
+    fprintf(stderr, "paperq-worker: cannot initialise libcurl\n");
+    goto cleanup;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  rc = worker_run(&w);
+cleanup:
+  http_free(w.http);
+  pq_config_free(&cfg);
+  return rc;
+}

@@ -1,0 +1,68 @@
+/* The worker process: one event loop servicing the AMQP connection and every
+ * HTTP transfer (see worker.c). Shared by worker.c and translate.c. */
+#ifndef WORKER_WORKER_H
+#define WORKER_WORKER_H
+
+#include "http.h"
+#include "paperq/chat.h"
+#include "paperq/job.h"
+#include "retry.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+struct pq_config;
+struct pq_mq;
+struct xlate;
+
+enum paper_state {
+  PAPER_TRANSLATING, /* requests in flight or queued */
+  PAPER_PUBLISHING,  /* outcome published; ack once the broker confirms it */
+};
+
+/* One delivered job in flight. */
+struct paper {
+  struct worker *w;
+  uint64_t tag;          /* delivery tag, acked exactly once */
+  int attempt;           /* 1-based, from the job's own header */
+  long delivery_count;   /* quorum x-delivery-count (crash/hang redeliveries) */
+  int is_qa;             /* a QA judge job rather than a translation */
+  struct pq_job job;
+  int job_ok;            /* job decoded */
+  enum paper_state state;
+  uint64_t wait_seq;     /* last publish that must be confirmed before the ack */
+  int publish_failed;    /* the broker nacked one of our publishes */
+  int64_t started_ms;
+  /* outcome, set when translation ends */
+  enum pq_err_class outcome;
+  char error[512];
+  struct xlate *x;       /* translation state (translate.c) */
+  struct paper *next, *prev;
+};
+
+struct worker {
+  const struct pq_config *cfg;
+  struct pq_mq *mq;
+  struct http *http;
+  char id[128];          /* host:pid, shown in the ledger */
+  char url[1024];        /* chat-completions endpoint */
+  const char *api_key;   /* borrowed from the environment; never logged */
+  int dry_run;
+  struct retry_policy retry;
+  struct paper *papers;  /* every paper in flight */
+  int in_flight;
+  long done, failed, parked, handed_back;
+  int64_t started_ms, last_activity_ms, last_heartbeat_ms, drain_deadline_ms;
+  int consuming, draining;
+  int fatal;             /* a fleet-fatal provider error was seen */
+  char fatal_error[512];
+};
+
+/* Called by translate.c when a paper's translation has ended, successfully
+ * (p->outcome == PQ_CLASS_OK) or not. */
+void worker_paper_done(struct paper *p);
+
+/* Called by translate.c on a fleet-fatal provider error. */
+void worker_fatal(struct worker *w, const char *error);
+
+#endif
