@@ -1,0 +1,625 @@
+/* The run report: counts per state from the counters table, rates from the
+ * per-minute throughput table, spend and projections, workers, bad messages,
+ * QA statistics over current judgements and the success-metrics block. */
+#include "report.h"
+#include "db.h"
+
+#include "paperq/config.h"
+#include "paperq/log.h"
+#include "paperq/util.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const scores[5] = {"accuracy", "fluency", "terminology", "completeness",
+                                      "overall"};
+
+static int sql_fail(struct ledger_db *db, const char *what) {
+  pq_error("ledger db %s: %s: %s", ledger_db_path(db), what,
+           sqlite3_errmsg(ledger_db_sqlite(db)));
+  return PQ_ERR_IO;
+}
+
+static sqlite3_stmt *prepare(struct ledger_db *db, const char *sql) {
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(ledger_db_sqlite(db), sql, -1, &s, NULL) != SQLITE_OK) {
+    sql_fail(db, sql);
+    sqlite3_finalize(s);
+    return NULL;
+  }
+  return s;
+}
+
+/* cJSON helpers that tolerate NULL parents so building stays linear; a
+ * failed allocation is caught once at the end by checking the tree. */
+static cJSON *add_obj(cJSON *o, const char *k) { return cJSON_AddObjectToObject(o, k); }
+static void add_num(cJSON *o, const char *k, double v) { cJSON_AddNumberToObject(o, k, v); }
+static void add_num_or_null(cJSON *o, const char *k, int known, double v) {
+  if (known)
+    cJSON_AddNumberToObject(o, k, v);
+  else
+    cJSON_AddNullToObject(o, k);
+}
+
+/* Papers that reached succeeded in the last `minutes`, per minute. The
+ * window is the throughput buckets it covers, cut at the run's start. */
+static int rate(struct ledger_db *db, int64_t now_ms, int minutes, int64_t first_ms,
+                double *per_min, long long *count) {
+  int64_t start_min = now_ms / 60000 - (minutes - 1);
+  int64_t start_ms = start_min * 60000;
+  if (first_ms > start_ms)
+    start_ms = first_ms;
+  sqlite3_stmt *s = prepare(db, "SELECT coalesce(sum(succeeded), 0) FROM throughput"
+                                " WHERE minute >= ?1");
+  if (!s)
+    return PQ_ERR_IO;
+  sqlite3_bind_int64(s, 1, start_min);
+  *count = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_finalize(s);
+  double span_min = (double)(now_ms - start_ms) / 60000.0;
+  if (span_min < 1.0 / 60)
+    span_min = 1.0 / 60; /* under a second of history: do not divide by ~0 */
+  *per_min = (double)*count / span_min;
+  return PQ_OK;
+}
+
+static int64_t meta_ms(struct ledger_db *db, const char *key) {
+  char v[64];
+  int found;
+  long n;
+  if (ledger_db_meta_get(db, key, v, sizeof v, &found) || !found ||
+      pq_parse_long(v, 0, LONG_MAX, &n))
+    return 0;
+  return n;
+}
+
+static int add_workers(struct ledger_db *db, const struct pq_config *cfg, int64_t now_ms,
+                       cJSON *r) {
+  cJSON *w = add_obj(r, "workers");
+  cJSON *fatal = cJSON_AddArrayToObject(w, "fatal");
+  cJSON *list = cJSON_AddArrayToObject(w, "list");
+  long live = 0, stale = 0, stopped = 0;
+  sqlite3_stmt *s = prepare(db, "SELECT worker, state, last_seen_ms, state_ms, in_flight, done,"
+                                " failed, concurrency, fatal_error, fatal_model, stop_reason"
+                                " FROM workers ORDER BY worker");
+  if (!s)
+    return PQ_ERR_IO;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+    const char *state = (const char *)sqlite3_column_text(s, 1);
+    int64_t seen = sqlite3_column_int64(s, 2);
+    const char *shown = state ? state : "unknown";
+    if (state && strcmp(state, "running") == 0) {
+      if (now_ms - seen <= (int64_t)cfg->ledger.stale_s * 1000) {
+        live++;
+        shown = "live";
+      } else {
+        stale++;
+        shown = "stale";
+      }
+    } else if (state && strcmp(state, "fatal") == 0) {
+      cJSON *f = cJSON_CreateObject();
+      cJSON_AddStringToObject(f, "worker", id ? id : "");
+      const char *err = (const char *)sqlite3_column_text(s, 8);
+      const char *model = (const char *)sqlite3_column_text(s, 9);
+      cJSON_AddStringToObject(f, "error", err ? err : "");
+      if (model)
+        cJSON_AddStringToObject(f, "model", model);
+      add_num(f, "since_ms", (double)sqlite3_column_int64(s, 3));
+      cJSON_AddItemToArray(fatal, f);
+    } else {
+      stopped++;
+    }
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "worker", id ? id : "");
+    cJSON_AddStringToObject(e, "state", shown);
+    add_num(e, "last_seen_ms", (double)seen);
+    static const char *const f[4] = {"in_flight", "done", "failed", "concurrency"};
+    for (int i = 0; i < 4; i++)
+      if (sqlite3_column_type(s, 4 + i) != SQLITE_NULL)
+        add_num(e, f[i], (double)sqlite3_column_int64(s, 4 + i));
+    const char *why = (const char *)sqlite3_column_text(s, 10);
+    if (why)
+      cJSON_AddStringToObject(e, "stop_reason", why);
+    cJSON_AddItemToArray(list, e);
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE)
+    return sql_fail(db, "reading workers");
+  add_num(w, "live", (double)live);
+  add_num(w, "stale", (double)stale);
+  add_num(w, "stopped", (double)stopped);
+  add_num(w, "stale_s", cfg->ledger.stale_s);
+  return PQ_OK;
+}
+
+static int add_bad(struct ledger_db *db, long long count, cJSON *r) {
+  add_num(r, "bad_messages", (double)count);
+  if (!count)
+    return PQ_OK;
+  sqlite3_stmt *s = prepare(db, "SELECT reason, received_ms FROM bad_messages"
+                                " ORDER BY id DESC LIMIT 1");
+  if (!s)
+    return PQ_ERR_IO;
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    cJSON *b = add_obj(r, "bad_latest");
+    const char *why = (const char *)sqlite3_column_text(s, 0);
+    cJSON_AddStringToObject(b, "reason", why ? why : "");
+    add_num(b, "received_ms", (double)sqlite3_column_int64(s, 1));
+  }
+  sqlite3_finalize(s);
+  return PQ_OK;
+}
+
+/* QA over current judgements: the latest of each judge on each paper's
+ * latest translation. */
+static int add_qa(struct ledger_db *db, long long all_judgements, cJSON *r, double *mean_overall,
+                  int *have_mean) {
+  cJSON *qa = add_obj(r, "qa");
+  sqlite3_stmt *s = prepare(db, "SELECT count(*), count(DISTINCT paper_id), avg(overall)"
+                                " FROM qa_judgements WHERE current = 1");
+  if (!s)
+    return PQ_ERR_IO;
+  long long n = 0, papers = 0;
+  *have_mean = 0;
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    n = sqlite3_column_int64(s, 0);
+    papers = sqlite3_column_int64(s, 1);
+    *have_mean = n > 0;
+    *mean_overall = sqlite3_column_double(s, 2);
+  }
+  sqlite3_finalize(s);
+  add_num(qa, "papers_judged", (double)papers);
+  add_num(qa, "judgements", (double)n);
+  add_num(qa, "judgements_all", (double)all_judgements);
+  add_num_or_null(qa, "mean_overall", *have_mean, *mean_overall);
+
+  cJSON *by = add_obj(qa, "by_judge");
+  s = prepare(db, "SELECT judge, count(*), avg(accuracy), avg(fluency), avg(terminology),"
+                  " avg(completeness), avg(overall) FROM qa_judgements WHERE current = 1"
+                  " GROUP BY judge ORDER BY judge");
+  if (!s)
+    return PQ_ERR_IO;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    const char *judge = (const char *)sqlite3_column_text(s, 0);
+    cJSON *j = add_obj(by, judge ? judge : "");
+    for (int i = 0; i < 5; i++)
+      add_num(j, scores[i], sqlite3_column_double(s, 2 + i));
+    add_num(j, "count", (double)sqlite3_column_int64(s, 1));
+    cJSON_AddArrayToObject(j, "overall_histogram");
+  }
+  sqlite3_finalize(s);
+
+  /* Overall scores rounded to 1..10, for everyone and per judge. */
+  double hist[10] = {0};
+  s = prepare(db, "SELECT judge, min(10, max(1, CAST(round(overall) AS INTEGER))) AS b, count(*)"
+                  " FROM qa_judgements WHERE current = 1 GROUP BY judge, b");
+  if (!s)
+    return PQ_ERR_IO;
+  double per_judge[64][10];
+  const char *judge_names[64];
+  int njudges = 0;
+  memset(per_judge, 0, sizeof per_judge);
+  cJSON *j;
+  cJSON_ArrayForEach(j, by) {
+    if (njudges < 64)
+      judge_names[njudges++] = j->string;
+  }
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    const char *judge = (const char *)sqlite3_column_text(s, 0);
+    int b = sqlite3_column_int(s, 1);
+    double c = (double)sqlite3_column_int64(s, 2);
+    if (b < 1 || b > 10)
+      continue;
+    hist[b - 1] += c;
+    for (int i = 0; judge && i < njudges; i++)
+      if (strcmp(judge_names[i], judge) == 0)
+        per_judge[i][b - 1] += c;
+  }
+  sqlite3_finalize(s);
+  cJSON_AddItemToObject(qa, "overall_histogram", cJSON_CreateDoubleArray(hist, 10));
+  int i = 0;
+  cJSON_ArrayForEach(j, by) {
+    if (i < njudges)
+      cJSON_ReplaceItemInObject(j, "overall_histogram", cJSON_CreateDoubleArray(per_judge[i], 10));
+    i++;
+  }
+
+  s = prepare(db, "SELECT avg(abs(a.overall - b.overall)), count(*) FROM qa_judgements a"
+                  " JOIN qa_judgements b ON b.paper_id = a.paper_id AND b.judge > a.judge"
+                  " AND b.current = 1 WHERE a.current = 1");
+  if (!s)
+    return PQ_ERR_IO;
+  int pairs = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 1) > 0;
+  add_num_or_null(qa, "agreement_mad", pairs, pairs ? sqlite3_column_double(s, 0) : 0);
+  add_num(qa, "agreement_pairs", pairs ? (double)sqlite3_column_int64(s, 1) : 0);
+  sqlite3_finalize(s);
+
+  cJSON *low = cJSON_AddArrayToObject(qa, "lowest");
+  s = prepare(db, "SELECT q.paper_id, avg(q.overall) AS m, count(*), p.title FROM qa_judgements q"
+                  " LEFT JOIN papers p ON p.paper_id = q.paper_id WHERE q.current = 1"
+                  " GROUP BY q.paper_id ORDER BY m ASC, q.paper_id LIMIT 5");
+  if (!s)
+    return PQ_ERR_IO;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    cJSON *e = cJSON_CreateObject();
+    const char *id = (const char *)sqlite3_column_text(s, 0);
+    const char *title = (const char *)sqlite3_column_text(s, 3);
+    cJSON_AddStringToObject(e, "paper_id", id ? id : "");
+    add_num(e, "overall", sqlite3_column_double(s, 1));
+    add_num(e, "judgements", (double)sqlite3_column_int64(s, 2));
+    if (title)
+      cJSON_AddStringToObject(e, "title", title);
+    cJSON_AddItemToArray(low, e);
+  }
+  sqlite3_finalize(s);
+  return PQ_OK;
+}
+
+static void add_target(cJSON *list, const char *name, const char *what, double target,
+                       int known, double actual, int at_least) {
+  cJSON *t = cJSON_CreateObject();
+  cJSON_AddStringToObject(t, "name", name);
+  cJSON_AddStringToObject(t, "what", what);
+  add_num(t, "target", target);
+  add_num_or_null(t, "actual", known, actual);
+  if (known)
+    cJSON_AddBoolToObject(t, "holds", at_least ? actual >= target : actual <= target);
+  else
+    cJSON_AddNullToObject(t, "holds"); /* no data yet: neither holds nor fails */
+  cJSON_AddItemToArray(list, t);
+}
+
+int ledger_report_build(struct ledger_db *db, const struct pq_config *cfg, int64_t now_ms,
+                        cJSON **out) {
+  struct ledger_counters c;
+  cJSON *r = NULL;
+  int rc = ledger_db_counters(db, &c);
+  *out = NULL;
+  if (rc)
+    return rc;
+  if (!(r = cJSON_CreateObject()))
+    return PQ_ERR_NOMEM;
+  cJSON_AddStringToObject(r, "db", ledger_db_path(db));
+  add_num(r, "generated_ms", (double)now_ms);
+
+  cJSON *papers = add_obj(r, "papers");
+  long long st[LEDGER_NSTATES];
+  for (int i = 0; i < LEDGER_NSTATES; i++)
+    st[i] = c.n[LC_STATE0 + i];
+  long long total = c.n[LC_PAPERS];
+  long long remaining = st[LEDGER_QUEUED] + st[LEDGER_RUNNING] + st[LEDGER_RETRYING];
+  add_num(papers, "total", (double)total);
+  for (int i = 0; i < LEDGER_NSTATES; i++)
+    add_num(papers, ledger_state_name(i), (double)st[i]);
+  add_num(papers, "remaining", (double)remaining);
+
+  cJSON *tokens = add_obj(r, "tokens");
+  add_num(tokens, "prompt", (double)c.n[LC_PROMPT_TOKENS]);
+  add_num(tokens, "completion", (double)c.n[LC_COMPLETION_TOKENS]);
+  add_num(tokens, "qa_prompt", (double)c.n[LC_QA_PROMPT_TOKENS]);
+  add_num(tokens, "qa_completion", (double)c.n[LC_QA_COMPLETION_TOKENS]);
+
+  double spent = c.x[LC_COST_TRANSLATE] + c.x[LC_COST_QA];
+  long long succeeded = st[LEDGER_SUCCEEDED];
+  double per_paper = succeeded ? spent / (double)succeeded : 0;
+  add_num(r, "cost_usd", spent);
+  cJSON *cost = add_obj(r, "cost");
+  add_num(cost, "translate_usd", c.x[LC_COST_TRANSLATE]);
+  add_num(cost, "qa_usd", c.x[LC_COST_QA]);
+  add_num_or_null(cost, "per_paper_usd", succeeded > 0, per_paper);
+  add_num_or_null(cost, "projected_remaining_usd", succeeded > 0, per_paper * (double)remaining);
+  add_num_or_null(cost, "projected_total_usd", succeeded > 0,
+                  spent + per_paper * (double)remaining);
+
+  int64_t first_ms = meta_ms(db, "first_queued_ms");
+  int64_t last_ms = meta_ms(db, "last_finished_ms");
+  double r5, r15;
+  long long n5, n15;
+  if ((rc = rate(db, now_ms, 5, first_ms, &r5, &n5)) ||
+      (rc = rate(db, now_ms, 15, first_ms, &r15, &n15)))
+    goto fail;
+  /* The short window follows changes (a worker added or lost); the long
+   * one keeps an estimate through a quiet few minutes. */
+  double per_min = n5 > 0 ? r5 : r15;
+  cJSON *rates = add_obj(r, "rate");
+  add_num(rates, "last_5_min", r5);
+  add_num(rates, "last_15_min", r15);
+  add_num(r, "rate_per_min", per_min);
+  if (remaining == 0)
+    add_num(r, "eta_s", 0);
+  else
+    add_num_or_null(r, "eta_s", per_min > 0, per_min > 0 ? (double)remaining / per_min * 60 : 0);
+  int64_t end_ms = remaining == 0 && last_ms ? last_ms : now_ms;
+  int have_elapsed = first_ms > 0 && end_ms >= first_ms;
+  add_num_or_null(r, "first_queued_ms", first_ms > 0, (double)first_ms);
+  add_num_or_null(r, "last_finished_ms", last_ms > 0, (double)last_ms);
+  add_num_or_null(r, "elapsed_s", have_elapsed, (double)(end_ms - first_ms) / 1000.0);
+
+  if ((rc = add_workers(db, cfg, now_ms, r)))
+    goto fail;
+  add_num(r, "dry_run_papers", (double)c.n[LC_DRY_RUN]);
+  if ((rc = add_bad(db, c.n[LC_BAD], r)))
+    goto fail;
+  cJSON *ev = add_obj(r, "events");
+  add_num(ev, "applied", (double)c.n[LC_EVENTS]);
+  add_num(ev, "duplicates", (double)c.n[LC_DUPLICATES]);
+  add_num(ev, "stale", (double)c.n[LC_STALE]);
+
+  double qa_mean = 0;
+  int have_qa;
+  if ((rc = add_qa(db, c.n[LC_JUDGEMENTS], r, &qa_mean, &have_qa)))
+    goto fail;
+
+  cJSON *targets = cJSON_AddArrayToObject(r, "targets");
+  add_target(targets, "qa_min", "mean QA overall score", cfg->targets.qa_min, have_qa, qa_mean, 1);
+  add_target(targets, "max_failed_ratio", "parked papers / all papers",
+             cfg->targets.max_failed_ratio, total > 0,
+             total > 0 ? (double)st[LEDGER_PARKED] / (double)total : 0, 0);
+  add_target(targets, "budget_usd", "total cost (translation + QA), USD", cfg->targets.budget_usd,
+             1, spent, 0);
+  add_target(targets, "max_hours", "hours from the first paper queued to the last finished",
+             cfg->targets.max_hours, have_elapsed,
+             have_elapsed ? (double)(end_ms - first_ms) / 3600000.0 : 0, 0);
+
+  cJSON *budget = add_obj(r, "budget");
+  char v[64];
+  int found;
+  if ((rc = ledger_db_meta_get(db, "budget_stopped", v, sizeof v, &found)))
+    goto fail;
+  add_num(budget, "max_usd", cfg->budget.max_usd);
+  add_num(budget, "spent_usd", spent);
+  cJSON_AddBoolToObject(budget, "stopped", found && strcmp(v, "1") == 0);
+  if (found && strcmp(v, "1") == 0)
+    add_num(budget, "stopped_ms", (double)meta_ms(db, "budget_stopped_ms"));
+
+  /* Any failed allocation above left a hole; find it once here. */
+  char *probe = cJSON_PrintUnformatted(r);
+  if (!probe || !cJSON_GetObjectItemCaseSensitive(r, "budget") ||
+      !cJSON_GetObjectItemCaseSensitive(r, "targets")) {
+    cJSON_free(probe);
+    rc = PQ_ERR_NOMEM;
+    goto fail;
+  }
+  cJSON_free(probe);
+  *out = r;
+  return PQ_OK;
+fail:
+  cJSON_Delete(r);
+  return rc;
+}
+
+/* ---- human text ---- */
+
+static double num(const cJSON *o, const char *path) {
+  /* path: "a.b" looks one level down */
+  char key[64];
+  const char *dot = strchr(path, '.');
+  if (dot) {
+    snprintf(key, sizeof key, "%.*s", (int)(dot - path), path);
+    return num(cJSON_GetObjectItemCaseSensitive(o, key), dot + 1);
+  }
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, path);
+  return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static int known(const cJSON *o, const char *key) {
+  return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static const char *group(long long v, char *out, size_t outlen) {
+  char raw[32];
+  int n = snprintf(raw, sizeof raw, "%lld", v < 0 ? -v : v);
+  size_t o = 0;
+  if (v < 0 && o + 1 < outlen)
+    out[o++] = '-';
+  for (int i = 0; i < n && o + 2 < outlen; i++) {
+    if (i && (n - i) % 3 == 0)
+      out[o++] = ',';
+    out[o++] = raw[i];
+  }
+  out[o] = '\0';
+  return out;
+}
+
+static const char *duration(double s, char *out, size_t outlen) {
+  long t = (long)(s + 0.5);
+  if (t < 120)
+    snprintf(out, outlen, "%ld s", t);
+  else if (t < 7200)
+    snprintf(out, outlen, "%ld min", (t + 30) / 60);
+  else if (t < 172800)
+    snprintf(out, outlen, "%ld h %02ld min", t / 3600, (t % 3600) / 60);
+  else
+    snprintf(out, outlen, "%.1f days", (double)t / 86400);
+  return out;
+}
+
+static const char *utc(double ms, char *out, size_t outlen) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return out;
+}
+
+static void print_qa(const cJSON *qa, FILE *f) {
+  char a[32], b[32];
+  double judged = num(qa, "papers_judged");
+  if (judged <= 0)
+    return;
+  fprintf(f, "\nQA: %s papers judged, %s judgements\n", group((long long)judged, a, sizeof a),
+          group((long long)num(qa, "judgements"), b, sizeof b));
+  fprintf(f, "  %-28s %6s %9s %8s %12s %13s %8s\n", "judge", "n", "accuracy", "fluency",
+          "terminology", "completeness", "overall");
+  const cJSON *j;
+  cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(qa, "by_judge")) {
+    fprintf(f, "  %-28s %6.0f %9.2f %8.2f %12.2f %13.2f %8.2f\n", j->string, num(j, "count"),
+            num(j, "accuracy"), num(j, "fluency"), num(j, "terminology"), num(j, "completeness"),
+            num(j, "overall"));
+  }
+  fprintf(f, "  mean overall %.2f", num(qa, "mean_overall"));
+  if (known(qa, "agreement_mad"))
+    fprintf(f, "; judge agreement: mean |difference| of overall %.2f over %.0f pairs\n",
+            num(qa, "agreement_mad"), num(qa, "agreement_pairs"));
+  else
+    fprintf(f, "; judge agreement: no paper has two judges yet\n");
+  const cJSON *hist = cJSON_GetObjectItemCaseSensitive(qa, "overall_histogram");
+  double max = 0;
+  for (int i = 0; i < 10; i++) {
+    const cJSON *h = cJSON_GetArrayItem(hist, i);
+    if (h && h->valuedouble > max)
+      max = h->valuedouble;
+  }
+  fprintf(f, "  overall score distribution:\n");
+  for (int i = 0; i < 10 && max > 0; i++) {
+    const cJSON *h = cJSON_GetArrayItem(hist, i);
+    double v = h ? h->valuedouble : 0;
+    int bar = (int)(v / max * 40 + 0.5);
+    fprintf(f, "    %2d | %.*s %.0f\n", i + 1, bar, "########################################", v);
+  }
+  const cJSON *low = cJSON_GetObjectItemCaseSensitive(qa, "lowest");
+  if (cJSON_GetArraySize(low) > 0) {
+    fprintf(f, "  lowest scored:\n");
+    cJSON_ArrayForEach(j, low) {
+      const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "title");
+      fprintf(f, "    %5.2f  %s%s%.60s\n", num(j, "overall"),
+              cJSON_GetObjectItemCaseSensitive(j, "paper_id")->valuestring,
+              cJSON_IsString(t) ? "  " : "", cJSON_IsString(t) ? t->valuestring : "");
+    }
+  }
+}
+
+static void print_targets(const cJSON *targets, FILE *f) {
+  const cJSON *t;
+  fprintf(f, "\nsuccess metrics (targets.* in the config):\n");
+  cJSON_ArrayForEach(t, targets) {
+    const char *name = cJSON_GetObjectItemCaseSensitive(t, "name")->valuestring;
+    const cJSON *holds = cJSON_GetObjectItemCaseSensitive(t, "holds");
+    double target = num(t, "target"), actual = num(t, "actual");
+    char line[160];
+    if (strcmp(name, "qa_min") == 0)
+      snprintf(line, sizeof line, "QA mean overall >= %.2f", target);
+    else if (strcmp(name, "max_failed_ratio") == 0)
+      snprintf(line, sizeof line, "parked <= %.2f%% of papers", target * 100);
+    else if (strcmp(name, "budget_usd") == 0)
+      snprintf(line, sizeof line, "cost <= $%.2f", target);
+    else
+      snprintf(line, sizeof line, "finished within %.1f h", target);
+    char act[64] = "-";
+    if (known(t, "actual")) {
+      if (strcmp(name, "qa_min") == 0)
+        snprintf(act, sizeof act, "%.2f", actual);
+      else if (strcmp(name, "max_failed_ratio") == 0)
+        snprintf(act, sizeof act, "%.2f%%", actual * 100);
+      else if (strcmp(name, "budget_usd") == 0)
+        snprintf(act, sizeof act, "$%.4f", actual);
+      else
+        snprintf(act, sizeof act, "%.2f h", actual);
+    }
+    fprintf(f, "  %-40s %12s   %s\n", line, act,
+            cJSON_IsBool(holds) ? (cJSON_IsTrue(holds) ? "holds" : "DOES NOT HOLD")
+                                : "not known yet");
+  }
+}
+
+void ledger_report_print(const cJSON *r, FILE *f) {
+  char a[32], b[32], d[32], g[32], h[32], k[32], ts[40];
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "papers");
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(r, "workers");
+  const cJSON *cost = cJSON_GetObjectItemCaseSensitive(r, "cost");
+  const cJSON *budget = cJSON_GetObjectItemCaseSensitive(r, "budget");
+  const cJSON *fatal = cJSON_GetObjectItemCaseSensitive(w, "fatal");
+  const cJSON *e;
+
+  fprintf(f, "paperq ledger %s, %s\n", cJSON_GetObjectItemCaseSensitive(r, "db")->valuestring,
+          utc(num(r, "generated_ms"), ts, sizeof ts));
+  /* The one thing an operator must not miss comes first. */
+  cJSON_ArrayForEach(e, fatal) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "model");
+    fprintf(f, "\n!!! workers stopped: %s (worker %s%s%s, %s)\n",
+            cJSON_GetObjectItemCaseSensitive(e, "error")->valuestring,
+            cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring,
+            cJSON_IsString(m) ? ", model " : "", cJSON_IsString(m) ? m->valuestring : "",
+            utc(num(e, "since_ms"), ts, sizeof ts));
+  }
+  if (cJSON_GetArraySize(fatal) > 0)
+    fprintf(f, "!!! fix the cause (API key, credit, model name) and restart the workers; "
+               "their jobs went back to the queue unharmed\n");
+  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(budget, "stopped")))
+    fprintf(f, "\n!!! budget reached: $%.4f spent of budget.max_usd $%.2f; new papers are not "
+               "started. Raise budget.max_usd (PAPERQ_BUDGET_MAX_USD) and restart the ledger "
+               "to continue\n",
+            num(budget, "spent_usd"), num(budget, "max_usd"));
+
+  fprintf(f, "\npapers     %s total: %s succeeded, %s parked, %s queued, %s running, %s retrying\n",
+          group((long long)num(p, "total"), a, sizeof a),
+          group((long long)num(p, "succeeded"), b, sizeof b),
+          group((long long)num(p, "parked"), d, sizeof d),
+          group((long long)num(p, "queued"), g, sizeof g),
+          group((long long)num(p, "running"), h, sizeof h),
+          group((long long)num(p, "retrying"), k, sizeof k));
+  fprintf(f, "rate       %.1f papers/min over 5 min, %.1f over 15 min\n",
+          num(r, "rate.last_5_min"), num(r, "rate.last_15_min"));
+  double remaining = num(p, "remaining");
+  if (remaining == 0)
+    fprintf(f, "ETA        nothing left to do\n");
+  else if (known(r, "eta_s"))
+    fprintf(f, "ETA        %s for %s papers left (at %.1f/min)\n",
+            duration(num(r, "eta_s"), a, sizeof a), group((long long)remaining, b, sizeof b),
+            num(r, "rate_per_min"));
+  else
+    fprintf(f, "ETA        unknown: %s papers left, none succeeded in the last 15 min\n",
+            group((long long)remaining, a, sizeof a));
+  if (known(r, "elapsed_s"))
+    fprintf(f, "elapsed    %s since the first paper was queued\n",
+            duration(num(r, "elapsed_s"), a, sizeof a));
+  fprintf(f, "tokens     %s prompt, %s completion (QA: %s prompt, %s completion)\n",
+          group((long long)num(r, "tokens.prompt"), a, sizeof a),
+          group((long long)num(r, "tokens.completion"), b, sizeof b),
+          group((long long)num(r, "tokens.qa_prompt"), d, sizeof d),
+          group((long long)num(r, "tokens.qa_completion"), g, sizeof g));
+  fprintf(f, "cost       $%.4f so far (translation $%.4f, QA $%.4f)", num(r, "cost_usd"),
+          num(cost, "translate_usd"), num(cost, "qa_usd"));
+  if (known(cost, "per_paper_usd"))
+    fprintf(f, "; $%.5f per succeeded paper; ~$%.4f more for the rest, ~$%.4f in all\n",
+            num(cost, "per_paper_usd"), num(cost, "projected_remaining_usd"),
+            num(cost, "projected_total_usd"));
+  else
+    fprintf(f, "\n");
+  if (num(budget, "max_usd") > 0)
+    fprintf(f, "budget     $%.4f of $%.2f spent (%.0f%%)%s\n", num(budget, "spent_usd"),
+            num(budget, "max_usd"), num(budget, "spent_usd") / num(budget, "max_usd") * 100,
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(budget, "stopped")) ? ", STOPPED" : "");
+  else
+    fprintf(f, "budget     none (budget.max_usd = 0)\n");
+  fprintf(f, "workers    %.0f live, %.0f stale (silent > %.0f s), %.0f stopped, %d stopped on a "
+             "fatal error\n",
+          num(w, "live"), num(w, "stale"), num(w, "stale_s"), num(w, "stopped"),
+          cJSON_GetArraySize(fatal));
+  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(w, "list")) {
+    const char *state = cJSON_GetObjectItemCaseSensitive(e, "state")->valuestring;
+    if (strcmp(state, "stale") == 0)
+      fprintf(f, "           stale: %s, last heard %s\n",
+              cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring,
+              utc(num(e, "last_seen_ms"), ts, sizeof ts));
+  }
+  if (num(r, "dry_run_papers") > 0)
+    fprintf(f, "dry run    %s succeeded papers came from the dry-run provider (not real "
+               "translations)\n",
+            group((long long)num(r, "dry_run_papers"), a, sizeof a));
+  fprintf(f, "bad msgs   %s", group((long long)num(r, "bad_messages"), a, sizeof a));
+  const cJSON *bl = cJSON_GetObjectItemCaseSensitive(r, "bad_latest");
+  if (bl)
+    fprintf(f, " (latest: %s; see table bad_messages)",
+            cJSON_GetObjectItemCaseSensitive(bl, "reason")->valuestring);
+  fprintf(f, "\nevents     %s applied, %s duplicates ignored, %s from older generations\n",
+          group((long long)num(r, "events.applied"), a, sizeof a),
+          group((long long)num(r, "events.duplicates"), b, sizeof b),
+          group((long long)num(r, "events.stale"), d, sizeof d));
+  print_qa(cJSON_GetObjectItemCaseSensitive(r, "qa"), f);
+  print_targets(cJSON_GetObjectItemCaseSensitive(r, "targets"), f);
+}
