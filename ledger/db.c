@@ -71,7 +71,18 @@ static const char *const schema_v1 =
     "  cost_usd REAL, created_ms INTEGER,"
     "  current INTEGER NOT NULL);" /* 1: the latest of this judge on the paper's latest translation */
     "CREATE INDEX qa_by_paper ON qa_judgements(paper_id, judge);"
-    "CREATE INDEX qa_current ON qa_judgements(current, paper_id);"
+    /* QA statistics over current judgements, maintained with them so the
+     * report does not scan judgements: per judge sums and a histogram of
+     * overall (h1..h10), per paper the mean overall (lowest papers). */
+    "CREATE TABLE qa_judge_stats(judge TEXT PRIMARY KEY, n INTEGER NOT NULL,"
+    "  accuracy REAL NOT NULL, fluency REAL NOT NULL, terminology REAL NOT NULL,"
+    "  completeness REAL NOT NULL, overall REAL NOT NULL,"
+    "  h1 INTEGER NOT NULL, h2 INTEGER NOT NULL, h3 INTEGER NOT NULL, h4 INTEGER NOT NULL,"
+    "  h5 INTEGER NOT NULL, h6 INTEGER NOT NULL, h7 INTEGER NOT NULL, h8 INTEGER NOT NULL,"
+    "  h9 INTEGER NOT NULL, h10 INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE qa_paper_stats(paper_id TEXT PRIMARY KEY, n INTEGER NOT NULL,"
+    "  overall REAL NOT NULL, mean_overall REAL) WITHOUT ROWID;"
+    "CREATE INDEX qa_paper_lowest ON qa_paper_stats(mean_overall, paper_id) WHERE n > 0;"
     "CREATE TABLE bad_messages(id INTEGER PRIMARY KEY, received_ms INTEGER, reason TEXT,"
     "  type TEXT, message_id TEXT, len INTEGER, head BLOB);"
     /* Papers that reached a terminal state per minute of event time: the
@@ -104,6 +115,9 @@ static const char *const counter_names[LC_COUNT] = {
     [LC_DUPLICATES] = "duplicates",
     [LC_STALE] = "stale",
     [LC_JUDGEMENTS] = "judgements",
+    [LC_QA_CURRENT] = "qa.current",
+    [LC_QA_PAPERS] = "qa.papers",
+    [LC_QA_PAIRS] = "qa.pairs",
 };
 
 /* Every statement the writer runs per message, prepared on first use. */
@@ -117,11 +131,11 @@ enum stmt {
   ST_THROUGHPUT,
   ST_WORKER_GET,
   ST_WORKER_PUT,
-  ST_QA_MAXGEN,
-  ST_QA_NEWER,
-  ST_QA_RETIRE_PAPER,
-  ST_QA_RETIRE_JUDGE,
+  ST_QA_CURRENT,
+  ST_QA_RETIRE,
   ST_QA_PUT,
+  ST_QA_JUDGE_STATS,
+  ST_QA_PAPER_STATS,
   ST_BAD_PUT,
   ST_COUNTER_ADD,
   ST_META_MIN,
@@ -188,17 +202,27 @@ static const char *const stmt_sql[ST_COUNT] = {
         " fatal_error=coalesce(excluded.fatal_error, fatal_error),"
         " fatal_model=coalesce(excluded.fatal_model, fatal_model),"
         " stop_reason=coalesce(excluded.stop_reason, stop_reason)",
-    [ST_QA_MAXGEN] = "SELECT max(gen) FROM qa_judgements WHERE paper_id = ?1 AND current = 1",
-    [ST_QA_NEWER] = "SELECT count(*) FROM qa_judgements WHERE paper_id = ?1 AND judge = ?2"
-                    " AND gen = ?3 AND current = 1 AND created_ms > ?4",
-    [ST_QA_RETIRE_PAPER] = "UPDATE qa_judgements SET current = 0 WHERE paper_id = ?1 AND"
-                           " current = 1 AND gen < ?2",
-    [ST_QA_RETIRE_JUDGE] = "UPDATE qa_judgements SET current = 0 WHERE paper_id = ?1 AND"
-                           " judge = ?2 AND current = 1",
+    [ST_QA_CURRENT] = "SELECT id, judge, gen, created_ms, accuracy, fluency, terminology,"
+                      " completeness, overall FROM qa_judgements WHERE paper_id = ?1"
+                      " AND current = 1",
+    [ST_QA_RETIRE] = "UPDATE qa_judgements SET current = 0 WHERE id = ?1",
     [ST_QA_PUT] = "INSERT INTO qa_judgements(event_id, paper_id, gen, judge, accuracy, fluency,"
                   " terminology, completeness, overall, comments, prompt_tokens,"
                   " completion_tokens, cost_usd, created_ms, current)"
                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+    [ST_QA_JUDGE_STATS] =
+        "INSERT INTO qa_judge_stats VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
+        "?17) ON CONFLICT(judge) DO UPDATE SET n=n+excluded.n, accuracy=accuracy+excluded.accuracy,"
+        " fluency=fluency+excluded.fluency, terminology=terminology+excluded.terminology,"
+        " completeness=completeness+excluded.completeness, overall=overall+excluded.overall,"
+        " h1=h1+excluded.h1, h2=h2+excluded.h2, h3=h3+excluded.h3, h4=h4+excluded.h4,"
+        " h5=h5+excluded.h5, h6=h6+excluded.h6, h7=h7+excluded.h7, h8=h8+excluded.h8,"
+        " h9=h9+excluded.h9, h10=h10+excluded.h10",
+    [ST_QA_PAPER_STATS] =
+        "INSERT INTO qa_paper_stats VALUES(?1, ?2, ?3, CASE WHEN ?2 > 0 THEN ?3 / ?2 END)"
+        " ON CONFLICT(paper_id) DO UPDATE SET n=n+excluded.n, overall=overall+excluded.overall,"
+        " mean_overall=CASE WHEN n+excluded.n > 0 THEN (overall+excluded.overall)/(n+excluded.n)"
+        " END",
     [ST_BAD_PUT] = "INSERT INTO bad_messages(received_ms, reason, type, message_id, len, head)"
                    " VALUES(?1,?2,?3,?4,?5,?6)",
     [ST_COUNTER_ADD] = "INSERT INTO counters(name, n, x) VALUES(?1,?2,?3) ON CONFLICT(name)"
@@ -1004,11 +1028,136 @@ static int apply_parked_event(struct ledger_db *db, const struct event *e,
               NULL, e->ts, out);
 }
 
+/* A current judgement, as loaded to be retired or compared with. */
+struct judgement {
+  sqlite3_int64 id;
+  char *judge;
+  long gen;
+  int64_t created_ms;
+  double score[5]; /* accuracy, fluency, terminology, completeness, overall */
+  int current;     /* still current while the set is being changed */
+};
+
+struct judgements {
+  struct judgement *v;
+  int n;
+};
+
+static void judgements_free(struct judgements *js) {
+  for (int i = 0; i < js->n; i++)
+    free(js->v[i].judge);
+  free(js->v);
+  js->v = NULL;
+  js->n = 0;
+}
+
+/* The paper's current judgements: one per judge, so a handful. */
+static int load_current(struct ledger_db *db, const char *paper_id, struct judgements *js) {
+  sqlite3_stmt *s = stmt(db, ST_QA_CURRENT);
+  int rc;
+  js->v = NULL;
+  js->n = 0;
+  if (!s)
+    return PQ_ERR_IO;
+  sqlite3_bind_text(s, 1, paper_id, -1, SQLITE_STATIC);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    struct judgement *v = realloc(js->v, (size_t)(js->n + 1) * sizeof *v);
+    if (!v) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    js->v = v;
+    struct judgement *j = &js->v[js->n];
+    const unsigned char *judge = sqlite3_column_text(s, 1);
+    j->judge = strdup(judge ? (const char *)judge : "");
+    if (!j->judge) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    js->n++;
+    j->id = sqlite3_column_int64(s, 0);
+    j->gen = (long)sqlite3_column_int64(s, 2);
+    j->created_ms = sqlite3_column_int64(s, 3);
+    for (int i = 0; i < 5; i++)
+      j->score[i] = sqlite3_column_double(s, 4 + i);
+    j->current = 1;
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc == SQLITE_DONE)
+    return PQ_OK;
+  judgements_free(js);
+  return rc == SQLITE_NOMEM ? PQ_ERR_NOMEM : sql_fail(db, "reading judgements");
+}
+
+/* Adds (sign 1) or removes (sign -1) judgement j from the QA statistics.
+ * others: the paper's other judgements; those still current pair with j. */
+static int qa_stats(struct ledger_db *db, const char *paper_id, const struct judgement *j,
+                    int sign, const struct judgements *others) {
+  double overall = j->score[4];
+  long bucket = lround(overall);
+  bucket = bucket < 1 ? 1 : bucket > 10 ? 10 : bucket;
+  sqlite3_stmt *s = stmt(db, ST_QA_JUDGE_STATS);
+  if (!s)
+    return PQ_ERR_IO;
+  sqlite3_bind_text(s, 1, j->judge, -1, SQLITE_STATIC);
+  sqlite3_bind_int(s, 2, sign);
+  for (int i = 0; i < 5; i++)
+    sqlite3_bind_double(s, 3 + i, sign * j->score[i]);
+  for (int b = 1; b <= 10; b++)
+    sqlite3_bind_int(s, 7 + b, b == bucket ? sign : 0);
+  int rc = run(db, s);
+  if (rc)
+    return rc;
+  if (!(s = stmt(db, ST_QA_PAPER_STATS)))
+    return PQ_ERR_IO;
+  sqlite3_bind_text(s, 1, paper_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int(s, 2, sign);
+  sqlite3_bind_double(s, 3, sign * overall);
+  if ((rc = run(db, s)))
+    return rc;
+  int alive = 0;
+  for (int i = 0; i < others->n; i++) {
+    if (!others->v[i].current || &others->v[i] == j)
+      continue;
+    alive++;
+    db->delta.n[LC_QA_PAIRS] += sign;
+    db->delta.x[LC_QA_PAIRS] += sign * fabs(overall - others->v[i].score[4]);
+  }
+  if (alive == 0) /* j is (or was) the paper's only current judgement */
+    db->delta.n[LC_QA_PAPERS] += sign;
+  db->delta.n[LC_QA_CURRENT] += sign;
+  db->delta.x[LC_QA_CURRENT] += sign * overall;
+  return PQ_OK;
+}
+
+/* Moves judgements of the paper out of the current set: those of older
+ * generations than gen, and judge's own when judge is not NULL. */
+static int retire(struct ledger_db *db, const char *paper_id, struct judgements *js, long gen,
+                  const char *judge) {
+  for (int i = 0; i < js->n; i++) {
+    struct judgement *j = &js->v[i];
+    if (!j->current || !(j->gen < gen || (judge && strcmp(j->judge, judge) == 0)))
+      continue;
+    j->current = 0;
+    int rc = qa_stats(db, paper_id, j, -1, js);
+    if (rc)
+      return rc;
+    sqlite3_stmt *s = stmt(db, ST_QA_RETIRE);
+    if (!s)
+      return PQ_ERR_IO;
+    sqlite3_bind_int64(s, 1, j->id);
+    if ((rc = run(db, s)))
+      return rc;
+  }
+  return PQ_OK;
+}
+
 static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_outcome *out,
                     const char **why) {
   static const char *const names[5] = {"accuracy", "fluency", "terminology", "completeness",
                                        "overall"};
-  double score[5];
+  struct judgement nj = {0};
   const char *judge = jstr(e->root, "judge");
   const cJSON *scores = cJSON_GetObjectItemCaseSensitive(e->root, "scores");
   if (!usable_id(judge)) {
@@ -1016,12 +1165,15 @@ static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_out
     return PQ_ERR_PARSE;
   }
   for (int i = 0; i < 5; i++) {
-    score[i] = jnum(scores, names[i], -1);
-    if (score[i] < 1 || score[i] > 10) {
+    nj.score[i] = jnum(scores, names[i], -1);
+    if (nj.score[i] < 1 || nj.score[i] > 10) {
       *why = "qa.scored without five scores from 1 to 10";
       return PQ_ERR_PARSE;
     }
   }
+  nj.judge = (char *)judge;
+  nj.gen = e->gen;
+  nj.created_ms = e->ts;
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(e->root, "usage");
   long long pt = (long long)jamount(usage, "prompt_tokens");
   long long ct = (long long)jamount(usage, "completion_tokens");
@@ -1032,6 +1184,7 @@ static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_out
   db->delta.n[LC_JUDGEMENTS]++;
 
   struct paper p;
+  struct judgements cur = {0};
   int rc = get_paper(db, e->paper_id, &p);
   if (rc)
     return rc;
@@ -1040,60 +1193,44 @@ static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_out
     if ((rc = put_paper(db, &p, e->ts)))
       return rc;
   }
+  if ((rc = load_current(db, e->paper_id, &cur)))
+    return rc;
   /* Only the latest judgement of each judge on the paper's latest judged
    * translation is current; the others stay as history. */
   int current = !(p.exists && e->gen < p.gen);
+  for (int i = 0; current && i < cur.n; i++) {
+    const struct judgement *j = &cur.v[i];
+    if (j->gen > e->gen ||
+        (j->gen == e->gen && strcmp(j->judge, judge) == 0 && j->created_ms > e->ts))
+      current = 0;
+  }
   *out = current ? LEDGER_APPLIED : LEDGER_STALE;
-  sqlite3_stmt *s;
-  if (current) {
-    if (!(s = stmt(db, ST_QA_MAXGEN)))
-      return PQ_ERR_IO;
-    sqlite3_bind_text(s, 1, e->paper_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL &&
-        sqlite3_column_int64(s, 0) > e->gen)
-      current = 0;
-    sqlite3_reset(s);
+  if (current && (rc = retire(db, e->paper_id, &cur, e->gen, judge)))
+    goto cleanup;
+  sqlite3_stmt *s = stmt(db, ST_QA_PUT);
+  if (!s) {
+    rc = PQ_ERR_IO;
+    goto cleanup;
   }
-  if (current) {
-    if (!(s = stmt(db, ST_QA_NEWER)))
-      return PQ_ERR_IO;
-    sqlite3_bind_text(s, 1, e->paper_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, judge, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, e->gen);
-    sqlite3_bind_int64(s, 4, e->ts);
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0)
-      current = 0;
-    sqlite3_reset(s);
-  }
-  if (current) {
-    if (!(s = stmt(db, ST_QA_RETIRE_PAPER)))
-      return PQ_ERR_IO;
-    sqlite3_bind_text(s, 1, e->paper_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, e->gen);
-    if ((rc = run(db, s)))
-      return rc;
-    if (!(s = stmt(db, ST_QA_RETIRE_JUDGE)))
-      return PQ_ERR_IO;
-    sqlite3_bind_text(s, 1, e->paper_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, judge, -1, SQLITE_STATIC);
-    if ((rc = run(db, s)))
-      return rc;
-  }
-  if (!(s = stmt(db, ST_QA_PUT)))
-    return PQ_ERR_IO;
   sqlite3_bind_text(s, 1, e->id, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, e->paper_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, e->gen);
   sqlite3_bind_text(s, 4, judge, -1, SQLITE_STATIC);
   for (int i = 0; i < 5; i++)
-    sqlite3_bind_double(s, 5 + i, score[i]);
+    sqlite3_bind_double(s, 5 + i, nj.score[i]);
   bind_text(s, 10, jstr(e->root, "comments"));
   sqlite3_bind_int64(s, 11, pt);
   sqlite3_bind_int64(s, 12, ct);
   sqlite3_bind_double(s, 13, cost);
   sqlite3_bind_int64(s, 14, e->ts);
   sqlite3_bind_int(s, 15, current);
-  return run(db, s);
+  if ((rc = run(db, s)))
+    goto cleanup;
+  if (current)
+    rc = qa_stats(db, e->paper_id, &nj, 1, &cur);
+cleanup:
+  judgements_free(&cur);
+  return rc;
 }
 
 /* worker.heartbeat, worker.fatal, worker.stopped. */
@@ -1337,12 +1474,12 @@ int ledger_db_requeued(struct ledger_db *db, const char *paper_id, long gen) {
   if ((rc = put_paper(db, &p, pq_now_ms())))
     return rc;
   /* Judgements of the old translation become history. */
-  sqlite3_stmt *s = stmt(db, ST_QA_RETIRE_PAPER);
-  if (!s)
-    return PQ_ERR_IO;
-  sqlite3_bind_text(s, 1, paper_id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, gen);
-  return run(db, s);
+  struct judgements cur;
+  if ((rc = load_current(db, paper_id, &cur)))
+    return rc;
+  rc = retire(db, paper_id, &cur, gen, NULL);
+  judgements_free(&cur);
+  return rc;
 }
 
 int ledger_db_counters(struct ledger_db *db, struct ledger_counters *out) {

@@ -39,7 +39,12 @@ enum ledger_counter {
   LC_EVENTS,         /* messages applied (new) */
   LC_DUPLICATES,     /* events ignored because their id was already applied */
   LC_STALE,          /* messages of an older generation, kept as history only */
-  LC_JUDGEMENTS,     /* qa_judgements rows */
+  LC_JUDGEMENTS,     /* qa_judgements rows, history included */
+  /* QA over current judgements (the latest of each judge on each paper's
+   * latest translation), kept up to date as judgements come and retire: */
+  LC_QA_CURRENT,     /* n: current judgements; x: sum of their overall scores */
+  LC_QA_PAPERS,      /* n: papers with at least one current judgement */
+  LC_QA_PAIRS,       /* n: pairs of judges on one paper; x: sum of |overall difference| */
   LC_COUNT
 };
 struct ledger_counters {

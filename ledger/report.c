@@ -154,94 +154,51 @@ static int add_bad(struct ledger_db *db, long long count, cJSON *r) {
   return PQ_OK;
 }
 
-/* QA over current judgements: the latest of each judge on each paper's
- * latest translation. */
-static int add_qa(struct ledger_db *db, long long all_judgements, cJSON *r, double *mean_overall,
-                  int *have_mean) {
+/* QA over current judgements (the latest of each judge on each paper's
+ * latest translation), from the statistics db.c maintains with them. */
+static int add_qa(struct ledger_db *db, const struct ledger_counters *c, cJSON *r,
+                  double *mean_overall, int *have_mean) {
   cJSON *qa = add_obj(r, "qa");
-  sqlite3_stmt *s = prepare(db, "SELECT count(*), count(DISTINCT paper_id), avg(overall)"
-                                " FROM qa_judgements WHERE current = 1");
-  if (!s)
-    return PQ_ERR_IO;
-  long long n = 0, papers = 0;
-  *have_mean = 0;
-  if (sqlite3_step(s) == SQLITE_ROW) {
-    n = sqlite3_column_int64(s, 0);
-    papers = sqlite3_column_int64(s, 1);
-    *have_mean = n > 0;
-    *mean_overall = sqlite3_column_double(s, 2);
-  }
-  sqlite3_finalize(s);
-  add_num(qa, "papers_judged", (double)papers);
+  long long n = c->n[LC_QA_CURRENT];
+  *have_mean = n > 0;
+  *mean_overall = n > 0 ? c->x[LC_QA_CURRENT] / (double)n : 0;
+  add_num(qa, "papers_judged", (double)c->n[LC_QA_PAPERS]);
   add_num(qa, "judgements", (double)n);
-  add_num(qa, "judgements_all", (double)all_judgements);
+  add_num(qa, "judgements_all", (double)c->n[LC_JUDGEMENTS]);
   add_num_or_null(qa, "mean_overall", *have_mean, *mean_overall);
+  long long pairs = c->n[LC_QA_PAIRS];
+  add_num_or_null(qa, "agreement_mad", pairs > 0,
+                  pairs > 0 ? c->x[LC_QA_PAIRS] / (double)pairs : 0);
+  add_num(qa, "agreement_pairs", (double)pairs);
 
   cJSON *by = add_obj(qa, "by_judge");
-  s = prepare(db, "SELECT judge, count(*), avg(accuracy), avg(fluency), avg(terminology),"
-                  " avg(completeness), avg(overall) FROM qa_judgements WHERE current = 1"
-                  " GROUP BY judge ORDER BY judge");
+  double hist[10] = {0};
+  sqlite3_stmt *s = prepare(db, "SELECT judge, n, accuracy, fluency, terminology, completeness,"
+                                " overall, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10"
+                                " FROM qa_judge_stats WHERE n > 0 ORDER BY judge");
   if (!s)
     return PQ_ERR_IO;
   while (sqlite3_step(s) == SQLITE_ROW) {
     const char *judge = (const char *)sqlite3_column_text(s, 0);
+    double count = (double)sqlite3_column_int64(s, 1);
+    double h[10];
     cJSON *j = add_obj(by, judge ? judge : "");
     for (int i = 0; i < 5; i++)
-      add_num(j, scores[i], sqlite3_column_double(s, 2 + i));
-    add_num(j, "count", (double)sqlite3_column_int64(s, 1));
-    cJSON_AddArrayToObject(j, "overall_histogram");
-  }
-  sqlite3_finalize(s);
-
-  /* Overall scores rounded to 1..10, for everyone and per judge. */
-  double hist[10] = {0};
-  s = prepare(db, "SELECT judge, min(10, max(1, CAST(round(overall) AS INTEGER))) AS b, count(*)"
-                  " FROM qa_judgements WHERE current = 1 GROUP BY judge, b");
-  if (!s)
-    return PQ_ERR_IO;
-  double per_judge[64][10];
-  const char *judge_names[64];
-  int njudges = 0;
-  memset(per_judge, 0, sizeof per_judge);
-  cJSON *j;
-  cJSON_ArrayForEach(j, by) {
-    if (njudges < 64)
-      judge_names[njudges++] = j->string;
-  }
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    const char *judge = (const char *)sqlite3_column_text(s, 0);
-    int b = sqlite3_column_int(s, 1);
-    double c = (double)sqlite3_column_int64(s, 2);
-    if (b < 1 || b > 10)
-      continue;
-    hist[b - 1] += c;
-    for (int i = 0; judge && i < njudges; i++)
-      if (strcmp(judge_names[i], judge) == 0)
-        per_judge[i][b - 1] += c;
+      add_num(j, scores[i], sqlite3_column_double(s, 2 + i) / count);
+    add_num(j, "count", count);
+    for (int i = 0; i < 10; i++) {
+      h[i] = (double)sqlite3_column_int64(s, 7 + i);
+      hist[i] += h[i];
+    }
+    cJSON_AddItemToObject(j, "overall_histogram", cJSON_CreateDoubleArray(h, 10));
   }
   sqlite3_finalize(s);
   cJSON_AddItemToObject(qa, "overall_histogram", cJSON_CreateDoubleArray(hist, 10));
-  int i = 0;
-  cJSON_ArrayForEach(j, by) {
-    if (i < njudges)
-      cJSON_ReplaceItemInObject(j, "overall_histogram", cJSON_CreateDoubleArray(per_judge[i], 10));
-    i++;
-  }
-
-  s = prepare(db, "SELECT avg(abs(a.overall - b.overall)), count(*) FROM qa_judgements a"
-                  " JOIN qa_judgements b ON b.paper_id = a.paper_id AND b.judge > a.judge"
-                  " AND b.current = 1 WHERE a.current = 1");
-  if (!s)
-    return PQ_ERR_IO;
-  int pairs = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 1) > 0;
-  add_num_or_null(qa, "agreement_mad", pairs, pairs ? sqlite3_column_double(s, 0) : 0);
-  add_num(qa, "agreement_pairs", pairs ? (double)sqlite3_column_int64(s, 1) : 0);
-  sqlite3_finalize(s);
 
   cJSON *low = cJSON_AddArrayToObject(qa, "lowest");
-  s = prepare(db, "SELECT q.paper_id, avg(q.overall) AS m, count(*), p.title FROM qa_judgements q"
-                  " LEFT JOIN papers p ON p.paper_id = q.paper_id WHERE q.current = 1"
-                  " GROUP BY q.paper_id ORDER BY m ASC, q.paper_id LIMIT 5");
+  s = prepare(db, "SELECT q.paper_id, q.mean_overall, q.n, p.title FROM qa_paper_stats q"
+                  " LEFT JOIN papers p ON p.paper_id = q.paper_id WHERE q.n > 0"
+                  " ORDER BY q.mean_overall, q.paper_id LIMIT 5");
   if (!s)
     return PQ_ERR_IO;
   while (sqlite3_step(s) == SQLITE_ROW) {
@@ -351,7 +308,7 @@ int ledger_report_build(struct ledger_db *db, const struct pq_config *cfg, int64
 
   double qa_mean = 0;
   int have_qa;
-  if ((rc = add_qa(db, c.n[LC_JUDGEMENTS], r, &qa_mean, &have_qa)))
+  if ((rc = add_qa(db, &c, r, &qa_mean, &have_qa)))
     goto fail;
 
   cJSON *targets = cJSON_AddArrayToObject(r, "targets");

@@ -157,6 +157,53 @@ static double jnum_at(const cJSON *o, const char *path) {
   return v->valuedouble;
 }
 static int near(double a, double b) { return fabs(a - b) < 1e-9; }
+
+/* Three space-separated numbers (no sscanf: house style). */
+static int parse3(const char *s, double *a, double *b, double *c) {
+  char *end;
+  double *out[3] = {a, b, c};
+  for (int i = 0; i < 3; i++) {
+    *out[i] = strtod(s, &end);
+    if (end == s)
+      return i;
+    s = end;
+  }
+  return 3;
+}
+
+/* The report's QA figures come from statistics maintained incrementally;
+ * these scans over the judgements themselves are the oracle. */
+static void check_qa_against_scan(const cJSON *r) {
+  CHECK(near(jnum_at(r, "qa.judgements"),
+             (double)qn("SELECT count(*) FROM qa_judgements WHERE current = 1", NULL)));
+  CHECK(near(jnum_at(r, "qa.papers_judged"),
+             (double)qn("SELECT count(DISTINCT paper_id) FROM qa_judgements WHERE current = 1",
+                        NULL)));
+  if (jnum_at(r, "qa.judgements") > 0)
+    CHECK(near(jnum_at(r, "qa.mean_overall"),
+               atof(q("SELECT avg(overall) FROM qa_judgements WHERE current = 1", NULL))));
+  const char *mad = q("SELECT avg(abs(a.overall - b.overall)) FROM qa_judgements a"
+                      " JOIN qa_judgements b ON b.paper_id = a.paper_id AND b.judge > a.judge"
+                      " AND b.current = 1 WHERE a.current = 1", NULL);
+  if (strcmp(mad, "(none)") != 0)
+    CHECK(near(jnum_at(r, "qa.agreement_mad"), atof(mad)));
+  const cJSON *low = cJSON_GetArrayItem(jget(r, "qa.lowest"), 0);
+  if (low)
+    CHECK(near(jnum_at(low, "overall"),
+               atof(q("SELECT min(m) FROM (SELECT avg(overall) AS m FROM qa_judgements"
+                      " WHERE current = 1 GROUP BY paper_id)", NULL))));
+  const cJSON *j;
+  cJSON_ArrayForEach(j, jget(r, "qa.by_judge")) {
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT avg(accuracy) || ' ' || avg(overall) || ' ' || count(*) FROM qa_judgements"
+             " WHERE current = 1 AND judge = ?1");
+    double acc, ov, n;
+    CHECK(parse3(q(sql, j->string), &acc, &ov, &n) == 3);
+    CHECK(near(jnum_at(j, "accuracy"), acc) && near(jnum_at(j, "overall"), ov) &&
+          near(jnum_at(j, "count"), n));
+  }
+}
 static const cJSON *target(const cJSON *r, const char *name) {
   const cJSON *t;
   cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(r, "targets")) {
@@ -393,6 +440,7 @@ int main(void) {
         cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(t, "holds")));
   CHECK(near(jnum_at(r, "budget.max_usd"), 2.0));
   CHECK(cJSON_IsFalse(jget(r, "budget.stopped")));
+  check_qa_against_scan(r);
   ledger_report_print(r, stderr); /* must not crash; shown in the test log */
   cJSON_Delete(r);
 
@@ -402,12 +450,57 @@ int main(void) {
   CHECK(ledger_report_build(db, &cfg, T0 + 10 * MIN, &r) == PQ_OK);
   CHECK(r && near(jnum_at(r, "qa.by_judge.judge-a.overall"), (9 + 8 + 9) / 3.0));
   CHECK(r && near(jnum_at(r, "qa.agreement_mad"), (1 + 0 + 4) / 3.0));
+  if (r)
+    check_qa_against_scan(r);
   cJSON_Delete(r);
   CHECK(ledger_db_requeued(db, "p3", 1) == PQ_OK);
   CHECK(ledger_db_commit(db) == PQ_OK);
   CHECK(ledger_report_build(db, &cfg, T0 + 10 * MIN, &r) == PQ_OK);
   CHECK(r && jnum_at(r, "qa.papers_judged") == 2);
   CHECK(r && jnum_at(r, "papers.parked") == 0 && jnum_at(r, "papers.queued") == 1);
+  if (r)
+    check_qa_against_scan(r);
+  cJSON_Delete(r);
+
+  /* Churn: three judges re-judging 12 papers out of order while some are
+   * requeued; the maintained statistics must still equal a full scan. */
+  unsigned long long rng = 42;
+  long gens[12] = {0};
+  for (int i = 0; i < 12; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "r%d", i);
+    queued(id, 0, T0);
+  }
+  for (int step = 0; step < 400; step++) {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    unsigned v = (unsigned)(rng >> 33);
+    int paper = (int)(v % 12);
+    char id[16], evid[32];
+    snprintf(id, sizeof id, "r%d", paper);
+    if (v % 17 == 0) {
+      CHECK(ledger_db_requeued(db, id, gens[paper] + 1) == PQ_OK);
+      CHECK(ledger_db_commit(db) == PQ_OK);
+      gens[paper]++;
+      continue;
+    }
+    long gen = gens[paper] - (long)((v >> 4) % 3 == 0 && gens[paper] > 0);
+    snprintf(evid, sizeof evid, "rq%d", step);
+    ev("{\"v\":1,\"id\":\"%s\",\"kind\":\"qa.scored\",\"ts\":%lld,\"paper_id\":\"%s\","
+       "\"gen\":%ld,\"judge\":\"j%u\",\"scores\":{\"accuracy\":%u,\"fluency\":5,"
+       "\"terminology\":5,\"completeness\":5,\"overall\":%g}}",
+       evid, T0 + (long long)((v >> 8) % 1000), id, gen, (v >> 12) % 3, 1 + (v >> 16) % 10,
+       1 + (double)((v >> 20) % 19) / 2);
+  }
+  CHECK(ledger_report_build(db, &cfg, T0 + 10 * MIN, &r) == PQ_OK);
+  if (r)
+    check_qa_against_scan(r);
+  CHECK(qn("SELECT count(*) FROM (SELECT paper_id, judge FROM qa_judgements WHERE current = 1"
+           " GROUP BY paper_id, judge HAVING count(*) > 1)", NULL) == 0);
+  /* The churn did exercise history: retired, stale and current rows. */
+  CHECK(qn("SELECT count(*) FROM qa_judgements WHERE paper_id LIKE 'r%' AND current = 0", NULL) >
+        100);
+  CHECK(qn("SELECT count(*) FROM qa_judgements WHERE paper_id LIKE 'r%' AND current = 1", NULL) >
+        10);
   cJSON_Delete(r);
 
   /* Counters survive a reopen and match a recount of the rows. */
@@ -435,7 +528,7 @@ int main(void) {
   CHECK(ledger_db_apply(db, &m, NULL) == PQ_OK);
   ledger_db_rollback(db);
   CHECK(ledger_db_counters(db, &c) == PQ_OK);
-  CHECK(c.n[LC_PAPERS] == 5);
+  CHECK(c.n[LC_PAPERS] == 17);
   CHECK(qn("SELECT count(*) FROM events_seen WHERE event_id = 'rb1'", NULL) == 0);
   ledger_db_close(db);
   pq_config_free(&cfg);
