@@ -1,0 +1,480 @@
+/* Token-budgeted chunking and marker-based joining/splitting of segments
+ * (formats and tolerances in paperq/chunk.h). */
+#include "paperq/chunk.h"
+#include "paperq/buf.h"
+#include "paperq/mask.h"
+#include "paperq/textutil.h"
+#include "paperq/util.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- estimate ------------------------------------------------------------ */
+
+/* Running estimate: wide codepoints count one each, other bytes 1/4. */
+struct est {
+  size_t wide, narrow_bytes;
+};
+
+static size_t est_tokens(const struct est *e) { return e->wide + (e->narrow_bytes + 3) / 4; }
+
+/* Advances over one unit at s[i] (a placeholder token or one codepoint),
+ * adding it to *e; returns its length in bytes. */
+static size_t est_unit(const char *s, size_t len, size_t i, struct est *e) {
+  uint32_t cp;
+  size_t n;
+  if (s[i] == '[') {
+    n = pq_mask_token_len(s + i, len - i);
+    if (n) {
+      e->narrow_bytes += n;
+      return n;
+    }
+  }
+  n = pq_text_decode(s + i, len - i, &cp);
+  if (cp >= 0x2E80 && !(cp == PQ_TEXT_REPLACEMENT && n == 1))
+    e->wide++;
+  else
+    e->narrow_bytes += n;
+  return n;
+}
+
+size_t pq_chunk_estimate_tokens_n(const char *s, size_t len) {
+  struct est e = {0, 0};
+  size_t i = 0;
+  if (!s)
+    return 0;
+  while (i < len)
+    i += est_unit(s, len, i, &e);
+  return est_tokens(&e);
+}
+
+size_t pq_chunk_estimate_tokens(const char *s) { return s ? pq_chunk_estimate_tokens_n(s, strlen(s)) : 0; }
+
+/* ---- markers -------------------------------------------------------------- */
+
+/* If a marker starts the line at s[0..len) (after optional blanks), returns
+ * its number (> 0) and sets *after to the offset just past ">>>" and the
+ * blanks after it; else returns 0. Numbers above 1e6 do not count. */
+static size_t marker_at(const char *s, size_t len, size_t *after) {
+  size_t i = 0, num = 0, digits = 0;
+  while (i < len && (s[i] == ' ' || s[i] == '\t'))
+    i++;
+  if (len - i < 7 || memcmp(s + i, "<<<", 3) != 0)
+    return 0;
+  i += 3;
+  while (i < len && s[i] == ' ')
+    i++;
+  while (i < len && s[i] >= '0' && s[i] <= '9') {
+    if (++digits > 6)
+      return 0;
+    num = num * 10 + (size_t)(s[i] - '0');
+    i++;
+  }
+  while (i < len && s[i] == ' ')
+    i++;
+  if (digits == 0 || num == 0 || len - i < 3 || memcmp(s + i, ">>>", 3) != 0)
+    return 0;
+  i += 3;
+  while (i < len && (s[i] == ' ' || s[i] == '\t'))
+    i++;
+  *after = i;
+  return num;
+}
+
+static int has_marker_line(const char *s) {
+  size_t len = strlen(s), i = 0, after;
+  while (i < len) {
+    const char *nl = memchr(s + i, '\n', len - i);
+    size_t end = nl ? (size_t)(nl - s) : len;
+    if (marker_at(s + i, end - i, &after))
+      return 1;
+    i = end + 1;
+  }
+  return 0;
+}
+
+int pq_chunk_join(const char *const *texts, size_t n, char **out) {
+  struct pq_buf b;
+  size_t k;
+  int rc = PQ_OK;
+  if (!out)
+    return PQ_ERR;
+  *out = NULL;
+  if (!texts || n == 0)
+    return PQ_ERR;
+  for (k = 0; k < n; k++)
+    if (!texts[k])
+      return PQ_ERR;
+  pq_buf_init(&b, PQ_CHUNK_MAX_TEXT);
+  if (n == 1) {
+    rc = pq_buf_append_str(&b, texts[0]);
+  } else {
+    for (k = 0; k < n && rc == PQ_OK; k++) {
+      if (has_marker_line(texts[k])) {
+        rc = PQ_CHUNK_ERR_COLLIDE;
+        break;
+      }
+      rc = pq_buf_printf(&b, "%s<<<%zu>>>\n", k ? "\n\n" : "", k + 1);
+      if (rc == PQ_OK)
+        rc = pq_buf_append_str(&b, texts[k]);
+    }
+  }
+  if (rc == PQ_OK) {
+    *out = pq_buf_steal(&b);
+    if (!*out)
+      rc = PQ_ERR_NOMEM;
+  }
+  pq_buf_free(&b);
+  return rc;
+}
+
+void pq_chunk_free_strings(char **v, size_t n) {
+  size_t k;
+  if (!v)
+    return;
+  for (k = 0; k < n; k++)
+    free(v[k]);
+  free(v);
+}
+
+static char *dup_trimmed(const char *s, size_t len) {
+  size_t start, tlen;
+  char *p;
+  pq_text_trim(s, len, &start, &tlen);
+  p = malloc(tlen + 1);
+  if (!p)
+    return NULL;
+  memcpy(p, s + start, tlen);
+  p[tlen] = '\0';
+  return p;
+}
+
+int pq_chunk_split_ex(const char *answer, size_t expected, char ***out_parts, size_t *n_out,
+                      size_t *found) {
+  size_t len, i, nmark = 0, after, num, start, tlen;
+  size_t *body = NULL, *end = NULL; /* per part: content start, content end */
+  char **parts = NULL;
+  int rc = PQ_OK;
+
+  if (found)
+    *found = 0;
+  if (out_parts)
+    *out_parts = NULL;
+  if (n_out)
+    *n_out = 0;
+  if (!answer || !out_parts || !n_out || expected == 0)
+    return PQ_ERR;
+  len = strlen(answer);
+  if (len > PQ_CHUNK_MAX_TEXT)
+    return PQ_ERR_TOOBIG;
+  body = calloc(expected, sizeof *body);
+  end = calloc(expected, sizeof *end);
+  parts = calloc(expected, sizeof *parts);
+  if (!body || !end || !parts) {
+    rc = PQ_ERR_NOMEM;
+    goto cleanup;
+  }
+
+  for (i = 0; i < len;) {
+    const char *nl = memchr(answer + i, '\n', len - i);
+    size_t eol = nl ? (size_t)(nl - answer) : len;
+    num = marker_at(answer + i, eol - i, &after);
+    if (num) {
+      if (nmark < expected && nmark > 0)
+        end[nmark - 1] = i;
+      if (nmark == 0) {
+        /* only whitespace may precede the first marker */
+        pq_text_trim(answer, i, &start, &tlen);
+        if (tlen)
+          rc = PQ_CHUNK_ERR_MARKERS;
+      }
+      if (nmark < expected) {
+        if (num != nmark + 1)
+          rc = PQ_CHUNK_ERR_MARKERS;
+        body[nmark] = i + after;
+      }
+      nmark++;
+    }
+    i = eol + 1;
+  }
+  if (found)
+    *found = nmark;
+
+  if (expected == 1 && nmark == 0) {
+    parts[0] = dup_trimmed(answer, len);
+    if (!parts[0])
+      rc = PQ_ERR_NOMEM;
+    goto cleanup;
+  }
+  if (rc == PQ_OK && nmark != expected)
+    rc = PQ_CHUNK_ERR_MARKERS;
+  if (rc)
+    goto cleanup;
+  end[expected - 1] = len;
+  for (i = 0; i < expected; i++) {
+    size_t b = body[i], e = end[i] < b ? b : end[i];
+    pq_text_trim(answer + b, e - b, &start, &tlen);
+    if (tlen == 0 && expected > 1) {
+      rc = PQ_CHUNK_ERR_MARKERS; /* a marker with nothing under it */
+      goto cleanup;
+    }
+    parts[i] = dup_trimmed(answer + b, e - b);
+    if (!parts[i]) {
+      rc = PQ_ERR_NOMEM;
+      goto cleanup;
+    }
+  }
+cleanup:
+  if (rc == PQ_OK) {
+    *out_parts = parts;
+    *n_out = expected;
+  } else {
+    pq_chunk_free_strings(parts, expected);
+  }
+  free(body);
+  free(end);
+  return rc;
+}
+
+int pq_chunk_split(const char *answer, size_t expected, char ***out_parts, size_t *n_out) {
+  return pq_chunk_split_ex(answer, expected, out_parts, n_out, NULL);
+}
+
+/* ---- planning ------------------------------------------------------------- */
+
+enum cut_class { CUT_NONE, CUT_CHAR, CUT_SPACE, CUT_CLAUSE, CUT_SENTENCE };
+
+static int is_closer(uint32_t cp) {
+  /* closing quotes and brackets that belong to the sentence before a cut */
+  return cp == 0x201D || cp == 0x2019 || cp == 0x300D || cp == 0x300F || cp == 0xFF09 ||
+         cp == ')' || cp == '"' || cp == '\'' || cp == 0x3011;
+}
+
+/* Finds where to end a piece that starts at s[start] and must stay within
+ * max_tokens: the last sentence end that fits, else the last clause
+ * comma, else the last space, else the last character boundary. Always
+ * returns > start: one unit larger than the budget is taken whole. */
+static size_t cut_point(const char *s, size_t len, size_t start, size_t max_tokens) {
+  size_t best[CUT_SENTENCE + 1] = {0}, i = start, n, k;
+  struct est e = {0, 0};
+  int c;
+  while (i < len) {
+    uint32_t cp = 0;
+    size_t at = i;
+    n = est_unit(s, len, i, &e);
+    if (est_tokens(&e) > max_tokens)
+      break;
+    i += n;
+    if (n == 1 || s[at] != '[' || !pq_mask_token_len(s + at, len - at))
+      pq_text_decode(s + at, len - at, &cp);
+    best[CUT_CHAR] = i;
+    if (cp == 0x3002 || cp == 0xFF01 || cp == 0xFF1F || cp == 0xFF1B || cp == '\n' ||
+        ((cp == '.' || cp == '!' || cp == '?' || cp == ';') &&
+         (i >= len || s[i] == ' ' || s[i] == '\n' || s[i] == '\t'))) {
+      /* keep closing quotes/brackets with their sentence, if they fit */
+      size_t j = i;
+      struct est e2 = e;
+      while (j < len) {
+        uint32_t q;
+        size_t m = pq_text_decode(s + j, len - j, &q);
+        if (!is_closer(q))
+          break;
+        est_unit(s, len, j, &e2);
+        if (est_tokens(&e2) > max_tokens)
+          break;
+        j += m;
+      }
+      best[CUT_SENTENCE] = j;
+    } else if (cp == 0xFF0C || cp == 0x3001 || cp == 0xFF1A ||
+               ((cp == ',' || cp == ':') && (i >= len || s[i] == ' '))) {
+      best[CUT_CLAUSE] = i;
+    } else if (pq_text_is_space(cp)) {
+      best[CUT_SPACE] = at;
+    }
+  }
+  if (i >= len)
+    return len;
+  for (c = CUT_SENTENCE; c >= CUT_CHAR; c--)
+    if (best[c] > start)
+      return best[c];
+  /* The first unit alone is over the budget: take it anyway. */
+  e.wide = e.narrow_bytes = 0;
+  k = est_unit(s, len, start, &e);
+  return start + k;
+}
+
+static int push_piece(struct pq_chunk_plan *p, size_t *cap, size_t seg, const char *s, size_t off,
+                      size_t len, int cont) {
+  struct pq_chunk_piece *pc;
+  if (p->n_pieces == *cap) {
+    size_t nc = *cap ? *cap * 2 : 32;
+    struct pq_chunk_piece *np = realloc(p->pieces, nc * sizeof *np);
+    if (!np)
+      return PQ_ERR_NOMEM;
+    p->pieces = np;
+    *cap = nc;
+  }
+  pc = &p->pieces[p->n_pieces++];
+  pc->segment = seg;
+  pc->offset = off;
+  pc->len = len;
+  pc->tokens = pq_chunk_estimate_tokens_n(s + off, len);
+  pc->continuation = cont;
+  return PQ_OK;
+}
+
+void pq_chunk_plan_free(struct pq_chunk_plan *plan) {
+  if (!plan)
+    return;
+  free(plan->pieces);
+  free(plan->chunks);
+  memset(plan, 0, sizeof *plan);
+}
+
+int pq_chunk_plan(const char *const *segments, size_t n, size_t budget, struct pq_chunk_plan *plan) {
+  size_t cap = 0, k, piece_max, total;
+  int rc = PQ_OK;
+
+  if (!plan)
+    return PQ_ERR;
+  memset(plan, 0, sizeof *plan);
+  if ((n && !segments) || budget < PQ_CHUNK_MIN_BUDGET)
+    return PQ_ERR;
+  plan->n_segments = n;
+  /* A piece must fit in a chunk together with its marker. */
+  piece_max = budget - PQ_CHUNK_MARKER_TOKENS;
+
+  for (k = 0; k < n; k++) {
+    const char *s = segments[k];
+    size_t len, start, tlen, pos, end;
+    int cont = 0;
+    if (!s) {
+      rc = PQ_ERR;
+      goto cleanup;
+    }
+    len = strlen(s);
+    pq_text_trim(s, len, &start, &tlen);
+    pos = start;
+    end = start + tlen;
+    while (pos < end) {
+      size_t cut = cut_point(s, end, pos, piece_max), ps, pl;
+      pq_text_trim(s + pos, cut - pos, &ps, &pl);
+      if (pl) {
+        rc = push_piece(plan, &cap, k, s, pos + ps, pl, cont);
+        if (rc)
+          goto cleanup;
+        cont = 1;
+      }
+      pos = cut;
+    }
+  }
+
+  /* Group consecutive pieces greedily. */
+  plan->chunks = calloc(plan->n_pieces ? plan->n_pieces : 1, sizeof *plan->chunks);
+  if (!plan->chunks) {
+    rc = PQ_ERR_NOMEM;
+    goto cleanup;
+  }
+  for (k = 0; k < plan->n_pieces; k++) {
+    size_t t = plan->pieces[k].tokens + PQ_CHUNK_MARKER_TOKENS;
+    struct pq_chunk_span *cur = plan->n_chunks ? &plan->chunks[plan->n_chunks - 1] : NULL;
+    total = cur ? cur->tokens + t : t;
+    if (cur && total <= budget) {
+      cur->count++;
+      cur->tokens = total;
+    } else {
+      cur = &plan->chunks[plan->n_chunks++];
+      cur->first = k;
+      cur->count = 1;
+      cur->tokens = t;
+    }
+  }
+cleanup:
+  if (rc)
+    pq_chunk_plan_free(plan);
+  return rc;
+}
+
+int pq_chunk_plan_join(const struct pq_chunk_plan *plan, const char *const *segments, size_t chunk,
+                       char **out) {
+  const struct pq_chunk_span *c;
+  char **texts = NULL;
+  size_t k;
+  int rc = PQ_OK;
+  if (!out)
+    return PQ_ERR;
+  *out = NULL;
+  if (!plan || !segments || chunk >= plan->n_chunks)
+    return PQ_ERR;
+  c = &plan->chunks[chunk];
+  texts = calloc(c->count, sizeof *texts);
+  if (!texts)
+    return PQ_ERR_NOMEM;
+  for (k = 0; k < c->count; k++) {
+    const struct pq_chunk_piece *pc = &plan->pieces[c->first + k];
+    texts[k] = malloc(pc->len + 1);
+    if (!texts[k]) {
+      rc = PQ_ERR_NOMEM;
+      goto cleanup;
+    }
+    memcpy(texts[k], segments[pc->segment] + pc->offset, pc->len);
+    texts[k][pc->len] = '\0';
+  }
+  rc = pq_chunk_join((const char *const *)texts, c->count, out);
+cleanup:
+  pq_chunk_free_strings(texts, c->count);
+  return rc;
+}
+
+int pq_chunk_rejoin(const struct pq_chunk_plan *plan, const char *const *piece_texts,
+                    char ***out_segments) {
+  char **segs = NULL;
+  struct pq_buf b;
+  size_t k, p = 0;
+  int rc = PQ_OK;
+
+  if (!out_segments)
+    return PQ_ERR;
+  *out_segments = NULL;
+  if (!plan || (plan->n_pieces && !piece_texts))
+    return PQ_ERR;
+  for (k = 0; k < plan->n_pieces; k++)
+    if (!piece_texts[k])
+      return PQ_ERR;
+  segs = calloc(plan->n_segments ? plan->n_segments : 1, sizeof *segs);
+  if (!segs)
+    return PQ_ERR_NOMEM;
+  pq_buf_init(&b, PQ_CHUNK_MAX_TEXT);
+  for (k = 0; k < plan->n_segments; k++) {
+    pq_buf_reset(&b);
+    for (; p < plan->n_pieces && plan->pieces[p].segment == k; p++) {
+      const char *t = piece_texts[p];
+      size_t start, tlen;
+      pq_text_trim(t, strlen(t), &start, &tlen);
+      if (tlen == 0)
+        continue;
+      if (b.len)
+        rc = pq_buf_append(&b, " ", 1);
+      if (!rc)
+        rc = pq_buf_append(&b, t + start, tlen);
+      if (rc)
+        goto cleanup;
+    }
+    segs[k] = malloc(b.len + 1);
+    if (!segs[k]) {
+      rc = PQ_ERR_NOMEM;
+      goto cleanup;
+    }
+    if (b.len)
+      memcpy(segs[k], b.data, b.len);
+    segs[k][b.len] = '\0';
+  }
+cleanup:
+  pq_buf_free(&b);
+  if (rc)
+    pq_chunk_free_strings(segs, plan->n_segments);
+  else
+    *out_segments = segs;
+  return rc;
+}
