@@ -83,6 +83,9 @@ static const char *const schema_v1 =
     "CREATE TABLE qa_paper_stats(paper_id TEXT PRIMARY KEY, n INTEGER NOT NULL,"
     "  overall REAL NOT NULL, mean_overall REAL) WITHOUT ROWID;"
     "CREATE INDEX qa_paper_lowest ON qa_paper_stats(mean_overall, paper_id) WHERE n > 0;"
+    /* QA jobs that exhausted their attempts: the paper stays succeeded. */
+    "CREATE TABLE qa_parked(id INTEGER PRIMARY KEY, paper_id TEXT NOT NULL, gen INTEGER NOT NULL,"
+    "  attempt INTEGER, reason TEXT, received_ms INTEGER);"
     "CREATE TABLE bad_messages(id INTEGER PRIMARY KEY, received_ms INTEGER, reason TEXT,"
     "  type TEXT, message_id TEXT, len INTEGER, head BLOB);"
     /* Papers that reached a terminal state per minute of event time: the
@@ -118,6 +121,7 @@ static const char *const counter_names[LC_COUNT] = {
     [LC_QA_CURRENT] = "qa.current",
     [LC_QA_PAPERS] = "qa.papers",
     [LC_QA_PAIRS] = "qa.pairs",
+    [LC_QA_PARKED] = "qa.parked",
 };
 
 /* Every statement the writer runs per message, prepared on first use. */
@@ -136,6 +140,7 @@ enum stmt {
   ST_QA_PUT,
   ST_QA_JUDGE_STATS,
   ST_QA_PAPER_STATS,
+  ST_QA_PARKED_PUT,
   ST_BAD_PUT,
   ST_COUNTER_ADD,
   ST_META_MIN,
@@ -223,6 +228,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         " ON CONFLICT(paper_id) DO UPDATE SET n=n+excluded.n, overall=overall+excluded.overall,"
         " mean_overall=CASE WHEN n+excluded.n > 0 THEN (overall+excluded.overall)/(n+excluded.n)"
         " END",
+    [ST_QA_PARKED_PUT] = "INSERT INTO qa_parked(paper_id, gen, attempt, reason, received_ms)"
+                         " VALUES(?1,?2,?3,?4,?5)",
     [ST_BAD_PUT] = "INSERT INTO bad_messages(received_ms, reason, type, message_id, len, head)"
                    " VALUES(?1,?2,?3,?4,?5,?6)",
     [ST_COUNTER_ADD] = "INSERT INTO counters(name, n, x) VALUES(?1,?2,?3) ON CONFLICT(name)"
@@ -1412,7 +1419,9 @@ static void park_reason(const struct ledger_msg *m, char *out, size_t outlen) {
     snprintf(out, outlen, "parked (the message carries no reason)");
 }
 
-static int apply_parked_job(struct ledger_db *db, const struct ledger_msg *m,
+/* A parked translation job parks the paper; a parked QA job only records
+ * that the judges could not be asked (the translation stands). */
+static int apply_parked_job(struct ledger_db *db, const struct ledger_msg *m, int qa,
                             enum ledger_outcome *out) {
   struct pq_job job;
   char err[256], reason[1200];
@@ -1422,7 +1431,26 @@ static int apply_parked_job(struct ledger_db *db, const struct ledger_msg *m,
   }
   park_reason(m, reason, sizeof reason);
   int64_t ts = m->received_ms > 0 ? m->received_ms : pq_now_ms();
-  int rc = park(db, job.paper_id, job.gen, m->attempt, reason, job.record, ts, out);
+  int rc;
+  if (qa) {
+    sqlite3_stmt *s = stmt(db, ST_QA_PARKED_PUT);
+    rc = PQ_ERR_IO;
+    if (s) {
+      sqlite3_bind_text(s, 1, job.paper_id, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(s, 2, job.gen);
+      sqlite3_bind_int(s, 3, m->attempt);
+      sqlite3_bind_text(s, 4, reason, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(s, 5, ts);
+      rc = run(db, s);
+    }
+    if (rc == PQ_OK) {
+      db->delta.n[LC_QA_PARKED]++;
+      *out = LEDGER_APPLIED;
+      pq_warn("paper %s: QA job parked (gen %d): %s", job.paper_id, job.gen, reason);
+    }
+  } else {
+    rc = park(db, job.paper_id, job.gen, m->attempt, reason, job.record, ts, out);
+  }
   pq_job_free(&job);
   return rc;
 }
@@ -1440,11 +1468,12 @@ int ledger_db_apply(struct ledger_db *db, const struct ledger_msg *m, enum ledge
   /* A job on the ledger queue can only have come through P.parked. Older
    * senders may leave the type out: the body tells events from jobs. */
   int is_job = m->type && strcmp(m->type, PQ_MSG_TYPE_JOB) == 0;
+  int is_qa = m->type && strcmp(m->type, PQ_MSG_TYPE_QA) == 0;
   if (!m->type || !m->type[0])
     is_job = !cJSON_GetObjectItemCaseSensitive(root, "kind") &&
              cJSON_GetObjectItemCaseSensitive(root, "record");
-  if (is_job)
-    rc = apply_parked_job(db, m, &out);
+  if (is_job || is_qa)
+    rc = apply_parked_job(db, m, is_qa, &out);
   else if (m->type && m->type[0] && strcmp(m->type, PQ_MSG_TYPE_EVENT) != 0)
     rc = record_bad(db, m, "unexpected message type on the ledger queue");
   else

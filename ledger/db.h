@@ -45,6 +45,7 @@ enum ledger_counter {
   LC_QA_CURRENT,     /* n: current judgements; x: sum of their overall scores */
   LC_QA_PAPERS,      /* n: papers with at least one current judgement */
   LC_QA_PAIRS,       /* n: pairs of judges on one paper; x: sum of |overall difference| */
+  LC_QA_PARKED,      /* QA jobs that ended parked (the translation stands) */
   LC_COUNT
 };
 struct ledger_counters {
@@ -56,7 +57,8 @@ struct ledger_counters {
  * Every pointer is borrowed for the duration of ledger_db_apply; NULL and ""
  * both mean absent. */
 struct ledger_msg {
-  const char *type;         /* AMQP type: "paperq.event" or "paperq.job" (a parked job) */
+  const char *type;         /* AMQP type: "paperq.event", or "paperq.job" / "paperq.qa"
+                               for a parked job */
   const char *message_id;   /* event id, or paper id for a job */
   const void *body;
   size_t len;

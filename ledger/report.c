@@ -170,6 +170,7 @@ static int add_qa(struct ledger_db *db, const struct ledger_counters *c, cJSON *
   add_num_or_null(qa, "agreement_mad", pairs > 0,
                   pairs > 0 ? c->x[LC_QA_PAIRS] / (double)pairs : 0);
   add_num(qa, "agreement_pairs", (double)pairs);
+  add_num(qa, "jobs_parked", (double)c->n[LC_QA_PARKED]);
 
   cJSON *by = add_obj(qa, "by_judge");
   double hist[10] = {0};
@@ -418,6 +419,9 @@ static void print_qa(const cJSON *qa, FILE *f) {
             num(j, "accuracy"), num(j, "fluency"), num(j, "terminology"), num(j, "completeness"),
             num(j, "overall"));
   }
+  if (num(qa, "jobs_parked") > 0)
+    fprintf(f, "  %.0f QA jobs parked (judges failed; the translations stand; table qa_parked)\n",
+            num(qa, "jobs_parked"));
   fprintf(f, "  mean overall %.2f", num(qa, "mean_overall"));
   if (known(qa, "agreement_mad"))
     fprintf(f, "; judge agreement: mean |difference| of overall %.2f over %.0f pairs\n",

@@ -272,6 +272,23 @@ int main(void) {
   CHECK_STR(state("p2"), "succeeded");
   CHECK(qn("SELECT count(*) FROM translations WHERE paper_id = ?1", "p2") == 1);
 
+  /* A parked QA job leaves the paper succeeded and is counted apart. */
+  {
+    const char *qbody = "{\"v\":1,\"paper_id\":\"p2\",\"gen\":0,\"record\":{\"id\":\"p2\"},"
+                        "\"translation\":{\"title_en\":\"T\"}}";
+    struct ledger_msg m = {0};
+    m.type = PQ_MSG_TYPE_QA;
+    m.body = qbody;
+    m.len = strlen(qbody);
+    m.park_reason = "max_attempts: judge reply not JSON";
+    m.attempt = 5;
+    CHECK(ledger_db_apply(db, &m, NULL) == PQ_OK);
+    CHECK(ledger_db_commit(db) == PQ_OK);
+    CHECK_STR(state("p2"), "succeeded");
+    CHECK_STR(q("SELECT reason FROM qa_parked WHERE paper_id = ?1", "p2"),
+              "max_attempts: judge reply not JSON");
+  }
+
   /* p3: failures are attempts with their errors; reordering does not move
    * the state backwards; a permanent failure ends parked with the reason. */
   queued("p3", 0, T0);
@@ -411,6 +428,7 @@ int main(void) {
   CHECK(fatal && strstr(fatal, "http 401: invalid API key") && strstr(fatal, "w-bad"));
   cJSON_free(fatal);
   CHECK(jnum_at(r, "qa.papers_judged") == 3);
+  CHECK(jnum_at(r, "qa.jobs_parked") == 1);
   CHECK(jnum_at(r, "qa.judgements") == 6);
   CHECK(near(jnum_at(r, "qa.mean_overall"), 7.5));
   CHECK(near(jnum_at(r, "qa.by_judge.judge-a.overall"), 8));
