@@ -21,6 +21,9 @@ struct http {
   size_t max_response;
   struct http_req *wait_head, *wait_tail; /* FIFO of requests not yet started */
   int64_t last_decrease_ms;
+  /* translate.requests_per_minute: a token bucket refilled continuously */
+  double rpm, tokens;
+  int64_t refill_ms;
 };
 
 int http_new(const struct pq_config *cfg, struct http **out) {
@@ -43,6 +46,9 @@ int http_new(const struct pq_config *cfg, struct http **out) {
   h->timeout_ms = (long)cfg->translate.timeout_s * 1000;
   h->connect_timeout_ms = (long)cfg->translate.connect_timeout_s * 1000;
   h->max_response = (size_t)cfg->limits.max_response_bytes;
+  h->rpm = cfg->translate.requests_per_minute;
+  h->tokens = h->rpm > 0 ? (h->rpm / 60.0 < 1 ? 1 : h->rpm / 60.0) : 0;
+  h->refill_ms = pq_mono_ms();
   /* Keep a warm connection for every transfer that may run at once. */
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_requests);
   curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->max_requests);
@@ -185,12 +191,25 @@ static int start(struct http *h, struct http_req *r) {
 
 /* Starts waiting requests that are due, up to the current limit. Delayed
  * ones (rate-limit backoff) do not block due ones behind them. */
+static void refill(struct http *h, int64_t now) {
+  if (h->rpm <= 0)
+    return;
+  double burst = h->rpm / 60.0 < 1 ? 1 : h->rpm / 60.0; /* one second's worth */
+  h->tokens += (double)(now - h->refill_ms) * h->rpm / 60000.0;
+  if (h->tokens > burst)
+    h->tokens = burst;
+  h->refill_ms = now;
+}
+
 static void start_due(struct http *h) {
   int64_t now = pq_mono_ms();
   struct http_req *r = h->wait_head;
-  while (r && h->running < (int)h->limit) {
+  refill(h, now);
+  while (r && h->running < (int)h->limit && (h->rpm <= 0 || h->tokens >= 1)) {
     struct http_req *next = r->next;
     if (r->not_before_ms <= now) {
+      if (h->rpm > 0)
+        h->tokens -= 1;
       unlink_waiting(h, r);
       if (start(h, r) != PQ_OK) {
         /* Put it back at the end; a later round retries. */
@@ -239,6 +258,11 @@ void http_wait(struct http *h, int extra_fd, int timeout_ms) {
   /* A delayed request that falls due must wake us. */
   if (h->waiting && h->running < (int)h->limit) {
     int64_t now = pq_mono_ms();
+    if (h->rpm > 0 && h->tokens < 1) {
+      int64_t in = (int64_t)((1 - h->tokens) * 60000.0 / h->rpm) + 1;
+      if (in < timeout_ms)
+        timeout_ms = (int)in;
+    }
     for (struct http_req *r = h->wait_head; r; r = r->next) {
       int64_t in = r->not_before_ms - now;
       if (in < timeout_ms)

@@ -15,6 +15,7 @@
 #include "paperq/pinyin.h"
 #include "paperq/util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,9 +88,14 @@ static const char *str_of(const cJSON *o, const char *k) {
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static void fail(struct paper *p, enum pq_err_class cls, const char *fmt, const char *detail) {
+static void fail(struct paper *p, enum pq_err_class cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(struct paper *p, enum pq_err_class cls, const char *fmt, ...) {
+  va_list ap;
   p->outcome = cls;
-  snprintf(p->error, sizeof p->error, fmt, detail);
+  va_start(ap, fmt);
+  vsnprintf(p->error, sizeof p->error, fmt, ap);
+  va_end(ap);
 }
 
 static void submit_chunk(struct paper *p, struct chunk *c) {
@@ -182,11 +188,22 @@ static int plan_and_submit(struct paper *p) {
       count++;
     }
     struct chunk *c = chunk_new(p, first, count);
-    if (!c) {
+    if (!c && count > 1) {
+      /* A segment holds a line that reads as a marker: send each alone. */
+      for (int k = 0; k < count; k++) {
+        struct chunk *one = chunk_new(p, first + k, 1);
+        if (!one) {
+          fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
+          return PQ_ERR_NOMEM;
+        }
+        submit_chunk(p, one);
+      }
+    } else if (!c) {
       fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
       return PQ_ERR_NOMEM;
+    } else {
+      submit_chunk(p, c);
     }
-    submit_chunk(p, c);
     i += count;
   }
   return PQ_OK;
@@ -292,7 +309,8 @@ static enum pq_check check_segment(struct xlate *x, const struct seg *s, const c
   opts.max_cjk_ratio = cfg->translate.max_cjk_ratio;
   opts.min_length_ratio = cfg->translate.min_length_ratio;
   opts.max_length_ratio = cfg->translate.max_length_ratio;
-  enum pq_check failed = pq_checks_run(&opts, s->masked, answer, finish_reason, &cr);
+  int rc = pq_checks_run(&opts, s->masked, answer, finish_reason, &cr);
+  enum pq_check failed = rc < 0 ? PQ_CHECK_EMPTY : (enum pq_check)rc;
   if (cr.cjk_ratio > x->max_cjk_ratio)
     x->max_cjk_ratio = cr.cjk_ratio;
   if (cr.length_ratio > 0 && cr.length_ratio < x->min_len_ratio)
@@ -432,10 +450,8 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
       if (p->outcome == PQ_CLASS_OK)
         return;
     } else {
-      char why[600];
-      snprintf(why, sizeof why, "check %s failed for %s: %s", pq_check_name(failed),
-               x->segs[c->first].key, detail);
-      fail(p, PQ_CLASS_TRANSIENT, "%s", why);
+      fail(p, PQ_CLASS_TRANSIENT, "check %s failed for %s: %.400s", pq_check_name(failed),
+           x->segs[c->first].key, detail);
     }
     cancel_all(p);
     worker_paper_done(p);

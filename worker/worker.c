@@ -11,6 +11,8 @@
 #include "paperq/log.h"
 #include "paperq/mq.h"
 #include "paperq/util.h"
+#include "judge.h"
+#include "paperq/qa.h"
 #include "translate.h"
 
 #include <signal.h>
@@ -26,6 +28,14 @@ extern volatile sig_atomic_t worker_stop_requested;
 #define EXIT_BROKER 1
 #define EXIT_FATAL_PROVIDER 3
 
+/* Translation and QA jobs share the paper lifecycle; these dispatch. */
+static void work_free(struct paper *p) {
+  if (p->is_qa)
+    judge_free(p);
+  else
+    xlate_free(p);
+}
+
 static void paper_unlink(struct worker *w, struct paper *p) {
   if (p->prev)
     p->prev->next = p->next;
@@ -38,13 +48,31 @@ static void paper_unlink(struct worker *w, struct paper *p) {
 
 static void paper_free(struct worker *w, struct paper *p) {
   paper_unlink(w, p);
-  xlate_free(p);
+  work_free(p);
   pq_job_free(&p->job);
   free(p);
 }
 
 static const char *pid_of(const struct paper *p) {
   return p->job_ok ? p->job.paper_id : "(undecodable job)";
+}
+
+/* The job body for a retry, a park or a hand-back: what is done so far
+ * travels with it so it is not paid for again. Returns malloc'd or NULL. */
+static char *encode_again(struct paper *p, size_t *len) {
+  if (!p->job_ok)
+    return NULL;
+  char *body;
+  if (p->is_qa) {
+    cJSON *done = judge_done_json(p);
+    body = pq_job_encode_qa(p->job.record, p->job.gen, p->job.translation, done, len);
+    cJSON_Delete(done);
+  } else {
+    cJSON *done = xlate_done_segments(p);
+    body = pq_job_encode(p->job.record, p->job.gen, done ? done : p->job.done, len);
+    cJSON_Delete(done);
+  }
+  return body;
 }
 
 /* Publishes an event about p; returns the seq or 0 on failure. */
@@ -61,7 +89,10 @@ static void add_usage(struct paper *p, cJSON *ev) {
   double cost = 0;
   char model[128] = "";
   int64_t llm_ms = 0;
-  xlate_usage(p, &pt, &ct, &req, &cost, model, sizeof model, &llm_ms);
+  if (p->is_qa)
+    judge_usage(p, &pt, &ct, &req, &cost, &llm_ms);
+  else
+    xlate_usage(p, &pt, &ct, &req, &cost, model, sizeof model, &llm_ms);
   cJSON *u = cJSON_AddObjectToObject(ev, "usage");
   if (u) {
     cJSON_AddNumberToObject(u, "prompt_tokens", (double)pt);
@@ -87,11 +118,9 @@ static void hand_back(struct worker *w, struct paper *p) {
     paper_free(w, p);
     return;
   }
-  cJSON *done = p->is_qa ? NULL : xlate_done_segments(p);
-  xlate_free(p);
   size_t len;
-  char *body = pq_job_encode(p->job.record, p->job.gen, done ? done : p->job.done, &len);
-  cJSON_Delete(done);
+  char *body = encode_again(p, &len);
+  work_free(p);
   uint64_t seq = 0;
   struct pq_mq_props props = {0};
   props.type = p->is_qa ? PQ_MSG_TYPE_QA : PQ_MSG_TYPE_JOB;
@@ -111,6 +140,20 @@ static void hand_back(struct worker *w, struct paper *p) {
   pq_info("paper %s: handed back to the queue (attempt %d unchanged)", p->job.paper_id, p->attempt);
 }
 
+/* Sends a sampled paper to the judges: its own job on P.qa, published
+ * before the translation job is acked, so QA never delays or fails it. */
+static void publish_qa_job(struct worker *w, struct paper *p, const cJSON *translation) {
+  size_t len;
+  char *body = pq_job_encode_qa(p->job.record, p->job.gen, translation, NULL, &len);
+  struct pq_mq_props props = {0};
+  props.type = PQ_MSG_TYPE_QA;
+  props.message_id = p->job.paper_id;
+  props.attempt = 1;
+  if (!body || pq_mq_publish(w->mq, "jobs", PQ_RK_QA, &props, body, len, NULL) != PQ_OK)
+    pq_warn("paper %s: could not queue its QA job", p->job.paper_id);
+  free(body);
+}
+
 void worker_paper_done(struct paper *p) {
   struct worker *w = p->w;
   w->last_activity_ms = pq_mono_ms();
@@ -120,10 +163,22 @@ void worker_paper_done(struct paper *p) {
   }
   const char *id = pid_of(p);
   uint64_t seq = 0;
-  if (p->outcome == PQ_CLASS_OK) {
+  if (p->outcome == PQ_CLASS_OK && p->is_qa) {
+    /* Every verdict went out as a qa.scored event; ack after the last. */
+    seq = p->wait_seq;
+    w->done++;
+    if (seq == 0) {
+      pq_mq_ack(w->mq, p->tag, 0);
+      paper_free(w, p);
+      return;
+    }
+  } else if (p->outcome == PQ_CLASS_OK) {
     cJSON *ev = pq_event_new("job.succeeded", id, p->job.gen, p->attempt, w->id);
     if (ev) {
       cJSON *t = xlate_translation(p);
+      if (t && w->cfg->qa.judges[0] && !w->dry_run &&
+          pq_qa_sampled(id, w->cfg->qa.sample_rate))
+        publish_qa_job(w, p, t);
       if (t)
         cJSON_AddItemToObject(ev, "translation", t);
       cJSON *checks = xlate_checks(p);
@@ -139,7 +194,9 @@ void worker_paper_done(struct paper *p) {
   } else {
     struct retry_decision d;
     retry_decide(&w->retry, p->attempt, p->outcome, p->error, &d);
-    cJSON *ev = pq_event_new("job.failed", id, p->job.gen, p->attempt, w->id);
+    /* A judge's failure is QA's business only: it never marks the paper. */
+    cJSON *ev = pq_event_new(p->is_qa ? "qa.failed" : "job.failed", id, p->job.gen, p->attempt,
+                             w->id);
     if (ev) {
       cJSON_AddStringToObject(ev, "error_class", pq_err_class_name(p->outcome));
       cJSON_AddStringToObject(ev, "error", p->error);
@@ -152,11 +209,8 @@ void worker_paper_done(struct paper *p) {
     struct pq_mq_props props = {0};
     props.type = p->is_qa ? PQ_MSG_TYPE_QA : PQ_MSG_TYPE_JOB;
     props.message_id = id;
-    cJSON *done = p->job_ok && !p->is_qa ? xlate_done_segments(p) : NULL;
     size_t len = 0;
-    char *body = p->job_ok ? pq_job_encode(p->job.record, p->job.gen, done ? done : p->job.done, &len)
-                           : NULL;
-    cJSON_Delete(done);
+    char *body = encode_again(p, &len);
     int rc;
     if (d.park) {
       props.attempt = p->attempt;
@@ -176,15 +230,16 @@ void worker_paper_done(struct paper *p) {
       pq_warn("paper %s: attempt %d failed (%s: %s); retry in %ld ms", id, p->attempt,
               pq_err_class_name(p->outcome), p->error, d.delay_ms);
     }
+    int had_body = body != NULL;
     free(body);
     if (rc != PQ_OK)
       seq = 0;
-    if (!body && d.park) {
+    if (!had_body && d.park) {
       paper_free(w, p); /* nacked to the dead-letter target: nothing to wait for */
       return;
     }
   }
-  xlate_free(p);
+  work_free(p);
   p->state = PAPER_PUBLISHING;
   p->wait_seq = seq; /* 0 if publishing failed: the connection is lost and
                         the job returns to the queue by itself */
@@ -219,8 +274,47 @@ void worker_fatal(struct worker *w, const char *error) {
   }
 }
 
+static int start_consuming(struct worker *w) {
+  int prefetch = w->cfg->worker.concurrency > 65535 ? 65535 : w->cfg->worker.concurrency;
+  if (pq_mq_consume(w->mq, "jobs", (uint16_t)prefetch) != PQ_OK)
+    return PQ_ERR_BROKER;
+  if (w->cfg->qa.judges[0] && pq_mq_consume(w->mq, "qa", (uint16_t)(prefetch / 4 + 1)) != PQ_OK)
+    return PQ_ERR_BROKER;
+  w->consuming = 1;
+  return PQ_OK;
+}
+
+/* pause/resume broadcasts (the ledger's budget stop, or an operator). */
+static void on_control(struct worker *w, const struct pq_mq_delivery *d) {
+  cJSON *msg = cJSON_ParseWithLength(d->body, d->len);
+  const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(msg, "cmd");
+  const cJSON *reason = cJSON_GetObjectItemCaseSensitive(msg, "reason");
+  const char *why = cJSON_IsString(reason) ? reason->valuestring : "operator";
+  if (cJSON_IsString(cmd) && strcmp(cmd->valuestring, "pause") == 0 && !w->paused) {
+    w->paused = 1;
+    if (w->consuming) {
+      pq_mq_cancel_all(w->mq);
+      w->consuming = 0;
+    }
+    pq_warn("PAUSED (%s): taking no new papers; finishing the %d in flight; waiting for resume",
+            why, w->in_flight);
+  } else if (cJSON_IsString(cmd) && strcmp(cmd->valuestring, "resume") == 0 && w->paused) {
+    w->paused = 0;
+    if (!w->draining && !w->fatal && start_consuming(w) == PQ_OK)
+      pq_info("resumed (%s): taking papers again", why);
+  } else if (!cJSON_IsString(cmd)) {
+    pq_warn("ignoring a control message without \"cmd\" (%zu bytes)", d->len);
+  }
+  cJSON_Delete(msg);
+}
+
 static void on_delivery(void *ctx, const struct pq_mq_delivery *d) {
   struct worker *w = ctx;
+  if (strcmp(d->consumer_tag, PQ_CONSUMER_CONTROL) == 0) {
+    on_control(w, d);
+    return;
+  }
+  w->last_activity_ms = pq_mono_ms();
   struct paper *p = calloc(1, sizeof *p);
   if (!p) {
     pq_mq_nack(w->mq, d->tag, 1);
@@ -244,7 +338,7 @@ static void on_delivery(void *ctx, const struct pq_mq_delivery *d) {
     /* One bad message never kills a worker: it is parked with the reason. */
     pq_warn("delivery %llu: %s; parking it", (unsigned long long)d->tag, err);
     p->outcome = PQ_CLASS_PERMANENT;
-    snprintf(p->error, sizeof p->error, "undecodable job: %s", err);
+    snprintf(p->error, sizeof p->error, "undecodable job: %.400s", err);
     worker_paper_done(p);
     return;
   }
@@ -256,6 +350,10 @@ static void on_delivery(void *ctx, const struct pq_mq_delivery *d) {
   if (d->delivery_count > 0)
     pq_info("paper %s: redelivered (delivery %ld, attempt %d)", p->job.paper_id,
             d->delivery_count + 1, p->attempt);
+  if (p->is_qa) {
+    judge_start(p);
+    return;
+  }
   cJSON *ev = pq_event_new("job.started", p->job.paper_id, p->job.gen, p->attempt, w->id);
   publish_event(w, ev);
   xlate_start(p);
@@ -289,7 +387,10 @@ static void settle_papers(struct worker *w) {
 
 static void on_http_done(void *ctx, struct http_req *r) {
   (void)ctx;
-  xlate_on_response(r->owner, r);
+  if (r->index == HTTP_OWNER_JUDGE)
+    judge_on_response(r);
+  else
+    xlate_on_response(r->owner, r);
 }
 
 static void send_heartbeat(struct worker *w, const char *kind, const char *reason) {
@@ -324,16 +425,11 @@ static int connect_and_consume(struct worker *w) {
       for (int i = 0; i < w->retry.ndelays && ok; i++)
         ok = pq_mq_declare_retry_queue(w->mq, PQ_RK_JOB, w->retry.delays[i]) == PQ_OK &&
              pq_mq_declare_retry_queue(w->mq, PQ_RK_QA, w->retry.delays[i]) == PQ_OK;
-      int prefetch = w->cfg->worker.concurrency > 65535 ? 65535 : w->cfg->worker.concurrency;
-      if (ok && pq_mq_consume(w->mq, "jobs", (uint16_t)prefetch) == PQ_OK) {
-        if (w->cfg->qa.judges[0])
-          ok = pq_mq_consume(w->mq, "qa", (uint16_t)(prefetch / 4 + 1)) == PQ_OK;
-        if (ok) {
-          w->consuming = 1;
-          pq_info("connected; consuming %s.jobs with %d papers in flight at most",
-                  w->cfg->broker.prefix, w->cfg->worker.concurrency);
-          return PQ_OK;
-        }
+      ok = ok && pq_mq_consume_control(w->mq) == PQ_OK;
+      if (ok && (w->paused || start_consuming(w) == PQ_OK)) {
+        pq_info("connected; consuming %s.jobs with %d papers in flight at most%s",
+                w->cfg->broker.prefix, w->cfg->worker.concurrency, w->paused ? " (paused)" : "");
+        return PQ_OK;
       }
       pq_mq_close(w->mq);
       w->mq = NULL;
@@ -356,9 +452,9 @@ static void begin_drain(struct worker *w, const char *why) {
   if (w->draining)
     return;
   w->draining = 1;
-  w->drain_deadline_ms = pq_mono_ms() + 8000;
-  pq_info("%s: taking no new papers; finishing %d in flight (handing back what is left in 8 s)",
-          why, w->in_flight);
+  w->drain_deadline_ms = pq_mono_ms() + w->cfg->worker.drain_s * 1000L;
+  pq_info("%s: taking no new papers; finishing %d in flight (handing back what is left in %d s)",
+          why, w->in_flight, w->cfg->worker.drain_s);
   if (w->consuming) {
     pq_mq_cancel_all(w->mq);
     w->consuming = 0;
@@ -376,7 +472,7 @@ int worker_run(struct worker *w) {
   for (;;) {
     if (worker_stop_requested && !w->draining)
       begin_drain(w, "SIGTERM");
-    if (!w->draining && !w->fatal && w->cfg->worker.idle_exit_s > 0 && w->in_flight == 0 &&
+    if (!w->draining && !w->fatal && !w->paused && w->cfg->worker.idle_exit_s > 0 && w->in_flight == 0 &&
         pq_mono_ms() - w->last_activity_ms >= w->cfg->worker.idle_exit_s * 1000L)
       begin_drain(w, "idle");
     if (w->draining && pq_mono_ms() >= w->drain_deadline_ms) {

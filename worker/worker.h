@@ -14,6 +14,11 @@
 struct pq_config;
 struct pq_mq;
 struct xlate;
+struct judging;
+
+/* http_req.index tells whose request completed. */
+#define HTTP_OWNER_TRANSLATE 0
+#define HTTP_OWNER_JUDGE 1
 
 enum paper_state {
   PAPER_TRANSLATING, /* requests in flight or queued */
@@ -37,6 +42,7 @@ struct paper {
   enum pq_err_class outcome;
   char error[512];
   struct xlate *x;       /* translation state (translate.c) */
+  struct judging *judging; /* QA state (judge.c) */
   struct paper *next, *prev;
 };
 
@@ -54,6 +60,7 @@ struct worker {
   long done, failed, parked, handed_back;
   int64_t started_ms, last_activity_ms, last_heartbeat_ms, drain_deadline_ms;
   int consuming, draining;
+  int paused;            /* a control broadcast (budget) stopped new work */
   int fatal;             /* a fleet-fatal provider error was seen */
   char fatal_error[512];
 };

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *pq_job_encode(const cJSON *record, int gen, const cJSON *done, size_t *len) {
+static char *encode(const cJSON *record, int gen, const cJSON *done, const cJSON *translation,
+                    size_t *len) {
   /* Build a shallow wrapper with references so the record is not copied. */
   cJSON *root = cJSON_CreateObject();
   char *out = NULL;
@@ -20,12 +21,23 @@ char *pq_job_encode(const cJSON *record, int gen, const cJSON *done, size_t *len
   cJSON_AddItemReferenceToObject(root, "record", (cJSON *)record);
   if (done)
     cJSON_AddItemReferenceToObject(root, "done", (cJSON *)done);
+  if (translation)
+    cJSON_AddItemReferenceToObject(root, "translation", (cJSON *)translation);
   out = cJSON_PrintUnformatted(root);
   if (out && len)
     *len = strlen(out);
 cleanup:
   cJSON_Delete(root); /* references are not freed */
   return out;
+}
+
+char *pq_job_encode(const cJSON *record, int gen, const cJSON *done, size_t *len) {
+  return encode(record, gen, done, NULL, len);
+}
+
+char *pq_job_encode_qa(const cJSON *record, int gen, const cJSON *translation, const cJSON *done,
+                       size_t *len) {
+  return encode(record, gen, done, translation, len);
 }
 
 int pq_job_decode(const void *body, size_t len, struct pq_job *job, char *err, size_t errlen) {
@@ -51,11 +63,14 @@ int pq_job_decode(const void *body, size_t len, struct pq_job *job, char *err, s
   job->done = cJSON_GetObjectItemCaseSensitive(job->root, "done");
   if (job->done && !cJSON_IsObject(job->done))
     job->done = NULL;
+  job->translation = cJSON_GetObjectItemCaseSensitive(job->root, "translation");
+  if (job->translation && !cJSON_IsObject(job->translation))
+    job->translation = NULL;
   return PQ_OK;
 bad:
   cJSON_Delete(job->root);
   job->root = NULL;
-  job->record = job->done = NULL;
+  job->record = job->done = job->translation = NULL;
   return PQ_ERR_PARSE;
 }
 
@@ -63,5 +78,5 @@ void pq_job_free(struct pq_job *job) {
   if (!job)
     return;
   cJSON_Delete(job->root);
-  job->root = job->record = job->done = NULL;
+  job->root = job->record = job->done = job->translation = NULL;
 }

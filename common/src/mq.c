@@ -273,6 +273,35 @@ int pq_mq_consume(struct pq_mq *mq, const char *queue_suffix, uint16_t prefetch)
   return rpc_ok(mq, q);
 }
 
+int pq_mq_consume_control(struct pq_mq *mq) {
+  char x[256];
+  pq_mq_name(mq, "control", x, sizeof x);
+  /* Server-named, exclusive, auto-deleted: one per process, gone with it. */
+  amqp_queue_declare_ok_t *ok = amqp_queue_declare(mq->conn, CH_CONSUME, amqp_empty_bytes, 0, 0,
+                                                   1, 1, amqp_empty_table);
+  if (rpc_ok(mq, "control queue") || !ok)
+    return PQ_ERR_BROKER;
+  amqp_bytes_t q = amqp_bytes_malloc_dup(ok->queue);
+  if (!q.bytes)
+    return PQ_ERR_NOMEM;
+  amqp_queue_bind(mq->conn, CH_CONSUME, q, amqp_cstring_bytes(x), amqp_empty_bytes,
+                  amqp_empty_table);
+  int rc = rpc_ok(mq, "control bind");
+  if (rc == PQ_OK) {
+    amqp_basic_consume(mq->conn, CH_CONSUME, q, amqp_cstring_bytes(PQ_CONSUMER_CONTROL), 0, 1, 1,
+                       amqp_empty_table);
+    rc = rpc_ok(mq, "control consume");
+  }
+  amqp_bytes_free(q);
+  return rc;
+}
+
+int pq_mq_publish_control(struct pq_mq *mq, const char *body, uint64_t *seq) {
+  struct pq_mq_props props = {0};
+  props.type = PQ_MSG_TYPE_CONTROL;
+  return pq_mq_publish(mq, "control", "", &props, body, strlen(body), seq);
+}
+
 int pq_mq_cancel_all(struct pq_mq *mq) {
   /* Consumer tags are the queue suffixes (see pq_mq_consume). */
   static const char *const tags[] = {"jobs", "qa", "ledger"};

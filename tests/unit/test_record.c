@@ -43,7 +43,7 @@ int main(void) {
   /* Bad records: each reported with file:line and reason; the good ones read. */
   CHECK(pq_record_reader_open(fixture("bad_records.jsonl"), &lim, &r, err, sizeof err) == PQ_OK);
   int good = 0, bad = 0, rc;
-  char reasons[16][1200];
+  char reasons[16][1600];
   while ((rc = pq_record_reader_next(r, &rec, where, sizeof where, err, sizeof err)) != PQ_OK || rec) {
     if (rc == PQ_ERR_PARSE) {
       if (bad < 16)

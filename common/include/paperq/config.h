@@ -34,12 +34,14 @@ struct pq_config {
     char *glossary;       /* zh<TAB>en file, "" = none */
     double price_input_per_m;  /* USD per 1M prompt tokens */
     double price_output_per_m; /* USD per 1M completion tokens */
+    int requests_per_minute;   /* static cap per worker process, 0 = none */
   } translate;
   struct {
     int concurrency;  /* papers in flight per process */
     int max_requests; /* HTTP requests in flight per process */
     int idle_exit_s;  /* exit after this long idle; 0 = never */
     int heartbeat_s;  /* worker.heartbeat event period */
+    int drain_s;      /* on SIGTERM, finish in-flight papers this long, then hand back */
   } worker;
   struct {
     int max_attempts;

@@ -12,12 +12,19 @@ struct pq_job {
   int gen;       /* requeue generation */
   cJSON *root;   /* the whole decoded message; owns record and done */
   cJSON *record; /* borrowed from root: the normalized record */
-  cJSON *done;   /* borrowed from root: translated segments, or NULL */
+  cJSON *done;   /* borrowed from root: translated segments (or, in a QA
+                    job, judgements already made), or NULL */
+  cJSON *translation; /* borrowed from root: QA jobs only, else NULL */
 };
 
 /* Serializes a job: record is borrowed (not modified), done may be NULL.
  * Returns a malloc'd string (free with free()) or NULL on out of memory. */
 char *pq_job_encode(const cJSON *record, int gen, const cJSON *done, size_t *len);
+
+/* A QA job (P.qa): the record, its translation to judge, and the judges
+ * that already answered (done, may be NULL). Same ownership as above. */
+char *pq_job_encode_qa(const cJSON *record, int gen, const cJSON *translation, const cJSON *done,
+                       size_t *len);
 
 /* Parses and checks a job body. PQ_OK, or PQ_ERR_PARSE with the reason in
  * err (a message that is not a job is poison for this paper, not a crash).

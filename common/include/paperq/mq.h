@@ -30,6 +30,8 @@ struct pq_mq;
 #define PQ_MSG_TYPE_JOB "paperq.job"
 #define PQ_MSG_TYPE_QA "paperq.qa"
 #define PQ_MSG_TYPE_EVENT "paperq.event"
+#define PQ_MSG_TYPE_CONTROL "paperq.control"
+#define PQ_CONSUMER_CONTROL "control"
 #define PQ_HDR_ATTEMPT "x-paperq-attempt"       /* int: 1 for the first attempt */
 #define PQ_HDR_PARK_REASON "x-paperq-park-reason" /* string, set when a worker parks */
 
@@ -90,7 +92,15 @@ int pq_mq_declare_retry_queue(struct pq_mq *mq, const char *rk, long delay_ms);
 /* Starts consuming queue suffix (e.g. "jobs") on channel 1 with manual acks.
  * prefetch applies per consumer. Returns PQ_OK or PQ_ERR_BROKER. */
 int pq_mq_consume(struct pq_mq *mq, const char *queue_suffix, uint16_t prefetch);
-/* Stops every consumer on channel 1; unacked deliveries stay ours to ack. */
+/* Subscribes to the P.control fanout through a private, auto-deleted queue.
+ * Control messages (type PQ_MSG_TYPE_CONTROL) arrive through on_delivery
+ * with consumer_tag "control" and must NOT be acked (no-ack consumer). */
+int pq_mq_consume_control(struct pq_mq *mq);
+/* Broadcasts a control message ({"v":1,"cmd":"pause"|"resume",...}). */
+int pq_mq_publish_control(struct pq_mq *mq, const char *body, uint64_t *seq);
+
+/* Stops the job consumers ("jobs", "qa", "ledger") on channel 1; unacked
+ * deliveries stay ours to ack. The control consumer stays. */
 int pq_mq_cancel_all(struct pq_mq *mq);
 
 /* Publishes to exchange suffix ("jobs", "retry", "parked", "events") on the
