@@ -47,16 +47,23 @@ class TestPipeline(unittest.TestCase):
             self.assertGreaterEqual(stats["max_in_flight"], 4, stats)
             requests_first = stats["requests"]
 
-            # Same input again: at-least-once delivery, exactly-once effect.
+            # Same input again: the producer skips what the ledger knows...
             r = p.run_producer("--input", RECORDS)
             self.assertEqual(r.returncode, 0, "second producer run failed:\n%s\n%s" % (r.stdout, r.stderr))
+            self.assertRegex(r.stdout, r"queued 0\b", r.stdout)
+            self.assertRegex(r.stdout, r"skipped 50\b", r.stdout)
+            # ...and with --force real duplicates go through the fleet:
+            # at-least-once delivery, exactly-once effect.
+            r = p.run_producer("--input", RECORDS, "--force")
+            self.assertEqual(r.returncode, 0, "forced producer run failed:\n%s\n%s" % (r.stdout, r.stderr))
+            self.assertRegex(r.stdout, r"queued 50\b", r.stdout)
             p.wait_for(lambda: not [q for q, n in pq.queue_depths(p.prefix).items()
                                     if n and not q.endswith(".parked")], 240,
-                       "every queue under %s empty after the second run" % p.prefix)
+                       "every queue under %s empty after the forced run" % p.prefix)
             rep = p.wait_drained(50, timeout=60)
             self.assertEqual(rep["papers"]["total"], 50, rep)
             self.assertEqual(rep["papers"]["succeeded"], 50, rep)
-            print("requests: first run %d, after second run %d" % (requests_first, fake.stats()["requests"]))
+            print("fake requests: first run %d, after the forced run %d" % (requests_first, fake.stats()["requests"]))
 
             out2 = p.path("export2")
             r = p.ledger("export", "--out", out2)
