@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# The compose test: does what a user does with docker-compose.yml, for real.
+# Builds the images, `up -d --scale worker=3` with a fake LLM provider,
+# queues 100 sample papers, `docker kill`s one worker mid-run, waits until the
+# ledger reports every paper succeeded exactly once, `stop worker` and checks
+# the workers exited 0, then `down -v`. Cleans up on failure too.
+#
+#   tests/compose/run.sh                 (CI: .ci/run calls it after scripts/test.sh)
+#
+# Environment:
+#   PQ_COMPOSE_PAPERS=N      papers to queue (default 100)
+#   PQ_COMPOSE_WORKERS=N     worker containers (default 3)
+#   PQ_COMPOSE_TIMEOUT=S     deadline for all papers to succeed (default 600)
+#   PQ_COMPOSE_KEEP=1        leave the stack up on failure, for a look
+#   PQ_CONTAINER_ENGINE=F    script that brings up an engine when `docker info`
+#                            fails (default ../shared/tools/container-engine.sh)
+#
+# Engine notes (podman 4.3 behind a Docker API socket + docker-compose 1.29,
+# what ../shared/tools/container-engine.sh sets up):
+# - podman runs healthchecks from systemd timers; with no systemd they never
+#   run and `depends_on: condition: service_healthy` would wait forever. The
+#   test runs them itself (health_pump below) when the engine is podman.
+# - a container created through the Docker API has a stop timeout of 0 unless
+#   told otherwise: a bare `docker stop` SIGKILLs at once. `docker-compose stop`
+#   passes the service's stop_grace_period, which podman honours.
+# - `--scale` names containers PROJECT_worker_1..N, as Docker does.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+
+PAPERS=${PQ_COMPOSE_PAPERS:-100}
+WORKERS=${PQ_COMPOSE_WORKERS:-3}
+TIMEOUT=${PQ_COMPOSE_TIMEOUT:-600}
+PROJECT=paperqtest$$
+RABBITMQ_TEST_IMAGE=paperq-test/rabbitmq:latest
+
+T_START=$(date +%s.%N)
+T_STAGE=$T_START
+TIMINGS=()
+stage_done() {
+  local now
+  now=$(date +%s.%N)
+  TIMINGS+=("$(awk -v a="$T_STAGE" -v b="$now" -v n="$1" 'BEGIN { printf "%-24s %6.1f s", n, b - a }')")
+  T_STAGE=$now
+}
+print_timings() {
+  local t
+  echo "== compose test timings"
+  for t in "${TIMINGS[@]}"; do
+    echo "   $t"
+  done
+  awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN { printf "   %-24s %6.1f s\n", "total", b - a }'
+}
+say() { printf '== %s\n' "$*"; }
+fail() {
+  printf 'compose test FAILED: %s\n' "$*" >&2
+  exit 1
+}
+
+# ---- engine ----------------------------------------------------------------
+if ! { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; }; then
+  engine=${PQ_CONTAINER_ENGINE:-$ROOT/../shared/tools/container-engine.sh}
+  [[ -x "$engine" ]] || fail "no Docker engine answers and $engine is missing"
+  say "bringing up a container engine ($engine)"
+  eval "$("$engine")"
+fi
+# The CLI for kill/inspect: docker if it talks to the engine, else podman
+# (same storage as the podman service behind DOCKER_HOST).
+if command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; then
+  DK=(docker)
+elif command -v podman >/dev/null 2>&1; then
+  DK=(podman)
+else
+  fail "neither docker nor podman CLI found"
+fi
+if command -v docker-compose >/dev/null 2>&1; then
+  COMPOSE=(docker-compose)
+elif docker compose version >/dev/null 2>&1; then
+  COMPOSE=(docker compose)
+else
+  fail "neither docker-compose nor the docker compose plugin found"
+fi
+COMPOSE+=(--env-file tests/compose/test.env -p "$PROJECT"
+  -f docker-compose.yml -f tests/compose/docker-compose.test.yml)
+PODMAN=0
+if "${DK[@]}" version 2>/dev/null | grep -qi podman; then
+  PODMAN=1
+fi
+say "engine: ${DK[*]} ($( ((PODMAN)) && echo podman || echo docker)), compose: ${COMPOSE[0]}$([[ ${COMPOSE[0]} == docker ]] && echo " compose"), project $PROJECT"
+stage_done engine
+
+# ---- cleanup, whatever happens ---------------------------------------------
+PUMP_PID=
+UP=0
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [[ -n "$PUMP_PID" ]]; then
+    kill "$PUMP_PID" 2>/dev/null || true
+    wait "$PUMP_PID" 2>/dev/null || true
+  fi
+  if ((UP)); then
+    if ((status != 0)); then
+      echo "---- docker-compose ps" >&2
+      "${COMPOSE[@]}" ps >&2 || true
+      echo "---- last log lines" >&2
+      "${COMPOSE[@]}" logs --no-color --tail=60 >&2 || true
+    fi
+    if ((status != 0)) && [[ "${PQ_COMPOSE_KEEP:-0}" == 1 ]]; then
+      echo "compose test: stack left up; remove it with: ${COMPOSE[*]} down -v" >&2
+    else
+      "${COMPOSE[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || echo "compose test: down -v failed" >&2
+    fi
+    stage_done down
+  fi
+  print_timings
+  if ((status == 0)); then
+    echo "compose test PASSED"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Runs every healthcheck of this project's containers every 2 s (podman with
+# no systemd does not run them itself).
+health_pump() {
+  while :; do
+    local id
+    for id in $(podman ps -q --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null); do
+      podman healthcheck run "$id" >/dev/null 2>&1 || true
+    done
+    sleep 2
+  done
+}
+
+# ---- build -----------------------------------------------------------------
+say "building the RabbitMQ stand-in ($RABBITMQ_TEST_IMAGE, Debian's rabbitmq-server)"
+"${DK[@]}" build -q -f tests/compose/rabbitmq.Dockerfile -t "$RABBITMQ_TEST_IMAGE" tests/compose >/dev/null
+stage_done "build rabbitmq stand-in"
+say "building paperq and the fake LLM (docker-compose build)"
+"${COMPOSE[@]}" build >/tmp/"$PROJECT"-build.log 2>&1 || {
+  tail -n 60 /tmp/"$PROJECT"-build.log >&2
+  fail "docker-compose build failed (log: /tmp/$PROJECT-build.log)"
+}
+rm -f /tmp/"$PROJECT"-build.log
+stage_done "build paperq + fakellm"
+
+# ---- no key: dry run, said loudly --------------------------------------------
+out=$("${COMPOSE[@]}" run --rm --no-deps -e OPENROUTER_API_KEY= worker --print-config 2>&1) ||
+  fail "worker --print-config failed: $out"
+grep -q "DRY RUN" <<<"$out" || fail "no DRY RUN banner without a key: $out"
+grep -Eq 'provider[^a-z]*"?dry-run' <<<"$out" || fail "provider is not dry-run without a key: $out"
+if grep -q compose-test-key <<<"$out"; then
+  fail "the API key appears in the worker's output"
+fi
+out=$("${COMPOSE[@]}" run --rm --no-deps worker --print-config 2>&1) ||
+  fail "worker --print-config failed: $out"
+if grep -q "DRY RUN" <<<"$out"; then
+  fail "DRY RUN banner although the key is set: $out"
+fi
+grep -q compose-test-key <<<"$out" && fail "the API key appears in --print-config"
+stage_done "dry-run check"
+
+# ---- up --------------------------------------------------------------------
+if ((PODMAN)); then
+  health_pump &
+  PUMP_PID=$!
+fi
+UP=1
+say "docker-compose up -d --scale worker=$WORKERS"
+"${COMPOSE[@]}" up -d --scale "worker=$WORKERS" 2>&1 | sed 's/^/   /'
+stage_done "up -d"
+
+# ---- wait for the papers ---------------------------------------------------
+# report --json through the running ledger; prints "total succeeded parked
+# failed remaining" (or nothing while the ledger is not answering).
+counts() {
+  "${COMPOSE[@]}" exec -T ledger paperq-ledger report --json 2>/dev/null | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["papers"]
+print(p.get("total", 0), p.get("succeeded", 0), p.get("parked", 0), p.get("failed", 0), p.get("remaining", 0))
+' 2>/dev/null || true
+}
+container_exit() { "${DK[@]}" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$1"; }
+
+deadline=$(($(date +%s) + TIMEOUT))
+killed=
+killed_at=
+last=
+T_UP=$(date +%s)
+say "waiting for $PAPERS papers to succeed (deadline ${TIMEOUT} s); one worker is killed mid-run"
+while :; do
+  c=$(counts)
+  read -r total succeeded parked failed remaining <<<"${c:-0 0 0 0 0}"
+  if [[ "$c" != "$last" ]]; then
+    printf '   %4ds  total %s succeeded %s parked %s failed %s remaining %s\n' \
+      "$(($(date +%s) - T_UP))" "$total" "$succeeded" "$parked" "$failed" "$remaining"
+    last=$c
+  fi
+  if [[ -z "$killed" ]] && ((succeeded >= 5)); then
+    ((succeeded < PAPERS)) || fail "all $PAPERS papers finished before the kill: make the fake LLM slower (FAKELLM_LATENCY_MS)"
+    killed=$("${COMPOSE[@]}" ps -q worker | head -n 1)
+    [[ -n "$killed" ]] || fail "no worker container to kill"
+    "${DK[@]}" kill "$killed" >/dev/null
+    killed_at=$succeeded
+    say "killed worker ${killed:0:12} (SIGKILL) at $succeeded/$PAPERS succeeded"
+    stage_done "until kill"
+  fi
+  if [[ -n "$killed" ]] && ((total == PAPERS && succeeded == PAPERS && remaining == 0)); then
+    break
+  fi
+  ((parked == 0 && failed == 0)) || fail "papers parked ($parked) or failed ($failed)"
+  ((total <= PAPERS && succeeded <= PAPERS)) || fail "more papers than queued: total $total succeeded $succeeded"
+  (($(date +%s) < deadline)) || fail "deadline: only $succeeded of $PAPERS succeeded after ${TIMEOUT} s"
+  sleep 1
+done
+stage_done "until $PAPERS succeeded"
+
+# The producer ran once and exited 0.
+pid=$("${COMPOSE[@]}" ps -q producer)
+[[ "$(container_exit "$pid")" == "exited 0" ]] || fail "producer: $(container_exit "$pid"), expected exited 0"
+# The fake provider was really called (not a dry run), with the key.
+stats=$("${COMPOSE[@]}" exec -T fakellm python3 -c \
+  'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8080/_stats").read().decode())')
+say "fake LLM stats: $(tr -d '\n' <<<"$stats" | cut -c1-300)"
+python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])
+sys.exit(0 if s["by_status"].get("200", 0) >= int(sys.argv[2]) else 1)' "$stats" "$PAPERS" ||
+  fail "the fake LLM saw fewer requests than papers: $stats"
+
+# ---- the README's report command ---------------------------------------------
+say "docker-compose run --rm ledger report"
+"${COMPOSE[@]}" run --rm --no-deps ledger report 2>&1 | sed 's/^/   /'
+stage_done "report"
+
+# ---- stop the workers: each hands back and exits 0 ---------------------------
+ids=$("${COMPOSE[@]}" ps -q worker)
+say "docker-compose stop worker"
+"${COMPOSE[@]}" stop worker 2>&1 | sed 's/^/   /'
+bad=0
+for id in $ids; do
+  st=$(container_exit "$id")
+  restarts=$("${DK[@]}" inspect -f '{{.RestartCount}}' "$id" 2>/dev/null || echo 0)
+  echo "   worker ${id:0:12}: $st (restarts: $restarts)"
+  if [[ "$id" == "$killed" && "$st" == "exited 137" ]]; then
+    continue # the one we killed, not restarted by the engine
+  fi
+  [[ "$st" == "exited 0" ]] || bad=1
+done
+((bad == 0)) || fail "a worker did not exit 0 on docker-compose stop"
+stage_done "stop worker"
+
+# Nothing was lost or recorded twice.
+read -r total succeeded parked failed remaining <<<"$(counts)"
+((total == PAPERS && succeeded == PAPERS && parked == 0 && failed == 0 && remaining == 0)) ||
+  fail "after stop: total $total succeeded $succeeded parked $parked failed $failed remaining $remaining"
+say "$PAPERS papers queued, $succeeded succeeded once each, worker killed at $killed_at"
