@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,6 +120,17 @@ int main(int argc, char **argv) {
   if (w.dry_run)
     pq_warn("DRY RUN: translate.provider = \"dry-run\"; no LLM is called and results are marked "
             "dry_run in the ledger");
+  /* Every request in flight is a socket: lift the soft descriptor limit
+   * (often 1024) to the hard one so max_requests in the thousands works. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      (rlim_t)cfg.worker.max_requests + 64 > rl.rlim_cur)
+    pq_warn("worker.max_requests = %d but only %llu file descriptors are allowed; raise ulimit -n",
+            cfg.worker.max_requests, (unsigned long long)rl.rlim_cur);
   int rc = 1;
   if (http_new(&cfg, &w.http) != PQ_OK) {
     fprintf(stderr, "paperq-worker: cannot initialise libcurl\n");
