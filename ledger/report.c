@@ -3,6 +3,7 @@
  * QA statistics over current judgements and the success-metrics block. */
 #include "report.h"
 #include "db.h"
+#include "ledger.h"
 
 #include "paperq/config.h"
 #include "paperq/log.h"
@@ -231,8 +232,23 @@ static void add_target(cJSON *list, const char *name, const char *what, double t
   cJSON_AddItemToArray(list, t);
 }
 
+static int build(struct ledger_db *db, const struct pq_config *cfg, int64_t now_ms, cJSON **out);
+
 int ledger_report_build(struct ledger_db *db, const struct pq_config *cfg, int64_t now_ms,
                         cJSON **out) {
+  /* One read transaction: every figure from the same snapshot while serve
+   * keeps committing. */
+  sqlite3 *sq = ledger_db_sqlite(db);
+  int own = sqlite3_get_autocommit(sq);
+  if (own && sqlite3_exec(sq, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    return sql_fail(db, "BEGIN");
+  int rc = build(db, cfg, now_ms, out);
+  if (own)
+    sqlite3_exec(sq, "COMMIT", NULL, NULL, NULL);
+  return rc;
+}
+
+static int build(struct ledger_db *db, const struct pq_config *cfg, int64_t now_ms, cJSON **out) {
   struct ledger_counters c;
   cJSON *r = NULL;
   int rc = ledger_db_counters(db, &c);
@@ -583,4 +599,36 @@ void ledger_report_print(const cJSON *r, FILE *f) {
           group((long long)num(r, "events.stale"), d, sizeof d));
   print_qa(cJSON_GetObjectItemCaseSensitive(r, "qa"), f);
   print_targets(cJSON_GetObjectItemCaseSensitive(r, "targets"), f);
+}
+
+int ledger_report_cmd(const struct pq_config *cfg, int json) {
+  struct ledger_db *db = NULL;
+  cJSON *r = NULL;
+  char err[1024];
+  int rc = LEDGER_EXIT_RUNTIME;
+  if (ledger_db_open(cfg->ledger.db, 0, &db, err, sizeof err) != PQ_OK) {
+    fprintf(stderr, "paperq-ledger: %s\n", err);
+    goto cleanup;
+  }
+  if (ledger_report_build(db, cfg, pq_now_ms(), &r) != PQ_OK) {
+    fprintf(stderr, "paperq-ledger: cannot build the report from %s (see the error above)\n",
+            cfg->ledger.db);
+    goto cleanup;
+  }
+  if (json) {
+    char *text = cJSON_Print(r);
+    if (!text) {
+      fprintf(stderr, "paperq-ledger: out of memory printing the report\n");
+      goto cleanup;
+    }
+    puts(text);
+    cJSON_free(text);
+  } else {
+    ledger_report_print(r, stdout);
+  }
+  rc = fflush(stdout) == 0 ? LEDGER_EXIT_OK : LEDGER_EXIT_RUNTIME;
+cleanup:
+  cJSON_Delete(r);
+  ledger_db_close(db);
+  return rc;
 }

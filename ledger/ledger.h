@@ -1,0 +1,50 @@
+/* The paperq-ledger subcommands, one file per noun (serve.c, report.c,
+ * show.c, failed.c, export.c, requeue.c). main.c parses the arguments and
+ * turns what these return into the exit code. */
+#ifndef PAPERQ_LEDGER_H
+#define PAPERQ_LEDGER_H
+
+#include <signal.h>
+
+struct pq_config;
+
+/* Exit codes of paperq-ledger (also what every command returns). */
+enum {
+  LEDGER_EXIT_OK = 0,
+  LEDGER_EXIT_RUNTIME = 1, /* broker, database, unknown paper */
+  LEDGER_EXIT_USAGE = 2    /* bad arguments or config; nothing was touched */
+};
+
+/* Set by SIGTERM/SIGINT: serve commits, acks and returns. */
+extern volatile sig_atomic_t ledger_stop;
+
+/* Consumes P.ledger into the database until ledger_stop. */
+int ledger_serve(const struct pq_config *cfg);
+
+/* Prints the run report (human text, or the JSON object with json=1). */
+int ledger_report_cmd(const struct pq_config *cfg, int json);
+
+/* One paper: state, attempts, errors, cost, checks, translation. */
+int ledger_show(const struct pq_config *cfg, const char *paper_id, int json);
+
+/* Parked papers with every attempt's error. */
+int ledger_failed(const struct pq_config *cfg, int json);
+
+/* DIR/<paper_id>.json (and .md when markdown) per succeeded paper. */
+int ledger_export(const struct pq_config *cfg, const char *dir, int markdown);
+
+struct ledger_requeue_opts {
+  int parked;          /* select parked papers */
+  int qa_below_set;    /* select succeeded papers whose mean QA overall < qa_below */
+  double qa_below;
+  const char *paper_id; /* only this paper; NULL = every selected one */
+};
+/* Publishes a fresh job (generation + 1, attempt 1) for each selected paper,
+ * marks it queued once the broker confirmed, and drops stale copies from
+ * P.parked. */
+int ledger_requeue(const struct pq_config *cfg, const struct ledger_requeue_opts *o);
+
+/* Publishes a QA job for one succeeded paper (judged on demand). */
+int ledger_qa_request(const struct pq_config *cfg, const char *paper_id);
+
+#endif
