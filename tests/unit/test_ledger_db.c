@@ -2,6 +2,7 @@
  * whatever is duplicated, reordered or late; spend counted per new event;
  * bad messages recorded, not fatal; report figures (counts, rate, cost, QA
  * means and judge agreement, targets) computed exactly. */
+#include "budget.h"
 #include "db.h"
 #include "report.h"
 
@@ -461,6 +462,23 @@ int main(void) {
   check_qa_against_scan(r);
   ledger_report_print(r, stderr); /* must not crash; shown in the test log */
   cJSON_Delete(r);
+
+  /* Budget: reaching budget.max_usd records the stop (the report says so);
+   * raising it above the spend clears it. mq NULL: state only. */
+  struct ledger_budget budget = {0};
+  cfg.budget.max_usd = 0.01;
+  CHECK(ledger_budget_check(db, &cfg, NULL, &budget) == PQ_OK);
+  CHECK(budget.stopped == 1);
+  CHECK_STR(q("SELECT value FROM meta WHERE key = 'budget_stopped'", NULL), "1");
+  CHECK(ledger_report_build(db, &cfg, T0 + 10 * MIN, &r) == PQ_OK);
+  CHECK(r && cJSON_IsTrue(jget(r, "budget.stopped")) && near(jnum_at(r, "budget.spent_usd"), 0.0144));
+  cJSON_Delete(r);
+  cfg.budget.max_usd = 1.0;
+  struct ledger_budget fresh = {0}; /* a restarted ledger reads the state back */
+  CHECK(ledger_budget_check(db, &cfg, NULL, &fresh) == PQ_OK);
+  CHECK(fresh.stopped == 0);
+  CHECK_STR(q("SELECT value FROM meta WHERE key = 'budget_stopped'", NULL), "0");
+  cfg.budget.max_usd = 2.0;
 
   /* A newer judgement replaces the judge's current one; a requeue makes
    * the paper's judgements history. */
