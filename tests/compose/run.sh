@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The compose test: does what a user does with docker-compose.yml, for real.
-# Builds the images, `up -d --scale worker=3` with a fake LLM provider,
+# Builds the images, checks that no key means a loud dry run, `up -d --scale
+# worker=3` with a fake LLM provider (real "openai" provider path, with a key),
 # queues 100 sample papers, `docker kill`s one worker mid-run, waits until the
-# ledger reports every paper succeeded exactly once, `stop worker` and checks
-# the workers exited 0, then `down -v`. Cleans up on failure too.
+# ledger reports every paper succeeded exactly once; restarts RabbitMQ and
+# runs the producer again on the whole 200-paper sample (it must skip the 100
+# known ones, and the reconnected workers do the rest); `stop worker` and
+# checks the workers exited 0; `stop`, `run --rm ledger report --json` from
+# the volume; then `down -v`. Cleans up on failure too; prints timings.
 #
 #   tests/compose/run.sh                 (CI: .ci/run calls it after scripts/test.sh)
 #
@@ -30,6 +34,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 
 PAPERS=${PQ_COMPOSE_PAPERS:-100}
+SAMPLE=200 # papers in tests/fixtures/sample.jsonl, the image's bundled sample
 WORKERS=${PQ_COMPOSE_WORKERS:-3}
 TIMEOUT=${PQ_COMPOSE_TIMEOUT:-600}
 PROJECT=paperqtest$$
@@ -170,8 +175,8 @@ if ((PODMAN)); then
   PUMP_PID=$!
 fi
 UP=1
-say "docker-compose up -d --scale worker=$WORKERS"
-"${COMPOSE[@]}" up -d --scale "worker=$WORKERS" 2>&1 | sed 's/^/   /'
+say "PAPERQ_LIMIT=$PAPERS docker-compose up -d --scale worker=$WORKERS"
+PAPERQ_LIMIT=$PAPERS "${COMPOSE[@]}" up -d --scale "worker=$WORKERS" 2>&1 | sed 's/^/   /'
 stage_done "up -d"
 
 # ---- wait for the papers ---------------------------------------------------
@@ -186,37 +191,44 @@ print(p.get("total", 0), p.get("succeeded", 0), p.get("parked", 0), p.get("faile
 }
 container_exit() { "${DK[@]}" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$1"; }
 
-deadline=$(($(date +%s) + TIMEOUT))
+# Polls the ledger until WANT papers are known and all of them succeeded;
+# with KILL=1, SIGKILLs one worker once a few have succeeded.
 killed=
 killed_at=
-last=
-T_UP=$(date +%s)
+wait_papers() {
+  local want=$1 kill=$2 c last= total succeeded parked failed remaining
+  local t0 deadline
+  t0=$(date +%s)
+  deadline=$((t0 + TIMEOUT))
+  while :; do
+    c=$(counts)
+    read -r total succeeded parked failed remaining <<<"${c:-0 0 0 0 0}"
+    if [[ "$c" != "$last" ]]; then
+      printf '   %4ds  total %s succeeded %s parked %s failed %s remaining %s\n' \
+        "$(($(date +%s) - t0))" "$total" "$succeeded" "$parked" "$failed" "$remaining"
+      last=$c
+    fi
+    if ((kill)) && [[ -z "$killed" ]] && ((succeeded >= 5)); then
+      ((succeeded < want)) || fail "all $want papers finished before the kill: make the fake LLM slower (FAKELLM_LATENCY_MS)"
+      killed=$("${COMPOSE[@]}" ps -q worker | head -n 1)
+      [[ -n "$killed" ]] || fail "no worker container to kill"
+      "${DK[@]}" kill "$killed" >/dev/null
+      killed_at=$succeeded
+      say "killed worker ${killed:0:12} (SIGKILL) at $succeeded/$want succeeded"
+      stage_done "until kill"
+    fi
+    if { ((kill == 0)) || [[ -n "$killed" ]]; } && ((total == want && succeeded == want && remaining == 0)); then
+      return 0
+    fi
+    ((parked == 0 && failed == 0)) || fail "papers parked ($parked) or failed ($failed)"
+    ((total <= want && succeeded <= want)) || fail "more papers than queued: total $total succeeded $succeeded, expected $want"
+    (($(date +%s) < deadline)) || fail "deadline: $succeeded of $want succeeded after ${TIMEOUT} s"
+    sleep 1
+  done
+}
+
 say "waiting for $PAPERS papers to succeed (deadline ${TIMEOUT} s); one worker is killed mid-run"
-while :; do
-  c=$(counts)
-  read -r total succeeded parked failed remaining <<<"${c:-0 0 0 0 0}"
-  if [[ "$c" != "$last" ]]; then
-    printf '   %4ds  total %s succeeded %s parked %s failed %s remaining %s\n' \
-      "$(($(date +%s) - T_UP))" "$total" "$succeeded" "$parked" "$failed" "$remaining"
-    last=$c
-  fi
-  if [[ -z "$killed" ]] && ((succeeded >= 5)); then
-    ((succeeded < PAPERS)) || fail "all $PAPERS papers finished before the kill: make the fake LLM slower (FAKELLM_LATENCY_MS)"
-    killed=$("${COMPOSE[@]}" ps -q worker | head -n 1)
-    [[ -n "$killed" ]] || fail "no worker container to kill"
-    "${DK[@]}" kill "$killed" >/dev/null
-    killed_at=$succeeded
-    say "killed worker ${killed:0:12} (SIGKILL) at $succeeded/$PAPERS succeeded"
-    stage_done "until kill"
-  fi
-  if [[ -n "$killed" ]] && ((total == PAPERS && succeeded == PAPERS && remaining == 0)); then
-    break
-  fi
-  ((parked == 0 && failed == 0)) || fail "papers parked ($parked) or failed ($failed)"
-  ((total <= PAPERS && succeeded <= PAPERS)) || fail "more papers than queued: total $total succeeded $succeeded"
-  (($(date +%s) < deadline)) || fail "deadline: only $succeeded of $PAPERS succeeded after ${TIMEOUT} s"
-  sleep 1
-done
+wait_papers "$PAPERS" 1
 stage_done "until $PAPERS succeeded"
 
 # The producer ran once and exited 0.
@@ -232,10 +244,24 @@ s = json.loads(sys.argv[1])
 sys.exit(0 if s["by_status"].get("200", 0) >= int(sys.argv[2]) else 1)' "$stats" "$PAPERS" ||
   fail "the fake LLM saw fewer requests than papers: $stats"
 
-# ---- the README's report command ---------------------------------------------
-say "docker-compose run --rm ledger report"
-"${COMPOSE[@]}" run --rm --no-deps ledger report 2>&1 | sed 's/^/   /'
+# ---- the README's report command, on the running ledger ---------------------
+say "docker-compose exec ledger paperq-ledger report"
+"${COMPOSE[@]}" exec -T ledger paperq-ledger report 2>&1 | sed 's/^/   /'
 stage_done "report"
+
+# ---- the broker restarts; a second `up` queues only the papers not done yet --
+say "docker-compose restart rabbitmq (the programs reconnect)"
+"${COMPOSE[@]}" restart -t 30 rabbitmq 2>&1 | sed 's/^/   /'
+stage_done "restart rabbitmq"
+say "PAPERQ_LIMIT=$SAMPLE docker-compose up -d producer: the rest of the $SAMPLE-paper sample"
+PAPERQ_LIMIT=$SAMPLE "${COMPOSE[@]}" up -d producer 2>&1 | sed 's/^/   /'
+wait_papers "$SAMPLE" 0
+pid=$("${COMPOSE[@]}" ps -q producer)
+[[ "$(container_exit "$pid")" == "exited 0" ]] || fail "second producer: $(container_exit "$pid"), expected exited 0"
+plog=$("${DK[@]}" logs "$pid" 2>&1)
+grep -q "skipped $PAPERS already in the ledger" <<<"$plog" ||
+  fail "second producer run did not skip the $PAPERS known papers: $plog"
+stage_done "until $SAMPLE succeeded"
 
 # ---- stop the workers: each hands back and exits 0 ---------------------------
 ids=$("${COMPOSE[@]}" ps -q worker)
@@ -256,6 +282,23 @@ stage_done "stop worker"
 
 # Nothing was lost or recorded twice.
 read -r total succeeded parked failed remaining <<<"$(counts)"
-((total == PAPERS && succeeded == PAPERS && parked == 0 && failed == 0 && remaining == 0)) ||
+((total == SAMPLE && succeeded == SAMPLE && parked == 0 && failed == 0 && remaining == 0)) ||
   fail "after stop: total $total succeeded $succeeded parked $parked failed $failed remaining $remaining"
-say "$PAPERS papers queued, $succeeded succeeded once each, worker killed at $killed_at"
+
+# ---- stop everything; the report still reads from the volume ---------------
+# (`run` while the ledger is up fails on podman: docker-compose 1.x links a
+# one-off container to the service's running ones, and podman has no links.)
+ledger_id=$("${COMPOSE[@]}" ps -q ledger)
+say "docker-compose stop; docker-compose run --rm ledger report --json"
+"${COMPOSE[@]}" stop 2>&1 | sed 's/^/   /'
+[[ "$(container_exit "$ledger_id")" == "exited 0" ]] ||
+  fail "ledger: $(container_exit "$ledger_id") on stop, expected exited 0"
+json=$("${COMPOSE[@]}" run --rm --no-deps ledger report --json 2>/dev/null) ||
+  fail "docker-compose run --rm ledger report --json failed"
+python3 -c '
+import json, sys
+p = json.loads(sys.argv[1])["papers"]
+sys.exit(0 if p["total"] == p["succeeded"] == int(sys.argv[2]) else 1)' "$json" "$SAMPLE" ||
+  fail "run --rm ledger report --json disagrees: $json"
+stage_done "stop + run --rm report"
+say "$SAMPLE papers ($PAPERS, then the rest after a broker restart) succeeded once each; one worker killed at $killed_at/$PAPERS"
