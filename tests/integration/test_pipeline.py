@@ -33,6 +33,7 @@ class TestPipeline(unittest.TestCase):
             self.assertEqual(papers["parked"], 0, rep)
             self.assertGreater(rep["tokens"]["prompt"], 0, rep)
             self.assertGreater(rep["tokens"]["completion"], 0, rep)
+            tokens_first = rep["tokens"]
 
             out = p.path("export")
             r = p.ledger("export", "--out", out)
@@ -57,13 +58,23 @@ class TestPipeline(unittest.TestCase):
             r = p.run_producer("--input", RECORDS, "--force")
             self.assertEqual(r.returncode, 0, "forced producer run failed:\n%s\n%s" % (r.stdout, r.stderr))
             self.assertRegex(r.stdout, r"queued 50\b", r.stdout)
-            p.wait_for(lambda: not [q for q, n in pq.queue_depths(p.prefix).items()
-                                    if n and not q.endswith(".parked")], 240,
-                       "every queue under %s empty after the forced run" % p.prefix)
+            # The duplicates cost what the first run cost (same input, no
+            # faults): wait until the fake has answered them and the ledger
+            # has counted their spend, then check nothing succeeded twice.
+            p.wait_for(lambda: fake.stats()["requests"] >= 2 * requests_first, 240,
+                       "the fake to answer the forced run's %d requests" % requests_first)
+
+            def spend_counted():
+                t = p.report()["tokens"]
+                return t["prompt"] >= 2 * tokens_first["prompt"] and t["completion"] >= 2 * tokens_first["completion"]
+            p.wait_for(spend_counted, 120, "the ledger to count the duplicates' tokens (2 x %s)" % tokens_first)
             rep = p.wait_drained(50, timeout=60)
             self.assertEqual(rep["papers"]["total"], 50, rep)
             self.assertEqual(rep["papers"]["succeeded"], 50, rep)
-            print("fake requests: first run %d, after the forced run %d" % (requests_first, fake.stats()["requests"]))
+            self.assertEqual(rep["papers"]["parked"], 0, rep)
+            stats = fake.stats()
+            print("fake requests: first run %d, after the forced run %d" % (requests_first, stats["requests"]))
+            self.assertEqual(stats["requests"], 2 * requests_first, stats)
 
             out2 = p.path("export2")
             r = p.ledger("export", "--out", out2)
