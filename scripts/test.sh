@@ -41,9 +41,19 @@ print_timings() {
 
 # ---- cleanup, whatever happens ---------------------------------------------
 BROKER_DIR=
+CTEST_PID=
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
+  if [[ -n "$CTEST_PID" ]] && kill -0 "$CTEST_PID" 2>/dev/null; then
+    echo "test.sh: interrupted; stopping ctest and its tests" >&2
+    kill -TERM -- "-$CTEST_PID" 2>/dev/null || true
+    for _ in $(seq 1 200); do
+      kill -0 -- "-$CTEST_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$CTEST_PID" 2>/dev/null || true
+  fi
   if [[ -n "$BROKER_DIR" ]]; then
     "$ROOT/scripts/broker.sh" stop "$BROKER_DIR" || true
     if ((status == 0)); then
@@ -115,6 +125,11 @@ stage_done broker
 # ---- tests -----------------------------------------------------------------
 echo "== ctest $*"
 status=0
-(cd "$BUILD_DIR" && ctest --output-on-failure -j2 "$@") || status=$?
+# ctest runs in its own session so that an interrupt of this script (Ctrl-C,
+# SIGTERM from a CI timeout) can stop it and every test program it started.
+(cd "$BUILD_DIR" && exec setsid ctest --output-on-failure -j2 "$@") &
+CTEST_PID=$!
+wait "$CTEST_PID" || status=$?
+CTEST_PID=
 stage_done ctest
 exit "$status"

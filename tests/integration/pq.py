@@ -46,6 +46,14 @@ CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 FORMULA = re.compile(r"\$\$.+?\$\$|\$[^$]+?\$", re.S)
 
 
+def _on_sigterm(signum, frame):
+    # Unwind through the context managers so started programs are stopped.
+    raise SystemExit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 class SetupError(AssertionError):
     """The test environment is missing something: a failure, never a skip."""
 
