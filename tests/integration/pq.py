@@ -414,6 +414,24 @@ class Pipeline:
             self.dump_logs()
             raise AssertionError("%s did not exit within %s s (%s)" % (proc.name, timeout, what or "waiting for exit"))
 
+    def wait_queues_empty(self, timeout=120, settle=1.5, ignore=(".parked",)):
+        """Wait until every queue under the prefix (but those ending in
+        `ignore`) reads 0 messages for `settle` seconds in a row (the broker's
+        queue metrics lag: see queue_depths)."""
+        since = [None]
+
+        def empty():
+            busy = {q: n for q, n in queue_depths(self.prefix).items()
+                    if n and not q.endswith(tuple(ignore))}
+            if busy:
+                since[0] = None
+                return None
+            now = time.monotonic()
+            if since[0] is None:
+                since[0] = now
+            return now - since[0] >= settle
+        return self.wait_for(empty, timeout, "every queue under %s empty for %.1f s" % (self.prefix, settle))
+
     def wait_drained(self, total, timeout=180):
         """Wait until every one of `total` papers is terminal; returns the report."""
         def done():
@@ -471,7 +489,14 @@ def broker_restart(timeout=180):
 
 
 def queue_depths(prefix):
-    """{queue name: messages} for the queues under prefix."""
+    """{queue name: messages (ready + unacked)} for the queues under prefix.
+
+    These are the broker's metrics, not a live count: quorum queues publish
+    them on a tick (scripts/broker.sh sets it to 0.5 s; RabbitMQ's default is
+    5 s), so right after a publish a queue can still read 0.  To wait for
+    "drained", use Pipeline.wait_queues_empty, which wants the zeros to hold
+    for a while, or better a count the test controls (ledger report, fake
+    stats)."""
     r = broker_ctl("list_queues", "name", "messages", "--quiet", "--no-table-headers")
     if r.returncode != 0:
         raise AssertionError("rabbitmqctl list_queues failed: %s" % r.stderr)
