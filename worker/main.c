@@ -3,6 +3,7 @@
  * or idle timeout, 1 broker unreachable, 2 usage or configuration error,
  * 3 fatal provider error (bad key, no credit, unknown model). */
 #include "paperq/config.h"
+#include "paperq/glossary.h"
 #include "paperq/log.h"
 #include "paperq/util.h"
 #include "worker.h"
@@ -131,7 +132,24 @@ int main(int argc, char **argv) {
       (rlim_t)cfg.worker.max_requests + 64 > rl.rlim_cur)
     pq_warn("worker.max_requests = %d but only %llu file descriptors are allowed; raise ulimit -n",
             cfg.worker.max_requests, (unsigned long long)rl.rlim_cur);
-  int rc = 1;
+  int rc = 2;
+  if (cfg.translate.glossary[0]) {
+    /* A relative path is relative to the config file, so the shipped
+     * config finds the shipped glossary from any working directory. */
+    char path[2048];
+    const char *slash = strrchr(cfg.source, '/');
+    if (cfg.translate.glossary[0] != '/' && slash)
+      snprintf(path, sizeof path, "%.*s/%s", (int)(slash - cfg.source), cfg.source,
+               cfg.translate.glossary);
+    else
+      snprintf(path, sizeof path, "%s", cfg.translate.glossary);
+    if (pq_glossary_load(path, &w.glossary, err, sizeof err) != PQ_OK) {
+      fprintf(stderr, "paperq-worker: translate.glossary: %s\n", err);
+      goto cleanup;
+    }
+    pq_info("glossary %s: %zu terms", path, pq_glossary_count(w.glossary));
+  }
+  rc = 1;
   if (http_new(&cfg, &w.http) != PQ_OK) {
     fprintf(stderr, "paperq-worker: cannot initialise libcurl\n");
     goto cleanup;
@@ -145,6 +163,7 @@ int main(int argc, char **argv) {
   rc = worker_run(&w);
 cleanup:
   http_free(w.http);
+  pq_glossary_free(w.glossary);
   pq_config_free(&cfg);
   return rc;
 }

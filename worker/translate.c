@@ -10,6 +10,7 @@
 #include "paperq/checks.h"
 #include "paperq/chunk.h"
 #include "paperq/config.h"
+#include "paperq/glossary.h"
 #include "paperq/log.h"
 #include "paperq/mask.h"
 #include "paperq/pinyin.h"
@@ -102,9 +103,19 @@ static void submit_chunk(struct paper *p, struct chunk *c) {
   struct worker *w = p->w;
   struct xlate *x = p->x;
   const char *model = c->fallback ? w->cfg->translate.fallback_model : w->cfg->translate.model;
+  char *terms = NULL, *system = NULL;
+  /* Only the glossary terms that occur in this chunk go into the prompt. */
+  if (w->glossary && pq_glossary_prompt(w->glossary, c->sent, 40, &terms) == PQ_OK && terms[0]) {
+    size_t len = strlen(system_prompt) + strlen(terms) + 3;
+    system = malloc(len);
+    if (system)
+      snprintf(system, len, "%s\n\n%s", system_prompt, terms);
+  }
+  free(terms);
   free(c->body);
-  c->body = pq_chat_request(model, system_prompt, c->sent, w->cfg->translate.max_tokens,
-                            w->cfg->translate.temperature);
+  c->body = pq_chat_request(model, system ? system : system_prompt, c->sent,
+                            w->cfg->translate.max_tokens, w->cfg->translate.temperature);
+  free(system);
   memset(&c->req, 0, sizeof c->req);
   c->req.body = c->body;
   c->req.url = w->url;

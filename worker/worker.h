@@ -15,6 +15,7 @@ struct pq_config;
 struct pq_mq;
 struct xlate;
 struct judging;
+struct pq_glossary;
 
 /* http_req.index tells whose request completed. */
 #define HTTP_OWNER_TRANSLATE 0
@@ -54,6 +55,7 @@ struct worker {
   char url[1024];        /* chat-completions endpoint */
   const char *api_key;   /* borrowed from the environment; never logged */
   int dry_run;
+  struct pq_glossary *glossary; /* NULL when translate.glossary is "" */
   struct retry_policy retry;
   struct paper *papers;  /* every paper in flight */
   int in_flight;

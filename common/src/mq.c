@@ -82,32 +82,46 @@ static int declare_exchange(struct pq_mq *mq, const char *suffix, const char *ty
   return rpc_ok(mq, name);
 }
 
-/* Declares a durable queue; quorum queues get the delivery limit that turns
- * poison jobs into parked ones. dlx/dlrk may be NULL. */
-static int declare_queue(struct pq_mq *mq, const char *suffix, int quorum, const char *dlx,
+/* Queue flavours. Everything that holds jobs is a quorum queue with
+ * at-least-once dead-lettering: RabbitMQ's default dead-lettering is
+ * at-most-once, and a retry copy expiring while the broker shuts down was
+ * seen lost that way (chaos test). At-least-once needs reject-publish
+ * overflow on the source queue. */
+enum queue_kind {
+  Q_CLASSIC,      /* P.parked: a plain durable queue for inspection */
+  Q_QUORUM,       /* P.ledger */
+  Q_QUORUM_WORK,  /* P.jobs, P.qa: delivery limit, dead-letters to P.parked */
+  Q_QUORUM_DELAY, /* P.retry.*: no consumer; expired messages go back to P.jobs */
+};
+
+static void arg_str(amqp_table_entry_t *e, const char *k, const char *v) {
+  e->key = amqp_cstring_bytes(k);
+  e->value.kind = AMQP_FIELD_KIND_UTF8;
+  e->value.value.bytes = amqp_cstring_bytes(v);
+}
+
+/* Declares a durable queue of the given kind; dlrk is the routing key
+ * expired delay-queue messages return with. */
+static int declare_queue(struct pq_mq *mq, const char *suffix, enum queue_kind kind,
                          const char *dlrk) {
   char name[256], dlx_name[256];
-  amqp_table_entry_t e[4];
+  amqp_table_entry_t e[6];
   int n = 0;
   pq_mq_name(mq, suffix, name, sizeof name);
-  if (quorum) {
-    e[n].key = amqp_cstring_bytes("x-queue-type");
-    e[n].value.kind = AMQP_FIELD_KIND_UTF8;
-    e[n++].value.value.bytes = amqp_cstring_bytes("quorum");
+  if (kind != Q_CLASSIC)
+    arg_str(&e[n++], "x-queue-type", "quorum");
+  if (kind == Q_QUORUM_WORK) {
     e[n].key = amqp_cstring_bytes("x-delivery-limit");
     e[n].value.kind = AMQP_FIELD_KIND_I64;
     e[n++].value.value.i64 = mq->delivery_limit;
+    arg_str(&e[n++], "x-dead-letter-exchange", pq_mq_name(mq, "parked", dlx_name, sizeof dlx_name));
+  } else if (kind == Q_QUORUM_DELAY) {
+    arg_str(&e[n++], "x-dead-letter-exchange", pq_mq_name(mq, "jobs", dlx_name, sizeof dlx_name));
+    arg_str(&e[n++], "x-dead-letter-routing-key", dlrk);
   }
-  if (dlx) {
-    pq_mq_name(mq, dlx, dlx_name, sizeof dlx_name);
-    e[n].key = amqp_cstring_bytes("x-dead-letter-exchange");
-    e[n].value.kind = AMQP_FIELD_KIND_UTF8;
-    e[n++].value.value.bytes = amqp_cstring_bytes(dlx_name);
-  }
-  if (dlrk) {
-    e[n].key = amqp_cstring_bytes("x-dead-letter-routing-key");
-    e[n].value.kind = AMQP_FIELD_KIND_UTF8;
-    e[n++].value.value.bytes = amqp_cstring_bytes(dlrk);
+  if (kind == Q_QUORUM_WORK || kind == Q_QUORUM_DELAY) {
+    arg_str(&e[n++], "x-dead-letter-strategy", "at-least-once");
+    arg_str(&e[n++], "x-overflow", "reject-publish");
   }
   amqp_table_t args = {n, e};
   amqp_queue_declare(mq->conn, CH_PUBLISH, amqp_cstring_bytes(name), 0, 1, 0, 0, args);
@@ -131,10 +145,10 @@ static int declare_topology(struct pq_mq *mq) {
   rc = rc ? rc : declare_exchange(mq, "parked", "fanout");
   rc = rc ? rc : declare_exchange(mq, "events", "topic");
   rc = rc ? rc : declare_exchange(mq, "control", "fanout");
-  rc = rc ? rc : declare_queue(mq, "jobs", 1, "parked", NULL);
-  rc = rc ? rc : declare_queue(mq, "qa", 1, "parked", NULL);
-  rc = rc ? rc : declare_queue(mq, "parked", 0, NULL, NULL);
-  rc = rc ? rc : declare_queue(mq, "ledger", 1, NULL, NULL);
+  rc = rc ? rc : declare_queue(mq, "jobs", Q_QUORUM_WORK, NULL);
+  rc = rc ? rc : declare_queue(mq, "qa", Q_QUORUM_WORK, NULL);
+  rc = rc ? rc : declare_queue(mq, "parked", Q_CLASSIC, NULL);
+  rc = rc ? rc : declare_queue(mq, "ledger", Q_QUORUM, NULL);
   rc = rc ? rc : bind_queue(mq, "jobs", "jobs", PQ_RK_JOB);
   rc = rc ? rc : bind_queue(mq, "qa", "jobs", PQ_RK_QA);
   rc = rc ? rc : bind_queue(mq, "parked", "parked", "");
@@ -147,7 +161,7 @@ int pq_mq_declare_retry_queue(struct pq_mq *mq, const char *rk, long delay_ms) {
   char suffix[128], key[96];
   snprintf(suffix, sizeof suffix, "retry.%s.%ld", rk, delay_ms);
   snprintf(key, sizeof key, "%s.%ld", rk, delay_ms);
-  int rc = declare_queue(mq, suffix, 0, "jobs", rk);
+  int rc = declare_queue(mq, suffix, Q_QUORUM_DELAY, rk);
   return rc ? rc : bind_queue(mq, suffix, "retry", key);
 }
 

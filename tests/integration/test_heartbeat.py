@@ -22,7 +22,8 @@ class TestHeartbeat(unittest.TestCase):
             print("max requests in flight at the fake: %d" % stats["max_in_flight"])
             self.assertGreaterEqual(stats["max_in_flight"], 32)
             self.assertEqual(p.stop(w), 0)
-            log = open(w.err).read()
+            with open(w.err) as f:
+                log = f.read()
             self.assertNotIn("lost the broker connection", log)
             self.assertNotIn("connection lost", log)
 

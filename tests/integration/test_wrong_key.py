@@ -17,11 +17,13 @@ class TestWrongKey(unittest.TestCase):
             w = p.start_worker(PQ_FAKE_KEY="stale-key", PAPERQ_WORKER_CONCURRENCY=16)
             code = p.wait_exit(w, 60, "worker stopping on 401")
             self.assertEqual(code, 3, "exit code for a fatal provider error")
-            err = open(w.err).read()
+            with open(w.err) as f:
+                err = f.read()
             self.assertIn("401", err)
             self.assertIn("PQ_FAKE_KEY", err, "stderr should name the key variable to fix")
             self.assertNotIn("stale-key", err, "the key itself must never be logged")
-            rep = p.report()
+            rep = p.wait_for(lambda: (lambda r: r if r["workers"]["fatal"] else None)(p.report()),
+                             30, "the ledger to record the worker's fatal error")
             self.assertEqual(rep["papers"]["parked"], 0, rep)
             self.assertEqual(rep["papers"]["succeeded"], 0, rep)
             self.assertEqual(rep["papers"]["retrying"], 0, rep)

@@ -17,8 +17,8 @@ struct pq_mq;
 
 /* Names of the topology, all starting with broker.prefix (P):
  *   exchange P.jobs (direct) -> queue P.jobs (quorum, x-delivery-limit,
- *       dead-letters to P.parked)                      routing key "job"
- *   exchange P.retry (direct) -> queues P.retry.<rk>.<ms> (no consumers; each
+ *       dead-letters at-least-once to P.parked)        routing key "job"
+ *   exchange P.retry (direct) -> quorum queues P.retry.<rk>.<ms> (no consumers; each
  *       message expires after its own delay and dead-letters to P.jobs with
  *       routing key <rk>)                              routing key "<rk>.<ms>"
  *   exchange P.parked (fanout) -> queues P.parked and P.ledger
