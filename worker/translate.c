@@ -398,11 +398,14 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
   if (res.model[0])
     snprintf(x->model, sizeof x->model, "%s", res.model);
 
+  /* Once the attempt has failed, answers still in flight are kept (they
+   * are paid for, and a retry carries them) but nothing new is sent. */
+  int failed_already = p->outcome != PQ_CLASS_OK;
   if (res.cls == PQ_CLASS_RATE) {
     /* A 429 says nothing about the paper: wait as told and ask again. */
     http_feedback(w->http, 1);
     long delay = r->retry_after_ms >= 0 ? r->retry_after_ms : 1000;
-    if (++c->rate_retries <= MAX_RATE_RETRIES) {
+    if (!failed_already && ++c->rate_retries <= MAX_RATE_RETRIES) {
       pq_debug("paper %s: rate limited; resending in %ld ms", p->job.paper_id, delay);
       c->active = 1;
       x->outstanding++;
@@ -411,6 +414,7 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
       return;
     }
     res.cls = PQ_CLASS_TRANSIENT;
+    snprintf(res.error, sizeof res.error, "rate limited %d times in a row", c->rate_retries);
   }
   if (res.cls == PQ_CLASS_FATAL) {
     char err[600];
@@ -422,11 +426,10 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
   }
   if (res.cls != PQ_CLASS_OK) {
     http_feedback(w->http, 0);
-    cancel_all(p);
-    fail(p, res.cls, "%s", res.error);
+    if (!failed_already)
+      fail(p, res.cls, "%s", res.error);
     pq_chat_result_free(&res);
-    worker_paper_done(p);
-    return;
+    goto maybe_finish;
   }
   http_feedback(w->http, 0);
   char detail[400] = "";
@@ -436,6 +439,8 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
     x->check_failures[failed]++;
     pq_warn("paper %s: answer for %s%s failed check %s: %s", p->job.paper_id,
             x->segs[c->first].key, c->count > 1 ? "…" : "", pq_check_name(failed), detail);
+    if (failed_already)
+      goto maybe_finish;
     if (++c->tries <= w->cfg->translate.check_retries) {
       submit_chunk(p, c);
       return;
@@ -450,28 +455,24 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
     if (c->count > 1) {
       /* Smaller chunks: one segment per request. */
       x->resplits++;
-      for (int i = 0; i < c->count; i++) {
+      for (int i = 0; i < c->count && p->outcome == PQ_CLASS_OK; i++) {
         struct chunk *one = chunk_new(p, c->first + i, 1);
-        if (!one) {
+        if (!one)
           fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
-          break;
-        }
-        submit_chunk(p, one);
+        else
+          submit_chunk(p, one);
       }
-      if (p->outcome == PQ_CLASS_OK)
-        return;
     } else {
       fail(p, PQ_CLASS_TRANSIENT, "check %s failed for %s: %.400s", pq_check_name(failed),
            x->segs[c->first].key, detail);
     }
-    cancel_all(p);
-    worker_paper_done(p);
+  }
+maybe_finish:
+  if (x->outstanding > 0)
     return;
-  }
-  if (x->outstanding == 0 && all_done(x)) {
-    p->outcome = PQ_CLASS_OK;
-    worker_paper_done(p);
-  }
+  if (p->outcome == PQ_CLASS_OK && !all_done(x))
+    fail(p, PQ_CLASS_TRANSIENT, "%s", "internal error: a segment was left without a request");
+  worker_paper_done(p);
 }
 
 void xlate_free(struct paper *p) {
