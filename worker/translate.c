@@ -1,8 +1,10 @@
 /* Translating one paper. The record becomes a list of segments (title,
  * abstract, each keyword and subject, each body heading/paragraph; equation
- * blocks are copied, never sent). Formulas are masked, segments are grouped
- * into chunks under a token budget, each chunk is one chat request, and every
- * answer is checked before it is accepted. A chunk whose answer fails a check
+ * blocks are copied, never sent). Formulas are masked, and the chunk planner
+ * cuts the segments into pieces (a paragraph over the token budget is split
+ * at sentence ends) and groups the pieces into chunks under the budget; each
+ * chunk is one chat request, and every answer is checked before it is
+ * accepted. A chunk whose answer fails a check
  * is asked again, then sent to the fallback model, then split into single
  * segments; only then does the attempt fail (transient, named by the check). */
 #include "translate.h"
@@ -29,9 +31,18 @@ struct seg {
   char *out;      /* accepted translation, formulas restored */
 };
 
+/* A piece of a segment as planned by pq_chunk_plan: a whole segment, or a
+ * run of its sentences when the segment alone exceeds the budget. */
+struct unit {
+  int seg;        /* index into segs */
+  int continuation; /* continues the previous unit of the same segment */
+  char *masked;   /* what is sent */
+  char *out;      /* accepted translation of this piece, formulas restored */
+};
+
 struct chunk {
   struct paper *p;
-  int first, count;   /* segments [first, first + count) */
+  int first, count;   /* units [first, first + count) */
   int tries;          /* answers rejected by a check so far (this model) */
   int rate_retries;
   int fallback;       /* 1: using translate.fallback_model */
@@ -45,6 +56,8 @@ struct xlate {
   struct pq_mask *mask;
   struct seg *segs;
   int nseg;
+  struct unit *units; /* the pieces of this attempt's untranslated segments */
+  int nunits;
   struct chunk **chunks;
   int nchunks, cap;
   int outstanding;
@@ -148,7 +161,7 @@ static struct chunk *chunk_new(struct paper *p, int first, int count) {
   c->count = count;
   const char *texts[count];
   for (int i = 0; i < count; i++)
-    texts[i] = x->segs[first + i].masked;
+    texts[i] = x->units[first + i].masked;
   if (count == 1)
     c->sent = strdup(texts[0]);
   else if (pq_chunk_join(texts, (size_t)count, &c->sent) != PQ_OK)
@@ -168,6 +181,34 @@ static int all_done(const struct xlate *x) {
   return 1;
 }
 
+/* Gives every segment whose pieces are all translated its translation:
+ * pieces of one segment are joined with a space (they were cut at sentence
+ * ends). Also used after a failed attempt, so the retry carries them. */
+static int finish_segments(struct xlate *x) {
+  for (int i = 0; i < x->nunits;) {
+    int seg = x->units[i].seg, j = i, complete = 1;
+    size_t len = 0;
+    for (; j < x->nunits && x->units[j].seg == seg; j++) {
+      if (!x->units[j].out)
+        complete = 0;
+      else
+        len += strlen(x->units[j].out) + 1;
+    }
+    if (complete && !x->segs[seg].out) {
+      char *o = malloc(len + 1);
+      if (!o)
+        return PQ_ERR_NOMEM;
+      o[0] = '\0';
+      size_t at = 0;
+      for (int k = i; k < j; k++)
+        at += (size_t)snprintf(o + at, len + 1 - at, "%s%s", k > i ? " " : "", x->units[k].out);
+      x->segs[seg].out = o;
+    }
+    i = j;
+  }
+  return PQ_OK;
+}
+
 static void cancel_all(struct paper *p) {
   struct xlate *x = p->x;
   for (int i = 0; i < x->nchunks; i++)
@@ -182,40 +223,61 @@ static void cancel_all(struct paper *p) {
 static int plan_and_submit(struct paper *p) {
   struct xlate *x = p->x;
   int pending[x->nseg > 0 ? x->nseg : 1], np = 0;
+  const char *texts[x->nseg > 0 ? x->nseg : 1];
   for (int i = 0; i < x->nseg; i++)
-    if (!x->segs[i].out)
+    if (!x->segs[i].out) {
+      texts[np] = x->segs[i].masked;
       pending[np++] = i;
-  int i = 0;
-  long budget = p->w->cfg->translate.chunk_tokens;
-  while (i < np) {
-    /* Consecutive pending segments, up to the token budget. */
-    int first = pending[i], count = 1;
-    long tokens = (long)pq_chunk_estimate_tokens(x->segs[first].masked);
-    while (i + count < np && pending[i + count] == first + count) {
-      long t = (long)pq_chunk_estimate_tokens(x->segs[first + count].masked);
-      if (tokens + t > budget)
-        break;
-      tokens += t;
-      count++;
     }
-    struct chunk *c = chunk_new(p, first, count);
-    if (!c && count > 1) {
-      /* A segment holds a line that reads as a marker: send each alone. */
-      for (int k = 0; k < count; k++) {
+  struct pq_chunk_plan plan;
+  memset(&plan, 0, sizeof plan);
+  int rc = pq_chunk_plan(texts, (size_t)np, (size_t)p->w->cfg->translate.chunk_tokens, &plan);
+  if (rc == PQ_OK && plan.n_pieces > 0)
+    x->units = calloc(plan.n_pieces, sizeof *x->units);
+  if (rc != PQ_OK || (plan.n_pieces > 0 && !x->units)) {
+    pq_chunk_plan_free(&plan);
+    fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
+    return PQ_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < plan.n_pieces; i++) {
+    const struct pq_chunk_piece *pc = &plan.pieces[i];
+    struct unit *u = &x->units[x->nunits++];
+    u->seg = pending[pc->segment];
+    u->continuation = pc->continuation;
+    u->masked = strndup(texts[pc->segment] + pc->offset, pc->len);
+    if (!u->masked)
+      rc = PQ_ERR_NOMEM;
+  }
+  /* A segment that is only whitespace has no piece: nothing to translate. */
+  for (int i = 0; i < np; i++) {
+    int has = 0;
+    for (int k = 0; k < x->nunits && !has; k++)
+      has = x->units[k].seg == pending[i];
+    if (!has && !x->segs[pending[i]].out)
+      x->segs[pending[i]].out = strdup("");
+  }
+  for (size_t c = 0; c < plan.n_chunks && rc == PQ_OK; c++) {
+    int first = (int)plan.chunks[c].first, count = (int)plan.chunks[c].count;
+    struct chunk *ch = chunk_new(p, first, count);
+    if (!ch && count > 1) {
+      /* A piece holds a line that reads as a marker: send each alone. */
+      for (int k = 0; k < count && rc == PQ_OK; k++) {
         struct chunk *one = chunk_new(p, first + k, 1);
-        if (!one) {
-          fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
-          return PQ_ERR_NOMEM;
-        }
-        submit_chunk(p, one);
+        if (!one)
+          rc = PQ_ERR_NOMEM;
+        else
+          submit_chunk(p, one);
       }
-    } else if (!c) {
-      fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
-      return PQ_ERR_NOMEM;
+    } else if (!ch) {
+      rc = PQ_ERR_NOMEM;
     } else {
-      submit_chunk(p, c);
+      submit_chunk(p, ch);
     }
-    i += count;
+  }
+  pq_chunk_plan_free(&plan);
+  if (rc != PQ_OK) {
+    fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
+    return rc;
   }
   return PQ_OK;
 }
@@ -306,12 +368,14 @@ void xlate_start(struct paper *p) {
   if (plan_and_submit(p) != PQ_OK || p->outcome != PQ_CLASS_OK) {
     cancel_all(p);
     worker_paper_done(p);
+  } else if (x->outstanding == 0) {
+    worker_paper_done(p); /* nothing needed a request (whitespace only) */
   }
 }
 
-/* Runs every check on one segment's answer; on success *out is the restored
+/* Runs every check on one piece's answer; on success *out is the restored
  * translation. Returns the failed check or PQ_CHECK_NONE. */
-static enum pq_check check_segment(struct xlate *x, const struct seg *s, const char *answer,
+static enum pq_check check_unit(struct xlate *x, const struct unit *s, const char *answer,
                                    const char *finish_reason, const struct pq_config *cfg,
                                    char **out, char *detail, size_t dlen) {
   struct pq_check_result cr;
@@ -352,15 +416,15 @@ static enum pq_check accept_answer(struct paper *p, struct chunk *c, const char 
   char *outs[c->count];
   memset(outs, 0, sizeof outs);
   if (c->count == 1) {
-    failed = check_segment(x, &x->segs[c->first], content, finish_reason, p->w->cfg, &outs[0],
-                           detail, dlen);
+    failed = check_unit(x, &x->units[c->first], content, finish_reason, p->w->cfg, &outs[0],
+                        detail, dlen);
   } else if (pq_chunk_split(content, (size_t)c->count, &parts, &nparts) != PQ_OK) {
     snprintf(detail, dlen, "expected %d paragraph markers in the answer", c->count);
     failed = PQ_CHECK_MARKERS;
   } else {
     for (int i = 0; i < c->count && failed == PQ_CHECK_NONE; i++)
-      failed = check_segment(x, &x->segs[c->first + i], parts[i], finish_reason, p->w->cfg,
-                             &outs[i], detail, dlen);
+      failed = check_unit(x, &x->units[c->first + i], parts[i], finish_reason, p->w->cfg,
+                          &outs[i], detail, dlen);
   }
   if (parts) {
     for (size_t i = 0; i < nparts; i++)
@@ -369,7 +433,7 @@ static enum pq_check accept_answer(struct paper *p, struct chunk *c, const char 
   }
   for (int i = 0; i < c->count; i++) {
     if (failed == PQ_CHECK_NONE)
-      x->segs[c->first + i].out = outs[i];
+      x->units[c->first + i].out = outs[i];
     else
       free(outs[i]);
   }
@@ -438,7 +502,8 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
   if (failed != PQ_CHECK_NONE) {
     x->check_failures[failed]++;
     pq_warn("paper %s: answer for %s%s failed check %s: %s", p->job.paper_id,
-            x->segs[c->first].key, c->count > 1 ? "…" : "", pq_check_name(failed), detail);
+            x->segs[x->units[c->first].seg].key, c->count > 1 ? "…" : "", pq_check_name(failed),
+            detail);
     if (failed_already)
       goto maybe_finish;
     if (++c->tries <= w->cfg->translate.check_retries) {
@@ -464,12 +529,14 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
       }
     } else {
       fail(p, PQ_CLASS_TRANSIENT, "check %s failed for %s: %.400s", pq_check_name(failed),
-           x->segs[c->first].key, detail);
+           x->segs[x->units[c->first].seg].key, detail);
     }
   }
 maybe_finish:
   if (x->outstanding > 0)
     return;
+  if (finish_segments(x) != PQ_OK)
+    fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
   if (p->outcome == PQ_CLASS_OK && !all_done(x))
     fail(p, PQ_CLASS_TRANSIENT, "%s", "internal error: a segment was left without a request");
   worker_paper_done(p);
@@ -488,6 +555,11 @@ void xlate_free(struct paper *p) {
     free(c);
   }
   free(x->chunks);
+  for (int i = 0; i < x->nunits; i++) {
+    free(x->units[i].masked);
+    free(x->units[i].out);
+  }
+  free(x->units);
   for (int i = 0; i < x->nseg; i++) {
     free(x->segs[i].masked);
     free(x->segs[i].out);
@@ -586,6 +658,7 @@ cJSON *xlate_done_segments(struct paper *p) {
   struct xlate *x = p->x;
   if (!x)
     return NULL;
+  finish_segments(x); /* pieces done in a failed attempt still count */
   cJSON *d = cJSON_CreateObject();
   int n = 0;
   for (int i = 0; d && i < x->nseg; i++)
