@@ -19,7 +19,8 @@
 
 #define FLUSH_IDLE_MS 50       /* commit a partial batch after this long without a delivery */
 #define PUMP_MAX_MS 500        /* longest wait for frames: heartbeats and SIGTERM stay prompt */
-#define PROGRESS_EVERY_MS 5000 /* progress line period while there is traffic */
+#define PROGRESS_EVERY_MS 5000 /* progress line period while papers move */
+#define QUIET_EVERY_MS 60000   /* ... and while only heartbeats and the like arrive */
 
 struct serve {
   const struct pq_config *cfg;
@@ -34,6 +35,7 @@ struct serve {
   long long applied, bad, dup; /* since start */
   long long window;        /* messages since the last progress line */
   int64_t window_start;
+  long long last_papers, last_done; /* paper counts at the last progress line */
 };
 
 /* Commits the open batch, then acks it. A commit failure is fatal for the
@@ -93,19 +95,26 @@ static void on_delivery(void *ctx, const struct pq_mq_delivery *d) {
 static void progress(struct serve *s, int force) {
   int64_t now = pq_mono_ms();
   int64_t span = now - s->window_start;
+  struct ledger_counters c;
   if (!force && (span < PROGRESS_EVERY_MS || s->window == 0))
     return;
-  if (s->window > 0 || force) {
-    struct ledger_counters c;
-    if (ledger_db_counters(s->db, &c) == PQ_OK)
-      pq_info("applied %lld messages in %.1f s (%.0f/s); papers %lld: %lld succeeded, %lld "
-              "parked, %lld to go; $%.4f spent; %lld duplicates, %lld bad since start",
-              s->window, (double)span / 1000, span > 0 ? (double)s->window * 1000 / (double)span : 0,
-              c.n[LC_PAPERS], c.n[LC_STATE0 + LEDGER_SUCCEEDED], c.n[LC_STATE0 + LEDGER_PARKED],
-              c.n[LC_STATE0 + LEDGER_QUEUED] + c.n[LC_STATE0 + LEDGER_RUNNING] +
-                  c.n[LC_STATE0 + LEDGER_RETRYING],
-              c.x[LC_COST_TRANSLATE] + c.x[LC_COST_QA], s->dup, s->bad);
-  }
+  if (ledger_db_counters(s->db, &c) != PQ_OK)
+    return;
+  long long papers = c.n[LC_PAPERS];
+  long long done = c.n[LC_STATE0 + LEDGER_SUCCEEDED] + c.n[LC_STATE0 + LEDGER_PARKED];
+  /* Heartbeats keep arriving on an idle fleet: say so once a minute, not
+   * every few seconds. */
+  if (!force && papers == s->last_papers && done == s->last_done && span < QUIET_EVERY_MS)
+    return;
+  pq_info("applied %lld messages in %.1f s (%.0f/s); papers %lld: %lld succeeded, %lld parked, "
+          "%lld to go; $%.4f spent; %lld duplicates, %lld bad since start",
+          s->window, (double)span / 1000, span > 0 ? (double)s->window * 1000 / (double)span : 0,
+          papers, c.n[LC_STATE0 + LEDGER_SUCCEEDED], c.n[LC_STATE0 + LEDGER_PARKED],
+          c.n[LC_STATE0 + LEDGER_QUEUED] + c.n[LC_STATE0 + LEDGER_RUNNING] +
+              c.n[LC_STATE0 + LEDGER_RETRYING],
+          c.x[LC_COST_TRANSLATE] + c.x[LC_COST_QA], s->dup, s->bad);
+  s->last_papers = papers;
+  s->last_done = done;
   s->window = 0;
   s->window_start = now;
 }
