@@ -423,8 +423,13 @@ static const char *utc(double ms, char *out, size_t outlen) {
 static void print_qa(const cJSON *qa, FILE *f) {
   char a[32], b[32];
   double judged = num(qa, "papers_judged");
-  if (judged <= 0)
+  if (judged <= 0) {
+    if (num(qa, "jobs_parked") > 0)
+      fprintf(f, "\nQA: no judgements; %.0f QA jobs parked (judges failed; the translations "
+                 "stand; table qa_parked)\n",
+              num(qa, "jobs_parked"));
     return;
+  }
   fprintf(f, "\nQA: %s papers judged, %s judgements\n", group((long long)judged, a, sizeof a),
           group((long long)num(qa, "judgements"), b, sizeof b));
   fprintf(f, "  %-28s %6s %9s %8s %12s %13s %8s\n", "judge", "n", "accuracy", "fluency",

@@ -4,6 +4,7 @@
  * means and judge agreement, targets) computed exactly. */
 #include "budget.h"
 #include "db.h"
+#include "ledger.h"
 #include "report.h"
 
 #include "paperq/config.h"
@@ -498,6 +499,41 @@ int main(void) {
     check_qa_against_scan(r);
   cJSON_Delete(r);
 
+  /* Export: one JSON (and Markdown) file per succeeded paper; an id with
+   * unsafe characters gets a safe, collision-proof file name. */
+  {
+    char out[300], file[400];
+    queued("a/b", 0, T0);
+    succeeded("ok-ab", "a/b", 0, 1, T0 + 9 * MIN, 0, 0);
+    free(cfg.ledger.db);
+    cfg.ledger.db = strdup(path);
+    snprintf(out, sizeof out, "%s/export", dir);
+    CHECK(ledger_export(&cfg, out, 1) == LEDGER_EXIT_OK);
+    snprintf(file, sizeof file, "%s/p1.json", out);
+    char *text = NULL;
+    size_t len;
+    CHECK(pq_read_file(file, 1 << 20, &text, &len) == PQ_OK);
+    cJSON *x = text ? cJSON_Parse(text) : NULL;
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(x, "paper_id")), "p1");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(x, "title_en")), "T p1");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(x, "title")), "题目 p1");
+    CHECK(cJSON_IsArray(cJSON_GetObjectItem(x, "body_en")));
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(x, "dry_run")));
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(x, "model")), "m1");
+    CHECK(near(jnum_at(x, "usage.prompt_tokens"), 100));
+    cJSON_Delete(x);
+    free(text);
+    snprintf(file, sizeof file, "%s/p1.md", out);
+    CHECK(access(file, R_OK) == 0);
+    snprintf(file, sizeof file, "%s/p3.json", out); /* parked: not exported */
+    CHECK(access(file, F_OK) != 0);
+    snprintf(file, sizeof file, "%s/a_b-%016llx.json", out, (unsigned long long)pq_hash64("a/b"));
+    CHECK(access(file, R_OK) == 0);
+    CHECK(ledger_show(&cfg, "no-such-paper", 0) == LEDGER_EXIT_RUNTIME);
+    CHECK(ledger_show(&cfg, "p3", 1) == LEDGER_EXIT_OK);
+    CHECK(ledger_failed(&cfg, 0) == LEDGER_EXIT_OK);
+  }
+
   /* Churn: three judges re-judging 12 papers out of order while some are
    * requeued; the maintained statistics must still equal a full scan. */
   unsigned long long rng = 42;
@@ -564,7 +600,7 @@ int main(void) {
   CHECK(ledger_db_apply(db, &m, NULL) == PQ_OK);
   ledger_db_rollback(db);
   CHECK(ledger_db_counters(db, &c) == PQ_OK);
-  CHECK(c.n[LC_PAPERS] == 17);
+  CHECK(c.n[LC_PAPERS] == 18);
   CHECK(qn("SELECT count(*) FROM events_seen WHERE event_id = 'rb1'", NULL) == 0);
   ledger_db_close(db);
   pq_config_free(&cfg);
