@@ -36,13 +36,48 @@ static void work_free(struct paper *p) {
     xlate_free(p);
 }
 
+static void pub_unlink(struct worker *w, struct paper *p) {
+  if (!p->in_pub)
+    return;
+  if (p->pub_prev)
+    p->pub_prev->pub_next = p->pub_next;
+  else
+    w->pub_head = p->pub_next;
+  if (p->pub_next)
+    p->pub_next->pub_prev = p->pub_prev;
+  else
+    w->pub_tail = p->pub_prev;
+  p->pub_next = p->pub_prev = NULL;
+  p->in_pub = 0;
+}
+
+/* The paper's outcome is published; it waits for the confirm of wait_seq.
+ * Appending keeps the list in publish order, so settling pops the head. */
+static void wait_for_confirm(struct worker *w, struct paper *p, uint64_t seq) {
+  p->state = PAPER_PUBLISHING;
+  p->wait_seq = seq;
+  pub_unlink(w, p);
+  p->pub_prev = w->pub_tail;
+  if (w->pub_tail)
+    w->pub_tail->pub_next = p;
+  else
+    w->pub_head = p;
+  w->pub_tail = p;
+  p->in_pub = 1;
+}
+
 static void paper_unlink(struct worker *w, struct paper *p) {
+  if (w->started_cursor == p)
+    w->started_cursor = p->prev;
   if (p->prev)
     p->prev->next = p->next;
   else
     w->papers = p->next;
   if (p->next)
     p->next->prev = p->prev;
+  else
+    w->papers_tail = p->prev;
+  pub_unlink(w, p);
   w->in_flight--;
 }
 
@@ -134,8 +169,7 @@ static void hand_back(struct worker *w, struct paper *p) {
     return;
   }
   free(body);
-  p->state = PAPER_PUBLISHING;
-  p->wait_seq = seq;
+  wait_for_confirm(w, p, seq);
   w->handed_back++;
   pq_info("paper %s: handed back to the queue (attempt %d unchanged)", p->job.paper_id, p->attempt);
 }
@@ -189,8 +223,10 @@ void worker_paper_done(struct paper *p) {
     }
     seq = publish_event(w, ev);
     w->done++;
-    pq_info("paper %s: succeeded (attempt %d, %lld ms)", id, p->attempt,
-            (long long)(pq_now_ms() - p->started_ms));
+    /* One line per paper is for debugging; progress is logged with each
+     * heartbeat (and the ledger's report is the place to watch a run). */
+    pq_debug("paper %s: succeeded (attempt %d, %lld ms)", id, p->attempt,
+             (long long)(pq_now_ms() - p->started_ms));
   } else {
     struct retry_decision d;
     retry_decide(&w->retry, p->attempt, p->outcome, p->error, &d);
@@ -240,9 +276,9 @@ void worker_paper_done(struct paper *p) {
     }
   }
   work_free(p);
-  p->state = PAPER_PUBLISHING;
-  p->wait_seq = seq; /* 0 if publishing failed: the connection is lost and
-                        the job returns to the queue by itself */
+  /* seq is 0 if publishing failed: the connection is lost and the job
+   * returns to the queue by itself. */
+  wait_for_confirm(w, p, seq);
 }
 
 void worker_fatal(struct worker *w, const char *error) {
@@ -331,6 +367,10 @@ static void on_delivery(void *ctx, const struct pq_mq_delivery *d) {
   if (w->papers)
     w->papers->prev = p;
   w->papers = p;
+  if (!w->papers_tail)
+    w->papers_tail = p;
+  if (!w->started_cursor)
+    w->started_cursor = p;
   w->in_flight++;
   w->last_activity_ms = pq_mono_ms();
   char err[512];
@@ -354,8 +394,6 @@ static void on_delivery(void *ctx, const struct pq_mq_delivery *d) {
     judge_start(p);
     return;
   }
-  cJSON *ev = pq_event_new("job.started", p->job.paper_id, p->job.gen, p->attempt, w->id);
-  publish_event(w, ev);
   xlate_start(p);
 }
 
@@ -365,18 +403,32 @@ static void on_confirm(void *ctx, uint64_t seq, int multiple, int ok) {
     return;
   pq_warn("broker refused a publish (nack of %llu%s)", (unsigned long long)seq,
           multiple ? " and earlier" : "");
-  for (struct paper *p = w->papers; p; p = p->next)
-    if (p->state == PAPER_PUBLISHING && (p->wait_seq == seq || (multiple && p->wait_seq <= seq)))
+  for (struct paper *p = w->pub_head; p; p = p->pub_next)
+    if (p->wait_seq == seq || (multiple && p->wait_seq <= seq))
       p->publish_failed = 1;
+}
+
+/* Announces papers that have been in flight for STARTED_EVENT_DELAY_MS. */
+static void send_started_events(struct worker *w) {
+  int64_t due = pq_now_ms() - STARTED_EVENT_DELAY_MS;
+  struct paper *p;
+  while ((p = w->started_cursor) && p->started_ms <= due) {
+    if (p->state == PAPER_TRANSLATING && p->job_ok && !p->is_qa && !p->started_sent) {
+      cJSON *ev = pq_event_new("job.started", p->job.paper_id, p->job.gen, p->attempt, w->id);
+      if (ev)
+        cJSON_AddNumberToObject(ev, "started_ms", (double)p->started_ms);
+      publish_event(w, ev);
+      p->started_sent = 1;
+    }
+    w->started_cursor = p->prev; /* the next newer paper */
+  }
 }
 
 /* Acks every paper whose outcome the broker has confirmed. */
 static void settle_papers(struct worker *w) {
   uint64_t upto = pq_mq_confirmed_upto(w->mq);
-  for (struct paper *p = w->papers, *next; p; p = next) {
-    next = p->next;
-    if (p->state != PAPER_PUBLISHING || p->wait_seq == 0 || p->wait_seq > upto)
-      continue;
+  struct paper *p;
+  while ((p = w->pub_head) && p->wait_seq != 0 && p->wait_seq <= upto) {
     if (p->publish_failed)
       pq_mq_nack(w->mq, p->tag, 1); /* outcome not safe: let the job run again */
     else
@@ -394,6 +446,11 @@ static void on_http_done(void *ctx, struct http_req *r) {
 }
 
 static void send_heartbeat(struct worker *w, const char *kind, const char *reason) {
+  if (w->done || w->failed)
+    pq_info("progress: %ld succeeded, %ld failed attempts, %ld parked, %d in flight, %d HTTP "
+            "requests running (limit %d)%s",
+            w->done, w->failed, w->parked, w->in_flight, http_running(w->http), http_limit(w->http),
+            w->paused ? ", PAUSED" : "");
   cJSON *ev = pq_event_new(kind, NULL, 0, 0, w->id);
   if (ev) {
     cJSON_AddNumberToObject(ev, "in_flight", w->in_flight);
@@ -486,6 +543,7 @@ int worker_run(struct worker *w) {
     if (brc == PQ_OK) {
       http_perform(w->http, on_http_done, w);
       settle_papers(w);
+      send_started_events(w);
       if (pq_mono_ms() - w->last_heartbeat_ms >= w->cfg->worker.heartbeat_s * 1000L)
         send_heartbeat(w, "worker.heartbeat", NULL);
     }

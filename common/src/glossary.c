@@ -1,5 +1,6 @@
 /* zh -> en glossary: TSV loading with line-numbered errors, and selection of
  * the entries that occur in a chunk (format and rules in paperq/glossary.h). */
+#define _GNU_SOURCE /* memmem */
 #include "paperq/glossary.h"
 #include "paperq/buf.h"
 #include "paperq/textutil.h"
@@ -226,16 +227,14 @@ int pq_glossary_load(const char *path, struct pq_glossary **out, char *err, size
 }
 
 /* memmem is a GNU extension; this is the portable equivalent. */
+/* glibc's memmem (two-way) is several times faster than memchr on the first
+ * byte here: every CJK character starts with one of six lead bytes, so a
+ * first-byte scan stops at almost every character (seen as the worker's top
+ * CPU cost in a profile). */
 static const char *find_bytes(const char *hay, size_t hlen, const char *needle, size_t nlen) {
-  const char *p = hay, *end = hay + hlen;
   if (nlen == 0 || nlen > hlen)
     return NULL;
-  while ((size_t)(end - p) >= nlen && (p = memchr(p, needle[0], (size_t)(end - p) - nlen + 1))) {
-    if (memcmp(p, needle, nlen) == 0)
-      return p;
-    p++;
-  }
-  return NULL;
+  return memmem(hay, hlen, needle, nlen);
 }
 
 int pq_glossary_match(const struct pq_glossary *g, const char *text,

@@ -10,10 +10,14 @@
 #include <unistd.h>
 
 static const char *log_program = "paperq";
+static int log_pid; /* cached: one getpid(2) per line showed in profiles */
 static enum pq_log_level log_level = PQ_LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
-void pq_log_init(const char *program) { log_program = program; }
+void pq_log_init(const char *program) {
+  log_program = program;
+  log_pid = (int)getpid();
+}
 
 void pq_log_set_level(enum pq_log_level level) { log_level = level; }
 
@@ -39,7 +43,7 @@ void pq_log(enum pq_log_level level, const char *fmt, ...) {
   gmtime_r(&tv.tv_sec, &tm);
   int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s[%d] %s: ",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec, (int)(tv.tv_usec / 1000), log_program, (int)getpid(),
+                   tm.tm_sec, (int)(tv.tv_usec / 1000), log_program, log_pid ? log_pid : (int)getpid(),
                    level_names[level]);
   if (n < 0)
     return;
