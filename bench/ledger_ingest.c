@@ -2,7 +2,8 @@
  * for N papers (default 1,000,000) through ledger_db_apply in batches of
  * ledger.batch events per transaction, the way `paperq-ledger serve` does
  * minus the broker, then times `report` on the result. Prints figures, not
- * pass/fail. Usage: bench_ledger_ingest [PAPERS [DIR [BATCH]]] */
+ * pass/fail. Usage: bench_ledger_ingest [PAPERS [DIR [BATCH]]]
+ * PQ_BENCH_KEEP=1 keeps the database (to time `paperq-ledger report` on it). */
 #include "db.h"
 #include "report.h"
 
@@ -185,6 +186,11 @@ int main(int argc, char **argv) {
   printf("  report --json build on %ld papers: best %.1f ms, worst %.1f ms (5 runs)\n", papers,
          best * 1000, worst * 1000);
   printf("  database %s: %.0f MB\n", path, mb);
+  if (getenv("PQ_BENCH_KEEP")) {
+    printf("  kept: PAPERQ_LEDGER_DB=%s paperq-ledger report\n", path);
+    free(body);
+    return 0;
+  }
   unlink(path);
   char side[600];
   snprintf(side, sizeof side, "%s-wal", path);

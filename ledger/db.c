@@ -938,6 +938,8 @@ static int apply_succeeded(struct ledger_db *db, const struct event *e, enum led
       p.model = model;
       p.dry_run = dry_run;
       p.finished_ms = finished;
+      if (!p.started_ms && started > 0)
+        p.started_ms = started; /* fast papers may come without a job.started */
       p.park_reason = NULL;
       p.replace_park_reason = 1;
       rc = count_terminal(db, finished, 1);

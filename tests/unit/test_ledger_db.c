@@ -274,6 +274,7 @@ int main(void) {
   CHECK_STR(state("p2"), "succeeded");
   CHECK(qn("SELECT count(*) FROM translations WHERE paper_id = ?1", "p2") == 1);
 
+
   /* A parked QA job leaves the paper succeeded and is counted apart. */
   {
     const char *qbody = "{\"v\":1,\"paper_id\":\"p2\",\"gen\":0,\"record\":{\"id\":\"p2\"},"
@@ -499,6 +500,13 @@ int main(void) {
     check_qa_against_scan(r);
   cJSON_Delete(r);
 
+  /* A fast paper may succeed without any job.started: queued -> succeeded,
+   * its start time taken from the success's timings. */
+  queued("p6", 0, T0);
+  CHECK(succeeded("ok-p6", "p6", 0, 1, T0 + 9 * MIN, 0, 0) == LEDGER_APPLIED);
+  CHECK_STR(state("p6"), "succeeded");
+  CHECK(qn("SELECT started_ms FROM papers WHERE paper_id = ?1", "p6") == T0 + 9 * MIN - 1000);
+
   /* Export: one JSON (and Markdown) file per succeeded paper; an id with
    * unsafe characters gets a safe, collision-proof file name. */
   {
@@ -600,7 +608,7 @@ int main(void) {
   CHECK(ledger_db_apply(db, &m, NULL) == PQ_OK);
   ledger_db_rollback(db);
   CHECK(ledger_db_counters(db, &c) == PQ_OK);
-  CHECK(c.n[LC_PAPERS] == 18);
+  CHECK(c.n[LC_PAPERS] == 19);
   CHECK(qn("SELECT count(*) FROM events_seen WHERE event_id = 'rb1'", NULL) == 0);
   ledger_db_close(db);
   pq_config_free(&cfg);
