@@ -1162,6 +1162,25 @@ static int retire(struct ledger_db *db, const char *paper_id, struct judgements 
   return PQ_OK;
 }
 
+/* A judge request that failed (malformed reply, 5xx...): the QA job is
+ * retried by the worker; here only its spend counts, towards QA's cost. The
+ * paper's state is QA's business only when a judgement arrives. */
+static int apply_qa_failed(struct ledger_db *db, const struct event *e, enum ledger_outcome *out) {
+  const cJSON *usage = cJSON_GetObjectItemCaseSensitive(e->root, "usage");
+  double cost = jamount(e->root, "cost_usd");
+  db->delta.n[LC_QA_PROMPT_TOKENS] += (long long)jamount(usage, "prompt_tokens");
+  db->delta.n[LC_QA_COMPLETION_TOKENS] += (long long)jamount(usage, "completion_tokens");
+  db->delta.x[LC_COST_QA] += cost;
+  struct paper p;
+  int rc = get_paper(db, e->paper_id, &p);
+  if (rc == PQ_OK && p.exists && cost > 0) {
+    p.qa_cost_usd += cost;
+    rc = put_paper(db, &p, e->ts);
+  }
+  *out = LEDGER_APPLIED;
+  return rc;
+}
+
 static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_outcome *out,
                     const char **why) {
   static const char *const names[5] = {"accuracy", "fluency", "terminology", "completeness",
@@ -1353,7 +1372,7 @@ static int apply_event(struct ledger_db *db, const struct ledger_msg *m, const c
   const char *why = NULL;
   int rc = read_event(root, m->received_ms, &e, &why);
   if (rc == PQ_OK) {
-    int job = strncmp(e.kind, "job.", 4) == 0 || strcmp(e.kind, "qa.scored") == 0;
+    int job = strncmp(e.kind, "job.", 4) == 0 || strncmp(e.kind, "qa.", 3) == 0;
     int worker = strncmp(e.kind, "worker.", 7) == 0;
     if (job && !usable_id(e.paper_id)) {
       why = "event without a usable paper_id";
@@ -1391,6 +1410,8 @@ static int apply_event(struct ledger_db *db, const struct ledger_msg *m, const c
     rc = apply_parked_event(db, &e, out);
   } else if (strcmp(e.kind, "qa.scored") == 0) {
     rc = apply_qa(db, &e, out, &why);
+  } else if (strcmp(e.kind, "qa.failed") == 0) {
+    rc = apply_qa_failed(db, &e, out);
   } else if (strcmp(e.kind, "worker.heartbeat") == 0 || strcmp(e.kind, "worker.fatal") == 0 ||
              strcmp(e.kind, "worker.stopped") == 0) {
     rc = apply_worker(db, &e, out);

@@ -96,6 +96,11 @@ class TestQA(unittest.TestCase):
             self.assertEqual(rep["papers"]["parked"], 0, rep["papers"])
             self.assertEqual(rep["qa"]["judgements"], 0)
             self.assertGreater(fake.stats()["rule_hits"].get("rubric", 0), 0)
+            # The qa.failed events were understood (a 500 carries no usage to count).
+            rep = p.wait_for(lambda: (lambda r: r if r["qa"]["jobs_parked"] > 0 else None)(p.report()),
+                             60, "QA jobs parked after their attempts")
+            self.assertEqual(rep["bad_messages"], 0, rep.get("bad_latest"))
+            self.assertEqual(rep["papers"]["parked"], 0)
 
 
 if __name__ == "__main__":
