@@ -38,6 +38,7 @@ struct ledger_requeue_opts {
   int qa_below_set;    /* select succeeded papers whose mean QA overall < qa_below */
   double qa_below;
   const char *paper_id; /* only this paper; NULL = every selected one */
+  const char *model;    /* translate with this model instead (--fallback), or NULL */
 };
 /* Publishes a fresh job (generation + 1, attempt 1) for each selected paper,
  * marks it queued once the broker confirmed, and drops stale copies from

@@ -35,9 +35,10 @@ static const char usage[] =
     "                              succeeded paper\n"
     "  requeue --parked [--paper ID]\n"
     "                              send parked papers back with a fresh attempt budget\n"
-    "  requeue --qa-below X [--paper ID]\n"
+    "  requeue --qa-below X [--paper ID] [--fallback]\n"
     "                              translate again succeeded papers whose mean QA overall\n"
-    "                              score is below X (their old judgements stay as history)\n"
+    "                              score is below X (their old judgements stay as history);\n"
+    "                              --fallback: with translate.fallback_model\n"
     "  qa --paper ID               ask the judges for a judgement of one succeeded paper\n"
     "\n"
     "options:\n"
@@ -69,6 +70,7 @@ static const char usage[] =
 #define OPT_PARKED 8
 #define OPT_PAPER 16
 #define OPT_QA_BELOW 32
+#define OPT_FALLBACK 64
 
 static const struct command {
   const char *name;
@@ -80,12 +82,12 @@ static const struct command {
     {"show", OPT_JSON, 1},
     {"failed", OPT_JSON, 0},
     {"export", OPT_OUT | OPT_MARKDOWN, 0},
-    {"requeue", OPT_PARKED | OPT_PAPER | OPT_QA_BELOW, 0},
+    {"requeue", OPT_PARKED | OPT_PAPER | OPT_QA_BELOW | OPT_FALLBACK, 0},
     {"qa", OPT_PAPER, 0},
 };
 
 static const char *const option_names[] = {"--json", "--out", "--markdown", "--parked", "--paper",
-                                           "--qa-below"};
+                                           "--qa-below", "--fallback"};
 
 struct args {
   const char *config;
@@ -93,7 +95,7 @@ struct args {
   const struct command *cmd;
   const char *positional;
   int given; /* OPT_* seen */
-  int json, markdown;
+  int json, markdown, fallback;
   const char *out;
   struct ledger_requeue_opts requeue;
 };
@@ -154,6 +156,9 @@ static int parse(int argc, char **argv, struct args *a) {
       a->given |= OPT_PAPER;
       if (!(a->requeue.paper_id = value_of(argc, argv, &i, "--paper")) || !a->requeue.paper_id[0])
         return usage_error("--paper needs a paper id");
+    } else if (strcmp(arg, "--fallback") == 0) {
+      a->given |= OPT_FALLBACK;
+      a->fallback = 1;
     } else if (is_opt(arg, "--qa-below")) {
       a->given |= OPT_QA_BELOW;
       v = value_of(argc, argv, &i, "--qa-below");
@@ -178,7 +183,7 @@ static int parse(int argc, char **argv, struct args *a) {
     return LEDGER_EXIT_OK;
   if (!a->cmd)
     return usage_error("a command is needed: serve, report, show, failed, export, requeue or qa");
-  for (int bit = 0; bit < 6; bit++)
+  for (int bit = 0; bit < 7; bit++)
     if ((a->given & (1 << bit)) && !(a->cmd->options & (1 << bit))) {
       fprintf(stderr, "paperq-ledger: %s does not apply to %s (see paperq-ledger --help)\n",
               option_names[bit], a->cmd->name);
@@ -244,9 +249,15 @@ int main(int argc, char **argv) {
     rc = ledger_failed(&cfg, a.json);
   else if (strcmp(name, "export") == 0)
     rc = ledger_export(&cfg, a.out, a.markdown);
-  else if (strcmp(name, "requeue") == 0)
+  else if (strcmp(name, "requeue") == 0 && a.fallback && !cfg.translate.fallback_model[0]) {
+    fprintf(stderr, "paperq-ledger: --fallback needs translate.fallback_model "
+                    "(PAPERQ_TRANSLATE_FALLBACK_MODEL) to be set\n");
+    rc = LEDGER_EXIT_USAGE;
+  } else if (strcmp(name, "requeue") == 0) {
+    if (a.fallback)
+      a.requeue.model = cfg.translate.fallback_model;
     rc = ledger_requeue(&cfg, &a.requeue);
-  else
+  } else
     rc = ledger_qa_request(&cfg, a.requeue.paper_id);
   pq_config_free(&cfg);
   return rc;

@@ -36,6 +36,7 @@ struct requeue {
   size_t first, end; /* the chunk waiting for confirms */
   struct pq_mq *mq;
   long drained, held;
+  const char *model; /* --fallback: the model the new jobs ask for */
 };
 
 static void targets_free(struct requeue *r) {
@@ -163,8 +164,9 @@ static int publish_chunk(struct pq_mq *mq, struct requeue *r, const struct pq_mq
     struct target *t = &r->t[i];
     cJSON *record = cJSON_Parse(t->record);
     size_t len = 0;
-    char *body = cJSON_IsObject(record) ? pq_job_encode(record, (int)(t->gen + 1), NULL, &len)
-                                        : NULL;
+    char *body = cJSON_IsObject(record)
+                     ? pq_job_encode_model(record, (int)(t->gen + 1), NULL, r->model, &len)
+                     : NULL;
     cJSON_Delete(record);
     if (!body) {
       fprintf(stderr, "paperq-ledger: paper %s: its stored record is not a JSON object; skipped\n",
@@ -193,6 +195,7 @@ int ledger_requeue(const struct pq_config *cfg, const struct ledger_requeue_opts
   long no_source = 0, marked = 0, failed = 0;
   int rc = LEDGER_EXIT_RUNTIME;
   memset(&r, 0, sizeof r);
+  r.model = o->model;
   if (ledger_db_open(cfg->ledger.db, 0, &db, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "paperq-ledger: %s\n", err);
     goto cleanup;

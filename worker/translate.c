@@ -115,7 +115,9 @@ static void fail(struct paper *p, enum pq_err_class cls, const char *fmt, ...) {
 static void submit_chunk(struct paper *p, struct chunk *c) {
   struct worker *w = p->w;
   struct xlate *x = p->x;
-  const char *model = c->fallback ? w->cfg->translate.fallback_model : w->cfg->translate.model;
+  const char *model = c->fallback     ? w->cfg->translate.fallback_model
+                      : p->job.model ? p->job.model /* requeue --fallback */
+                                     : w->cfg->translate.model;
   char *terms = NULL, *system = NULL;
   /* Only the glossary terms that occur in this chunk go into the prompt. */
   if (w->glossary && pq_glossary_prompt(w->glossary, c->sent, 40, &terms) == PQ_OK && terms[0]) {
@@ -357,7 +359,7 @@ void xlate_start(struct paper *p) {
   free(masked);
   free(texts);
   if (!w->dry_run)
-    snprintf(x->model, sizeof x->model, "%s", w->cfg->translate.model);
+    snprintf(x->model, sizeof x->model, "%s", p->job.model ? p->job.model : w->cfg->translate.model);
   else
     snprintf(x->model, sizeof x->model, "dry-run");
   if (all_done(x)) {

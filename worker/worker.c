@@ -104,7 +104,8 @@ static char *encode_again(struct paper *p, size_t *len) {
     cJSON_Delete(done);
   } else {
     cJSON *done = xlate_done_segments(p);
-    body = pq_job_encode(p->job.record, p->job.gen, done ? done : p->job.done, len);
+    body = pq_job_encode_model(p->job.record, p->job.gen, done ? done : p->job.done, p->job.model,
+                               len);
     cJSON_Delete(done);
   }
   return body;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 static char *encode(const cJSON *record, int gen, const cJSON *done, const cJSON *translation,
-                    size_t *len) {
+                    const char *model, size_t *len) {
   /* Build a shallow wrapper with references so the record is not copied. */
   cJSON *root = cJSON_CreateObject();
   char *out = NULL;
@@ -23,6 +23,8 @@ static char *encode(const cJSON *record, int gen, const cJSON *done, const cJSON
     cJSON_AddItemReferenceToObject(root, "done", (cJSON *)done);
   if (translation)
     cJSON_AddItemReferenceToObject(root, "translation", (cJSON *)translation);
+  if (model && model[0] && !cJSON_AddStringToObject(root, "model", model))
+    goto cleanup;
   out = cJSON_PrintUnformatted(root);
   if (out && len)
     *len = strlen(out);
@@ -32,12 +34,17 @@ cleanup:
 }
 
 char *pq_job_encode(const cJSON *record, int gen, const cJSON *done, size_t *len) {
-  return encode(record, gen, done, NULL, len);
+  return encode(record, gen, done, NULL, NULL, len);
+}
+
+char *pq_job_encode_model(const cJSON *record, int gen, const cJSON *done, const char *model,
+                          size_t *len) {
+  return encode(record, gen, done, NULL, model, len);
 }
 
 char *pq_job_encode_qa(const cJSON *record, int gen, const cJSON *translation, const cJSON *done,
                        size_t *len) {
-  return encode(record, gen, done, translation, len);
+  return encode(record, gen, done, translation, NULL, len);
 }
 
 int pq_job_decode(const void *body, size_t len, struct pq_job *job, char *err, size_t errlen) {
@@ -63,6 +70,8 @@ int pq_job_decode(const void *body, size_t len, struct pq_job *job, char *err, s
   job->done = cJSON_GetObjectItemCaseSensitive(job->root, "done");
   if (job->done && !cJSON_IsObject(job->done))
     job->done = NULL;
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(job->root, "model");
+  job->model = cJSON_IsString(model) && model->valuestring[0] ? model->valuestring : NULL;
   job->translation = cJSON_GetObjectItemCaseSensitive(job->root, "translation");
   if (job->translation && !cJSON_IsObject(job->translation))
     job->translation = NULL;

@@ -102,6 +102,34 @@ class TestQA(unittest.TestCase):
             self.assertEqual(rep["bad_messages"], 0, rep.get("bad_latest"))
             self.assertEqual(rep["papers"]["parked"], 0)
 
+    def test_requeue_low_scorers_with_fallback(self):
+        """requeue --qa-below X --fallback sends the low scorers back to be
+        translated by the fallback model; their old judgements stay history."""
+        with pq.FakeLLM() as fake, \
+                pq.Pipeline("qa4", fake=fake, PAPERQ_QA_JUDGES=JUDGES, PAPERQ_QA_SAMPLE_RATE=0.3,
+                            PAPERQ_TRANSLATE_FALLBACK_MODEL="fallback/model") as p:
+            p.start_ledger()
+            p.start_worker(PAPERQ_WORKER_CONCURRENCY=32)
+            self.assertEqual(p.run_producer("--input", SAMPLE, "--limit", "60").returncode, 0)
+            p.wait_drained(60, timeout=120)
+            rep = p.wait_for(lambda: (lambda r: r if r["qa"]["judgements"] > 0 and
+                                      r["qa"]["judgements"] == 2 * r["qa"]["papers_judged"]
+                                      else None)(p.report()), 60, "QA done")
+            low = [x for x in rep["qa"]["lowest"]]
+            r = p.ledger("requeue", "--qa-below", "8.5", "--fallback")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            print(r.stdout.strip())
+            m = __import__("re").search(r"requeued (\d+)", r.stdout)
+            self.assertTrue(m, r.stdout)
+            n = int(m.group(1))
+            self.assertGreater(n, 0, "the fake's judges give some scores below 8.5")
+            p.wait_for(lambda: fake.stats()["by_model"].get("fallback/model", 0) >= n, 60,
+                       "the fallback model to translate the requeued papers")
+            rep = p.wait_drained(60, timeout=120)
+            self.assertEqual(rep["papers"]["succeeded"], 60)
+            self.assertGreater(rep["qa"]["judgements_all"], rep["qa"]["judgements"] - 1)
+            print("lowest before: %s" % low[:2])
+
 
 if __name__ == "__main__":
     pq.main()

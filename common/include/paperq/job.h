@@ -15,11 +15,17 @@ struct pq_job {
   cJSON *done;   /* borrowed from root: translated segments (or, in a QA
                     job, judgements already made), or NULL */
   cJSON *translation; /* borrowed from root: QA jobs only, else NULL */
+  const char *model;  /* borrowed: a model for this paper instead of
+                         translate.model (requeue --fallback), or NULL */
 };
 
 /* Serializes a job: record is borrowed (not modified), done may be NULL.
  * Returns a malloc'd string (free with free()) or NULL on out of memory. */
 char *pq_job_encode(const cJSON *record, int gen, const cJSON *done, size_t *len);
+
+/* The same with a model override for this paper (NULL = none). */
+char *pq_job_encode_model(const cJSON *record, int gen, const cJSON *done, const char *model,
+                          size_t *len);
 
 /* A QA job (P.qa): the record, its translation to judge, and the judges
  * that already answered (done, may be NULL). Same ownership as above. */
