@@ -37,6 +37,7 @@ PAPERS=${PQ_COMPOSE_PAPERS:-100}
 SAMPLE=200 # papers in tests/fixtures/sample.jsonl, the image's bundled sample
 WORKERS=${PQ_COMPOSE_WORKERS:-3}
 TIMEOUT=${PQ_COMPOSE_TIMEOUT:-600}
+UP_TIMEOUT=300 # for `up -d`: RabbitMQ booting, healthchecks passing
 PROJECT=paperqtest$$
 RABBITMQ_TEST_IMAGE=paperq-test/rabbitmq:latest
 
@@ -70,15 +71,11 @@ if ! { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>
   say "bringing up a container engine ($engine)"
   eval "$("$engine")"
 fi
-# The CLI for kill/inspect: docker if it talks to the engine, else podman
-# (same storage as the podman service behind DOCKER_HOST).
-if command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; then
-  DK=(docker)
-elif command -v podman >/dev/null 2>&1; then
-  DK=(podman)
-else
-  fail "neither docker nor podman CLI found"
-fi
+# docker-compose 1.x builds, runs and execs through the docker CLI (Debian's
+# docker.io, which its docker-compose package recommends): it must be there.
+command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1 ||
+  fail "the docker CLI does not reach an engine (DOCKER_HOST=${DOCKER_HOST:-unset})"
+DK=(docker)
 if command -v docker-compose >/dev/null 2>&1; then
   COMPOSE=(docker-compose)
 elif docker compose version >/dev/null 2>&1; then
@@ -88,11 +85,13 @@ else
 fi
 COMPOSE+=(--env-file tests/compose/test.env -p "$PROJECT"
   -f docker-compose.yml -f tests/compose/docker-compose.test.yml)
+# (No `| grep -q` here: with pipefail, grep quitting early fails the pipe.)
 PODMAN=0
-if "${DK[@]}" version 2>/dev/null | grep -qi podman; then
+engine_version=$("${DK[@]}" version 2>/dev/null || true)
+if [[ "$engine_version" == *[Pp]odman* ]]; then
   PODMAN=1
 fi
-say "engine: ${DK[*]} ($( ((PODMAN)) && echo podman || echo docker)), compose: ${COMPOSE[0]}$([[ ${COMPOSE[0]} == docker ]] && echo " compose"), project $PROJECT"
+say "engine: $( ((PODMAN)) && echo podman || echo docker) (CLI: ${DK[*]}), compose: ${COMPOSE[0]}$([[ ${COMPOSE[0]} == docker ]] && echo " compose"), project $PROJECT"
 stage_done engine
 
 # ---- cleanup, whatever happens ---------------------------------------------
@@ -154,14 +153,15 @@ rm -f /tmp/"$PROJECT"-build.log
 stage_done "build paperq + fakellm"
 
 # ---- no key: dry run, said loudly --------------------------------------------
-out=$("${COMPOSE[@]}" run --rm --no-deps -e OPENROUTER_API_KEY= worker --print-config 2>&1) ||
+UP=1 # from here on `run` creates the project's network and volumes
+out=$("${COMPOSE[@]}" run --rm --no-deps -T -e OPENROUTER_API_KEY= worker --print-config 2>&1) ||
   fail "worker --print-config failed: $out"
 grep -q "DRY RUN" <<<"$out" || fail "no DRY RUN banner without a key: $out"
 grep -Eq 'provider[^a-z]*"?dry-run' <<<"$out" || fail "provider is not dry-run without a key: $out"
 if grep -q compose-test-key <<<"$out"; then
   fail "the API key appears in the worker's output"
 fi
-out=$("${COMPOSE[@]}" run --rm --no-deps worker --print-config 2>&1) ||
+out=$("${COMPOSE[@]}" run --rm --no-deps -T worker --print-config 2>&1) ||
   fail "worker --print-config failed: $out"
 if grep -q "DRY RUN" <<<"$out"; then
   fail "DRY RUN banner although the key is set: $out"
@@ -174,16 +174,17 @@ if ((PODMAN)); then
   health_pump &
   PUMP_PID=$!
 fi
-UP=1
 say "PAPERQ_LIMIT=$PAPERS docker-compose up -d --scale worker=$WORKERS"
-PAPERQ_LIMIT=$PAPERS "${COMPOSE[@]}" up -d --scale "worker=$WORKERS" 2>&1 | sed 's/^/   /'
+# docker-compose waits for healthchecks without a deadline of its own.
+PAPERQ_LIMIT=$PAPERS timeout "$UP_TIMEOUT" "${COMPOSE[@]}" up -d --scale "worker=$WORKERS" 2>&1 | sed 's/^/   /' ||
+  fail "docker-compose up failed or took more than $UP_TIMEOUT s (healthchecks?)"
 stage_done "up -d"
 
 # ---- wait for the papers ---------------------------------------------------
 # report --json through the running ledger; prints "total succeeded parked
 # failed remaining" (or nothing while the ledger is not answering).
 counts() {
-  "${COMPOSE[@]}" exec -T ledger paperq-ledger report --json 2>/dev/null | python3 -c '
+  timeout 60 "${COMPOSE[@]}" exec -T ledger paperq-ledger report --json 2>/dev/null | python3 -c '
 import json, sys
 p = json.load(sys.stdin)["papers"]
 print(p.get("total", 0), p.get("succeeded", 0), p.get("parked", 0), p.get("failed", 0), p.get("remaining", 0))
@@ -210,7 +211,8 @@ wait_papers() {
     fi
     if ((kill)) && [[ -z "$killed" ]] && ((succeeded >= 5)); then
       ((succeeded < want)) || fail "all $want papers finished before the kill: make the fake LLM slower (FAKELLM_LATENCY_MS)"
-      killed=$("${COMPOSE[@]}" ps -q worker | head -n 1)
+      killed=$("${COMPOSE[@]}" ps -q worker)
+      killed=${killed%%$'\n'*}
       [[ -n "$killed" ]] || fail "no worker container to kill"
       "${DK[@]}" kill "$killed" >/dev/null
       killed_at=$succeeded
@@ -254,7 +256,8 @@ say "docker-compose restart rabbitmq (the programs reconnect)"
 "${COMPOSE[@]}" restart -t 30 rabbitmq 2>&1 | sed 's/^/   /'
 stage_done "restart rabbitmq"
 say "PAPERQ_LIMIT=$SAMPLE docker-compose up -d producer: the rest of the $SAMPLE-paper sample"
-PAPERQ_LIMIT=$SAMPLE "${COMPOSE[@]}" up -d producer 2>&1 | sed 's/^/   /'
+PAPERQ_LIMIT=$SAMPLE timeout "$UP_TIMEOUT" "${COMPOSE[@]}" up -d producer 2>&1 | sed 's/^/   /' ||
+  fail "docker-compose up -d producer failed or took more than $UP_TIMEOUT s"
 wait_papers "$SAMPLE" 0
 pid=$("${COMPOSE[@]}" ps -q producer)
 [[ "$(container_exit "$pid")" == "exited 0" ]] || fail "second producer: $(container_exit "$pid"), expected exited 0"
@@ -293,7 +296,7 @@ say "docker-compose stop; docker-compose run --rm ledger report --json"
 "${COMPOSE[@]}" stop 2>&1 | sed 's/^/   /'
 [[ "$(container_exit "$ledger_id")" == "exited 0" ]] ||
   fail "ledger: $(container_exit "$ledger_id") on stop, expected exited 0"
-json=$("${COMPOSE[@]}" run --rm --no-deps ledger report --json 2>/dev/null) ||
+json=$("${COMPOSE[@]}" run --rm --no-deps -T ledger report --json 2>/dev/null) ||
   fail "docker-compose run --rm ledger report --json failed"
 python3 -c '
 import json, sys
