@@ -19,15 +19,25 @@
 #   PQ_CONTAINER_ENGINE=F    script that brings up an engine when `docker info`
 #                            fails (default ../shared/tools/container-engine.sh)
 #
-# Engine notes (podman 4.3 behind a Docker API socket + docker-compose 1.29,
-# what ../shared/tools/container-engine.sh sets up):
+# Engine notes (podman 4.3 behind a Docker API socket + docker-compose 1.29
+# + Debian's docker.io CLI, what ../shared/tools/container-engine.sh sets up):
+# - the compose file has no `version:` key (Compose Specification): 1.29 then
+#   honours `depends_on: condition: service_healthy`, as Compose v2 does.
 # - podman runs healthchecks from systemd timers; with no systemd they never
-#   run and `depends_on: condition: service_healthy` would wait forever. The
-#   test runs them itself (health_pump below) when the engine is podman.
+#   run and `condition: service_healthy` would wait forever. The test runs
+#   them itself (health_pump below) when the engine is podman.
+# - podman's Docker API splits a healthcheck's CMD arguments at spaces, so no
+#   `python3 -c "..."` healthchecks: call a script or a program with plain args.
 # - a container created through the Docker API has a stop timeout of 0 unless
 #   told otherwise: a bare `docker stop` SIGKILLs at once. `docker-compose stop`
 #   passes the service's stop_grace_period, which podman honours.
-# - `--scale` names containers PROJECT_worker_1..N, as Docker does.
+# - `docker-compose run` while the same service is up fails ("link is not
+#   supported"): 1.x links a one-off container to the service's running ones.
+#   So the live report uses `exec`, and `run --rm ledger report` runs after
+#   `stop` (on Docker both work any time).
+# - docker-compose 1.29 builds and runs through the docker CLI: it needs one.
+# - `--scale` names containers PROJECT_worker_1..N, as Docker does; podman
+#   does not apply `restart: on-failure` to a container stopped by `docker kill`.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -192,12 +202,35 @@ print(p.get("total", 0), p.get("succeeded", 0), p.get("parked", 0), p.get("faile
 }
 container_exit() { "${DK[@]}" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$1"; }
 
-# Polls the ledger until WANT papers are known and all of them succeeded;
-# with KILL=1, SIGKILLs one worker once a few have succeeded.
+# `docker-compose stop worker`; every worker must exit 0 (SIGTERM: finish or
+# hand back what is in flight), except the one SIGKILLed earlier if the
+# engine did not restart it.
+stop_workers() {
+  local ids id st restarts bad=0
+  ids=$("${COMPOSE[@]}" ps -q worker)
+  say "docker-compose stop worker"
+  "${COMPOSE[@]}" stop worker 2>&1 | sed 's/^/   /'
+  for id in $ids; do
+    st=$(container_exit "$id")
+    restarts=$("${DK[@]}" inspect -f '{{.RestartCount}}' "$id" 2>/dev/null || echo '?')
+    echo "   worker ${id:0:12}: $st (restarts: $restarts)"
+    if [[ "$id" == "$killed" && "$st" == "exited 137" ]]; then
+      continue # the one we killed, not restarted by the engine
+    fi
+    [[ "$st" == "exited 0" ]] || bad=1
+  done
+  ((bad == 0)) || fail "a worker did not exit 0 on docker-compose stop"
+}
+
+# Polls the ledger until WANT papers are known and all of them succeeded.
+# With CHAOS=1: SIGKILLs one worker once a few papers have succeeded, then
+# stops all workers mid-run (they must exit 0 and lose nothing) and starts
+# them again, as a user resuming would.
 killed=
 killed_at=
+stopped_at=
 wait_papers() {
-  local want=$1 kill=$2 c last= total succeeded parked failed remaining
+  local want=$1 chaos=$2 c last= total succeeded parked failed remaining
   local t0 deadline
   t0=$(date +%s)
   deadline=$((t0 + TIMEOUT))
@@ -209,7 +242,9 @@ wait_papers() {
         "$(($(date +%s) - t0))" "$total" "$succeeded" "$parked" "$failed" "$remaining"
       last=$c
     fi
-    if ((kill)) && [[ -z "$killed" ]] && ((succeeded >= 5)); then
+    ((parked == 0 && failed == 0)) || fail "papers parked ($parked) or failed ($failed)"
+    ((total <= want && succeeded <= want)) || fail "more papers than queued: total $total succeeded $succeeded, expected $want"
+    if ((chaos)) && [[ -z "$killed" ]] && ((succeeded >= 5)); then
       ((succeeded < want)) || fail "all $want papers finished before the kill: make the fake LLM slower (FAKELLM_LATENCY_MS)"
       killed=$("${COMPOSE[@]}" ps -q worker)
       killed=${killed%%$'\n'*}
@@ -218,18 +253,27 @@ wait_papers() {
       killed_at=$succeeded
       say "killed worker ${killed:0:12} (SIGKILL) at $succeeded/$want succeeded"
       stage_done "until kill"
+    elif ((chaos)) && [[ -n "$killed" && -z "$stopped_at" ]] && ((succeeded >= want * 2 / 5)); then
+      ((succeeded < want)) || fail "all $want papers finished before the stop: make the fake LLM slower (FAKELLM_LATENCY_MS)"
+      stop_workers
+      read -r total succeeded parked failed remaining <<<"$(counts)"
+      stopped_at=$succeeded
+      say "workers stopped at $succeeded/$want succeeded, $remaining to go"
+      ((remaining > 0)) || fail "nothing left to do when the workers stopped: make the fake LLM slower"
+      stage_done "until stop worker"
+      say "docker-compose up -d --scale worker=$WORKERS (resume)"
+      timeout "$UP_TIMEOUT" "${COMPOSE[@]}" up -d --scale "worker=$WORKERS" worker 2>&1 | sed 's/^/   /' ||
+        fail "docker-compose up -d worker failed"
     fi
-    if { ((kill == 0)) || [[ -n "$killed" ]]; } && ((total == want && succeeded == want && remaining == 0)); then
+    if { ((chaos == 0)) || [[ -n "$stopped_at" ]]; } && ((total == want && succeeded == want && remaining == 0)); then
       return 0
     fi
-    ((parked == 0 && failed == 0)) || fail "papers parked ($parked) or failed ($failed)"
-    ((total <= want && succeeded <= want)) || fail "more papers than queued: total $total succeeded $succeeded, expected $want"
     (($(date +%s) < deadline)) || fail "deadline: $succeeded of $want succeeded after ${TIMEOUT} s"
     sleep 1
   done
 }
 
-say "waiting for $PAPERS papers to succeed (deadline ${TIMEOUT} s); one worker is killed mid-run"
+say "waiting for $PAPERS papers to succeed (deadline ${TIMEOUT} s); one worker is killed, then all are stopped and started again"
 wait_papers "$PAPERS" 1
 stage_done "until $PAPERS succeeded"
 
@@ -266,21 +310,8 @@ grep -q "skipped $PAPERS already in the ledger" <<<"$plog" ||
   fail "second producer run did not skip the $PAPERS known papers: $plog"
 stage_done "until $SAMPLE succeeded"
 
-# ---- stop the workers: each hands back and exits 0 ---------------------------
-ids=$("${COMPOSE[@]}" ps -q worker)
-say "docker-compose stop worker"
-"${COMPOSE[@]}" stop worker 2>&1 | sed 's/^/   /'
-bad=0
-for id in $ids; do
-  st=$(container_exit "$id")
-  restarts=$("${DK[@]}" inspect -f '{{.RestartCount}}' "$id" 2>/dev/null || echo 0)
-  echo "   worker ${id:0:12}: $st (restarts: $restarts)"
-  if [[ "$id" == "$killed" && "$st" == "exited 137" ]]; then
-    continue # the one we killed, not restarted by the engine
-  fi
-  [[ "$st" == "exited 0" ]] || bad=1
-done
-((bad == 0)) || fail "a worker did not exit 0 on docker-compose stop"
+# ---- stop the workers again, idle this time ------------------------------------
+stop_workers
 stage_done "stop worker"
 
 # Nothing was lost or recorded twice.
@@ -304,4 +335,4 @@ p = json.loads(sys.argv[1])["papers"]
 sys.exit(0 if p["total"] == p["succeeded"] == int(sys.argv[2]) else 1)' "$json" "$SAMPLE" ||
   fail "run --rm ledger report --json disagrees: $json"
 stage_done "stop + run --rm report"
-say "$SAMPLE papers ($PAPERS, then the rest after a broker restart) succeeded once each; one worker killed at $killed_at/$PAPERS"
+say "$SAMPLE papers ($PAPERS, then the rest after a broker restart) succeeded once each; a worker killed at $killed_at/$PAPERS, all stopped at $stopped_at/$PAPERS and resumed"
