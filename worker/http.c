@@ -21,6 +21,19 @@ struct http {
   size_t max_response;
   struct http_req *wait_head, *wait_tail; /* FIFO of requests not yet started */
   int64_t last_decrease_ms;
+  int64_t pause_until_ms; /* the provider asked us to wait (monotonic ms) */
+  /* x-ratelimit-remaining-requests: what the provider says is left of its
+   * window, minus what we started since. Until the first answer says
+   * whether the provider sends these headers, one request at a time. */
+  int rl_seen_answer;     /* any answer arrived */
+  int rl_known;           /* the last answer carried remaining/reset */
+  long rl_left;           /* requests we may still start in this window */
+  int64_t rl_reset_ms;    /* when the window is full again (monotonic) */
+  long rl_capacity;       /* the largest window seen (remaining + 1) */
+  double rl_tok_ms;       /* time the provider takes to give back one request */
+  double rl_share;        /* share of a window this process takes: workers
+                             that do not talk to each other converge on
+                             their part of the limit (MD on 429, AI after) */
   /* translate.requests_per_minute: a token bucket refilled continuously */
   double rpm, tokens;
   int64_t refill_ms;
@@ -49,6 +62,7 @@ int http_new(const struct pq_config *cfg, struct http **out) {
   h->rpm = cfg->translate.requests_per_minute;
   h->tokens = h->rpm > 0 ? (h->rpm / 60.0 < 1 ? 1 : h->rpm / 60.0) : 0;
   h->refill_ms = pq_mono_ms();
+  h->rl_share = 1.0;
   /* Keep a warm connection for every transfer that may run at once. */
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_requests);
   curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->max_requests);
@@ -119,6 +133,43 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp) {
   return pq_buf_append(&r->resp, data, size * n) == PQ_OK ? size * n : 0;
 }
 
+/* OpenAI-style durations: "1s", "250ms", "6m0s", "1h2m3.5s", or plain
+ * seconds ("0.5"). Returns milliseconds, or -1 when unreadable. */
+static long parse_duration_ms(const char *v) {
+  double total = 0;
+  int any = 0;
+  while (*v == ' ')
+    v++;
+  while (*v && *v != '\r' && *v != '\n') {
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v)
+      return -1;
+    v = end;
+    if (strncmp(v, "ms", 2) == 0) {
+      total += x;
+      v += 2;
+    } else if (*v == 'h') {
+      total += x * 3600000;
+      v++;
+    } else if (*v == 'm') {
+      total += x * 60000;
+      v++;
+    } else if (*v == 's') {
+      total += x * 1000;
+      v++;
+    } else if (!*v || *v == '\r' || *v == '\n' || *v == ' ') {
+      total += x * 1000; /* plain seconds */
+    } else {
+      return -1;
+    }
+    any = 1;
+    while (*v == ' ')
+      v++;
+  }
+  return any && total >= 0 && total < 864e5 ? (long)total : -1;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *userp) {
   struct http_req *r = userp;
   size_t len = size * n;
@@ -134,6 +185,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp) {
   const char *value = colon + 1;
   if (strcasecmp(line, "retry-after") == 0) {
     r->retry_after_ms = pq_chat_retry_after_ms(value);
+  } else if (strcasecmp(line, "x-ratelimit-reset-requests") == 0) {
+    r->ratelimit_reset_ms = parse_duration_ms(value);
   } else if (strcasecmp(line, "x-ratelimit-remaining-requests") == 0) {
     long v;
     char tmp[64];
@@ -163,6 +216,7 @@ static int start(struct http *h, struct http_req *r) {
   r->error[0] = '\0';
   r->retry_after_ms = -1;
   r->ratelimit_remaining = -1;
+  r->ratelimit_reset_ms = -1;
   r->headers = hd;
   r->easy = e;
   curl_easy_setopt(e, CURLOPT_URL, r->url);
@@ -204,12 +258,28 @@ static void refill(struct http *h, int64_t now) {
 static void start_due(struct http *h) {
   int64_t now = pq_mono_ms();
   struct http_req *r = h->wait_head;
+  if (now < h->pause_until_ms)
+    return;
+  if (h->rl_known && now >= h->rl_reset_ms) {
+    /* The window has refilled: take our share of it until the next answer
+     * says how much is really left. */
+    h->rl_left = (long)(h->rl_capacity * h->rl_share + 0.5) - h->running;
+    if (h->rl_left < 1 && h->running == 0)
+      h->rl_left = 1;
+    h->rl_reset_ms = now + 1000;
+    if (h->rl_share < 1.0)
+      h->rl_share = h->rl_share + 0.02 > 1.0 ? 1.0 : h->rl_share + 0.02;
+  }
   refill(h, now);
-  while (r && h->running < (int)h->limit && (h->rpm <= 0 || h->tokens >= 1)) {
+  while (r && h->running < (int)h->limit && (h->rpm <= 0 || h->tokens >= 1) &&
+         (h->rl_seen_answer || h->running == 0) && (!h->rl_known || h->rl_left > 0)) {
     struct http_req *next = r->next;
     if (r->not_before_ms <= now) {
       if (h->rpm > 0)
         h->tokens -= 1;
+      h->rl_left--;
+      if (h->rl_known)
+        h->rl_reset_ms += (int64_t)h->rl_tok_ms; /* what we take refills later */
       unlink_waiting(h, r);
       if (start(h, r) != PQ_OK) {
         /* Put it back at the end; a later round retries. */
@@ -258,6 +328,10 @@ void http_wait(struct http *h, int extra_fd, int timeout_ms) {
   /* A delayed request that falls due must wake us. */
   if (h->waiting && h->running < (int)h->limit) {
     int64_t now = pq_mono_ms();
+    if (h->pause_until_ms > now && h->pause_until_ms - now < timeout_ms)
+      timeout_ms = (int)(h->pause_until_ms - now);
+    if (h->rl_known && h->rl_left <= 0 && h->rl_reset_ms - now < timeout_ms)
+      timeout_ms = h->rl_reset_ms > now ? (int)(h->rl_reset_ms - now) : 0;
     if (h->rpm > 0 && h->tokens < 1) {
       int64_t in = (int64_t)((1 - h->tokens) * 60000.0 / h->rpm) + 1;
       if (in < timeout_ms)
@@ -277,7 +351,33 @@ int http_running(const struct http *h) { return h->running; }
 int http_waiting(const struct http *h) { return h->waiting; }
 int http_limit(const struct http *h) { return (int)h->limit; }
 
-void http_feedback(struct http *h, int rate_limited) {
+/* Holds new requests for wait_ms, stretched by up to 20% at random so that
+ * workers told the same thing do not all come back in the same instant. */
+static void pause_for(struct http *h, long wait_ms) {
+  int64_t until = pq_mono_ms() + wait_ms + (long)(wait_ms * 0.2 * ((double)rand() / RAND_MAX));
+  if (until > h->pause_until_ms)
+    h->pause_until_ms = until;
+}
+
+void http_feedback(struct http *h, const struct http_req *r, int rate_limited) {
+  h->rl_seen_answer = 1;
+  if (r->ratelimit_remaining >= 0 && r->ratelimit_reset_ms >= 0) {
+    /* Requests still running may be counted in this figure or not; assume
+     * they are not, so we never start more than the window holds. */
+    h->rl_known = 1;
+    if (r->ratelimit_remaining + 1 > h->rl_capacity)
+      h->rl_capacity = r->ratelimit_remaining + 1;
+    if (h->rl_capacity > r->ratelimit_remaining)
+      h->rl_tok_ms = (double)r->ratelimit_reset_ms / (double)(h->rl_capacity - r->ratelimit_remaining);
+    long left = (long)(r->ratelimit_remaining * h->rl_share) - h->running;
+    h->rl_left = left < h->rl_left || !rate_limited ? left : h->rl_left;
+    h->rl_reset_ms = pq_mono_ms() + r->ratelimit_reset_ms + (int64_t)(h->rl_tok_ms * h->running);
+  }
+  if (rate_limited) {
+    pause_for(h, r->retry_after_ms >= 0 ? r->retry_after_ms : 1000);
+    if (pq_mono_ms() - h->last_decrease_ms >= 1000)
+      h->rl_share = h->rl_share * 0.6 < 0.02 ? 0.02 : h->rl_share * 0.6;
+  }
   if (rate_limited) {
     /* Halve at most once per second so one burst of 429s from requests
      * already in flight counts as one signal. */

@@ -26,6 +26,7 @@ struct http_req {
   struct pq_buf resp;
   long retry_after_ms; /* from Retry-After, -1 if absent */
   long ratelimit_remaining; /* x-ratelimit-remaining-requests, -1 if absent */
+  long ratelimit_reset_ms;  /* x-ratelimit-reset-requests, -1 if absent */
   int64_t started_ms, finished_ms;
   /* internal */
   int64_t not_before_ms;
@@ -57,9 +58,11 @@ void http_wait(struct http *h, int extra_fd, int timeout_ms);
 int http_running(const struct http *h); /* transfers in progress */
 int http_waiting(const struct http *h); /* queued, not yet started */
 
-/* Rate-limit feedback (additive increase, multiplicative decrease): the
- * concurrency cap shrinks on 429 and grows back on success. */
-void http_feedback(struct http *h, int rate_limited);
+/* Rate-limit feedback from a completed request (additive increase,
+ * multiplicative decrease): the concurrency cap shrinks on 429 and grows back
+ * on success; a 429's Retry-After, or x-ratelimit-remaining-requests reaching
+ * 0 with its reset time, holds every new request until then. */
+void http_feedback(struct http *h, const struct http_req *r, int rate_limited);
 int http_limit(const struct http *h);
 
 #endif

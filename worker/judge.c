@@ -187,13 +187,15 @@ void judge_on_response(struct http_req *r) {
   g->completion_tokens += res.completion_tokens;
   g->cost += cost;
   if (res.cls == PQ_CLASS_RATE && ++jr->rate_retries <= MAX_RATE_RETRIES) {
-    http_feedback(w->http, 1);
+    http_feedback(w->http, r, 1);
     jr->active = 1;
     g->outstanding++;
     http_submit(w->http, &jr->req, r->retry_after_ms >= 0 ? r->retry_after_ms : 1000);
     pq_chat_result_free(&res);
     return;
   }
+  if (res.cls != PQ_CLASS_RATE)
+    http_feedback(w->http, r, 0);
   if (res.cls == PQ_CLASS_FATAL) {
     char err[700];
     snprintf(err, sizeof err, "%s (judge model %s)", res.error, jr->model);

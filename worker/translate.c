@@ -469,7 +469,7 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
   int failed_already = p->outcome != PQ_CLASS_OK;
   if (res.cls == PQ_CLASS_RATE) {
     /* A 429 says nothing about the paper: wait as told and ask again. */
-    http_feedback(w->http, 1);
+    http_feedback(w->http, r, 1);
     long delay = r->retry_after_ms >= 0 ? r->retry_after_ms : 1000;
     if (!failed_already && ++c->rate_retries <= MAX_RATE_RETRIES) {
       pq_debug("paper %s: rate limited; resending in %ld ms", p->job.paper_id, delay);
@@ -491,13 +491,13 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
     return;
   }
   if (res.cls != PQ_CLASS_OK) {
-    http_feedback(w->http, 0);
+    http_feedback(w->http, r, 0);
     if (!failed_already)
       fail(p, res.cls, "%s", res.error);
     pq_chat_result_free(&res);
     goto maybe_finish;
   }
-  http_feedback(w->http, 0);
+  http_feedback(w->http, r, 0);
   char detail[400] = "";
   enum pq_check failed = accept_answer(p, c, res.content, res.finish_reason, detail, sizeof detail);
   pq_chat_result_free(&res);
