@@ -23,9 +23,9 @@ struct http {
   int64_t last_decrease_ms;
   int64_t pause_until_ms; /* the provider asked us to wait (monotonic ms) */
   /* x-ratelimit-remaining-requests: what the provider says is left of its
-   * window, minus what we started since. Until the first answer says
-   * whether the provider sends these headers, one request at a time. */
-  int rl_seen_answer;     /* any answer arrived */
+   * window, minus what we started since. (No probing before the first
+   * answer: with 60-second calls that would cost a minute at start; an
+   * initial burst over the limit is answered 429 once and resent.) */
   int rl_known;           /* the last answer carried remaining/reset */
   long rl_left;           /* requests we may still start in this window */
   int64_t rl_reset_ms;    /* when the window is full again (monotonic) */
@@ -272,7 +272,7 @@ static void start_due(struct http *h) {
   }
   refill(h, now);
   while (r && h->running < (int)h->limit && (h->rpm <= 0 || h->tokens >= 1) &&
-         (h->rl_seen_answer || h->running == 0) && (!h->rl_known || h->rl_left > 0)) {
+         (!h->rl_known || h->rl_left > 0)) {
     struct http_req *next = r->next;
     if (r->not_before_ms <= now) {
       if (h->rpm > 0)
@@ -360,7 +360,6 @@ static void pause_for(struct http *h, long wait_ms) {
 }
 
 void http_feedback(struct http *h, const struct http_req *r, int rate_limited) {
-  h->rl_seen_answer = 1;
   if (r->ratelimit_remaining >= 0 && r->ratelimit_reset_ms >= 0) {
     /* Requests still running may be counted in this figure or not; assume
      * they are not, so we never start more than the window holds. */
