@@ -83,7 +83,7 @@ if ! { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>
 fi
 # docker-compose 1.x builds, runs and execs through the docker CLI (Debian's
 # docker.io, which its docker-compose package recommends): it must be there.
-command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1 ||
+{ command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; } ||
   fail "the docker CLI does not reach an engine (DOCKER_HOST=${DOCKER_HOST:-unset})"
 DK=(docker)
 if command -v docker-compose >/dev/null 2>&1; then
@@ -193,8 +193,12 @@ stage_done "up -d"
 # ---- wait for the papers ---------------------------------------------------
 # report --json through the running ledger; prints "total succeeded parked
 # failed remaining" (or nothing while the ledger is not answering).
+# (`docker exec` by id: docker-compose takes a second or two per command,
+# too slow to poll with.)
+LEDGER_ID=
 counts() {
-  timeout 60 "${COMPOSE[@]}" exec -T ledger paperq-ledger report --json 2>/dev/null | python3 -c '
+  [[ -n "$LEDGER_ID" ]] || LEDGER_ID=$("${COMPOSE[@]}" ps -q ledger)
+  timeout 60 "${DK[@]}" exec "$LEDGER_ID" paperq-ledger report --json 2>/dev/null | python3 -c '
 import json, sys
 p = json.load(sys.stdin)["papers"]
 print(p.get("total", 0), p.get("succeeded", 0), p.get("parked", 0), p.get("failed", 0), p.get("remaining", 0))
@@ -230,7 +234,7 @@ killed=
 killed_at=
 stopped_at=
 wait_papers() {
-  local want=$1 chaos=$2 c last= total succeeded parked failed remaining
+  local want=$1 chaos=$2 c last='' total succeeded parked failed remaining
   local t0 deadline
   t0=$(date +%s)
   deadline=$((t0 + TIMEOUT))
