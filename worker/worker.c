@@ -484,6 +484,9 @@ static int connect_and_consume(struct worker *w) {
         ok = pq_mq_declare_retry_queue(w->mq, PQ_RK_JOB, w->retry.delays[i]) == PQ_OK &&
              pq_mq_declare_retry_queue(w->mq, PQ_RK_QA, w->retry.delays[i]) == PQ_OK;
       ok = ok && pq_mq_consume_control(w->mq) == PQ_OK;
+      /* A resume broadcast while we were disconnected would be lost; the
+       * ledger repeats its pause every 30 s, so start unpaused. */
+      w->paused = 0;
       if (ok && (w->paused || start_consuming(w) == PQ_OK)) {
         pq_info("connected; consuming %s.jobs with %d papers in flight at most%s",
                 w->cfg->broker.prefix, w->cfg->worker.concurrency, w->paused ? " (paused)" : "");
