@@ -489,6 +489,9 @@ def e2e_run(ctx, n, workers, concurrency):
     fake_win = sampler.cpu_between("fake", first, last)
     broker_all = sampler.cpu_between("broker", t0, t_end)
     fake_all = sampler.cpu_between("fake", t0, t_end)
+    # What the rest of the machine used meanwhile: how quiet it was.
+    others = (sampler.cpu_between("machine", t0, t_end) - (broker_all or 0) - (fake_all or 0)
+              - sampler.cpu_between("driver", t0, t_end) - own)
     res = {
         "papers": n, "workers": workers, "concurrency": concurrency,
         "requests": st["requests"], "requests_per_paper": st["requests"] / n,
@@ -502,6 +505,7 @@ def e2e_run(ctx, n, workers, concurrency):
         "fake_cpu_ms_per_paper": fake_win * 1000 / n if fake_win is not None else None,
         "rss_mb": {p.name: p.maxrss_mb() for p in [prod, ledger] + ws},
         "report_cli_ms": sorted(rt)[len(rt) // 2],
+        "others_cpu_pct": 100.0 * others / (t_end - t0),
         "statuses": st["by_status"],
     }
     say("  %6d papers, %d worker%s (concurrency %d): %.0f papers/s (%.2f s from first queued to last "
@@ -513,9 +517,10 @@ def e2e_run(ctx, n, workers, concurrency):
     say("         broker (beam.smp) %.2f s = %.3f ms/paper, fake LLM %.2f s = %.3f ms/paper "
         "(between first queued and last succeeded)", broker_win or 0, res["broker_cpu_ms_per_paper"] or 0,
         fake_win or 0, res["fake_cpu_ms_per_paper"] or 0)
-    say("         peak RSS: %s; `paperq-ledger report --json` on this ledger: %.0f ms (median of 5)",
-        ", ".join("%s %s" % (k, fmt_mb(v)) for k, v in res["rss_mb"].items()), res["report_cli_ms"])
-    delete_queues(prefix)
+    say("         peak RSS: %s; `paperq-ledger report --json` on this ledger: %.0f ms (median of 5); "
+        "other processes on the machine meanwhile: %.0f%% of a core",
+        ", ".join("%s %s" % (k, fmt_mb(v)) for k, v in res["rss_mb"].items()), res["report_cli_ms"],
+        res["others_cpu_pct"])
     shutil.rmtree(rundir, ignore_errors=True)
     return res
 
@@ -645,7 +650,7 @@ def latency_run(ctx, lat_ms, inflight, window, cap, concurrency=None, jitter_ms=
         os.cpu_count(), res["cpu_pct"]["others"],
         res["worker_cpu_ms_per_request"] or 0, papers, t_prod,
         "; non-200: %s" % res["non_200"] if res["non_200"] else "")
-    delete_queues(prefix)
+    delete_queues(prefix, ("jobs",))  # the unworked rest; the ledger consumed its queue
     shutil.rmtree(rundir, ignore_errors=True)
     return res
 
@@ -782,7 +787,6 @@ def ratelimit_run(ctx, rpm, workers, static, duration, warmup, lat_ms, jitter_ms
         if static else "adaptive only", steady["s"], steady["of_rpm_pct"], steady["r429_pct"],
         whole["s"], whole["of_rpm_pct"], whole["r429_pct"], whole["ok"], whole["r429"], whole["other"],
         decreases, wpct, res["cpu_pct"]["fake"], res["cpu_pct"]["broker"], res["cpu_pct"]["others"])
-    delete_queues(prefix)
     shutil.rmtree(rundir, ignore_errors=True)
     return res
 
@@ -790,7 +794,7 @@ def ratelimit_run(ctx, rpm, workers, static, duration, warmup, lat_ms, jitter_ms
 def bench_ratelimit(ctx):
     lat, jit, conc = 1000, 1000, 64
     if ctx.quick:
-        duration, warmup = 30, 10
+        duration, warmup = 25, 8
         combos = [(1200, 1, False), (1200, 4, False), (1200, 1, True), (1200, 4, True)]
     else:
         duration, warmup = 75, 15

@@ -79,19 +79,22 @@ int main(int argc, char **argv) {
         int64_t ts = t0 + i / 10 + k;
         int n;
         if (k == 0)
-          n = snprintf(body, 8192,
-                       "{\"v\":1,\"id\":\"%032lx\",\"kind\":\"job.queued\",\"ts\":%lld,"
-                       "\"paper_id\":\"chinaxiv-%09ld\",\"gen\":0,\"origin\":\"bench.jsonl:%ld\","
-                       "\"record\":{\"id\":\"chinaxiv-%09ld\",\"title\":\"国史知识的语义揭示与组织方法研究\","
-                       "\"abstract\":\"%s\",\"authors\":[\"王颖\",\"张智雄\"],\"keywords\":[\"本体\"],"
-                       "\"subjects\":[\"G 文化\"],\"date\":\"2016-01\",\"year\":2016,"
-                       "\"license\":\"CC-BY-4.0\",\"origin\":\"bench.jsonl:%ld\"}}",
-                       (unsigned long)(i * 4 + 1), (long long)ts, i, i + 1, i, abs, i + 1);
+          n = snprintf(
+              body, 8192,
+              "{\"v\":1,\"id\":\"%032lx\",\"kind\":\"job.queued\",\"ts\":%lld,"
+              "\"paper_id\":\"chinaxiv-%09ld\",\"gen\":0,\"origin\":\"bench.jsonl:%ld\","
+              "\"record\":{\"id\":\"chinaxiv-%09ld\",\"title\":"
+              "\"国史知识的语义揭示与组织方法研究\","
+              "\"abstract\":\"%s\",\"authors\":[\"王颖\",\"张智雄\"],\"keywords\":[\"本体\"],"
+              "\"subjects\":[\"G 文化\"],\"date\":\"2016-01\",\"year\":2016,"
+              "\"license\":\"CC-BY-4.0\",\"origin\":\"bench.jsonl:%ld\"}}",
+              (unsigned long)(i * 4 + 1), (long long)ts, i, i + 1, i, abs, i + 1);
         else if (k == 1)
-          n = snprintf(body, 8192,
-                       "{\"v\":1,\"id\":\"%032lx\",\"kind\":\"job.started\",\"ts\":%lld,"
-                       "\"paper_id\":\"chinaxiv-%09ld\",\"gen\":0,\"attempt\":1,\"worker\":\"bench:1\"}",
-                       (unsigned long)(i * 4 + 2), (long long)ts, i);
+          n = snprintf(
+              body, 8192,
+              "{\"v\":1,\"id\":\"%032lx\",\"kind\":\"job.started\",\"ts\":%lld,"
+              "\"paper_id\":\"chinaxiv-%09ld\",\"gen\":0,\"attempt\":1,\"worker\":\"bench:1\"}",
+              (unsigned long)(i * 4 + 2), (long long)ts, i);
         else if (k >= 3)
           n = snprintf(body, 8192,
                        "{\"v\":1,\"id\":\"%032lx\",\"kind\":\"qa.scored\",\"ts\":%lld,"
@@ -103,28 +106,29 @@ int main(int argc, char **argv) {
                        (unsigned long)(i * 4 + k + 1) | (1UL << 60), (long long)ts, i,
                        k == 3 ? "z-ai/glm-4.6" : "qwen/qwen-max", 6 + i % 5, 5 + (i + k) % 6);
         else
-          n = snprintf(body, 8192,
-                       "{\"v\":1,\"id\":\"%032lx\",\"kind\":\"job.succeeded\",\"ts\":%lld,"
-                       "\"paper_id\":\"chinaxiv-%09ld\",\"gen\":0,\"attempt\":1,\"worker\":\"bench:1\","
-                       "\"translation\":{\"title_en\":\"Research on semantic disclosure and "
-                       "organization of national history knowledge\",\"abstract_en\":\"%.*s\","
-                       "\"keywords_en\":[\"ontology\"],\"subjects_en\":[\"G Culture\"],"
-                       "\"authors_en\":[\"Wang Ying\",\"Zhang Zhixiong\"]},\"model\":\"bench\","
-                       "\"dry_run\":false,\"usage\":{\"prompt_tokens\":1200,\"completion_tokens\":"
-                       "600,\"requests\":2},\"cost_usd\":0.00056,\"timings\":{\"started_ms\":%lld,"
-                       "\"finished_ms\":%lld,\"llm_ms\":20000},\"checks\":{\"cjk_ratio\":0,"
-                       "\"placeholders\":\"ok\"}}",
-                       (unsigned long)(i * 4 + 3), (long long)ts, i, 700,
-                       "The deep development of education and research on the national history "
-                       "of the People's Republic of China has always been highly valued by all "
-                       "parties. Semantic disclosure and organization of national history "
-                       "knowledge is of great significance to education and research. Based on "
-                       "related research results, this paper proposes a method of mining "
-                       "downward and organizing upward. Based on the ontology, the method mines "
-                       "and reveals knowledge objects and facts hidden in the text entries, "
-                       "links them into a knowledge network, and organizes the content by time, "
-                       "category, hierarchy and statistics, with a system platform built on it.",
-                       (long long)ts - 20000, (long long)ts);
+          n = snprintf(
+              body, 8192,
+              "{\"v\":1,\"id\":\"%032lx\",\"kind\":\"job.succeeded\",\"ts\":%lld,"
+              "\"paper_id\":\"chinaxiv-%09ld\",\"gen\":0,\"attempt\":1,\"worker\":\"bench:1\","
+              "\"translation\":{\"title_en\":\"Research on semantic disclosure and "
+              "organization of national history knowledge\",\"abstract_en\":\"%.*s\","
+              "\"keywords_en\":[\"ontology\"],\"subjects_en\":[\"G Culture\"],"
+              "\"authors_en\":[\"Wang Ying\",\"Zhang Zhixiong\"]},\"model\":\"bench\","
+              "\"dry_run\":false,\"usage\":{\"prompt_tokens\":1200,\"completion_tokens\":"
+              "600,\"requests\":2},\"cost_usd\":0.00056,\"timings\":{\"started_ms\":%lld,"
+              "\"finished_ms\":%lld,\"llm_ms\":20000},\"checks\":{\"cjk_ratio\":0,"
+              "\"placeholders\":\"ok\"}}",
+              (unsigned long)(i * 4 + 3), (long long)ts, i, 700,
+              "The deep development of education and research on the national history "
+              "of the People's Republic of China has always been highly valued by all "
+              "parties. Semantic disclosure and organization of national history "
+              "knowledge is of great significance to education and research. Based on "
+              "related research results, this paper proposes a method of mining "
+              "downward and organizing upward. Based on the ontology, the method mines "
+              "and reveals knowledge objects and facts hidden in the text entries, "
+              "links them into a knowledge network, and organizes the content by time, "
+              "category, hierarchy and statistics, with a system platform built on it.",
+              (long long)ts - 20000, (long long)ts);
         if (n <= 0 || n >= 8192) {
           fprintf(stderr, "event too large\n");
           return 1;
@@ -180,8 +184,7 @@ int main(int argc, char **argv) {
   double mb = stat(path, &st) == 0 ? (double)st.st_size / 1e6 : 0;
   printf("ledger ingest: %ld papers, %lld events (queued+started+succeeded, 2 judgements on "
          "10%% of papers), batch %ld\n",
-         papers,
-         events, batch);
+         papers, events, batch);
   printf("  apply+commit: %.1f s, %.0f events/s\n", applied_s, (double)events / applied_s);
   printf("  report --json build on %ld papers: best %.1f ms, worst %.1f ms (5 runs)\n", papers,
          best * 1000, worst * 1000);

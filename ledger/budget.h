@@ -11,8 +11,8 @@ struct pq_config;
 struct pq_mq;
 
 struct ledger_budget {
-  int known;           /* stopped below was read from the database */
-  int stopped;         /* meta budget_stopped = "1" */
+  int known;            /* stopped below was read from the database */
+  int stopped;          /* meta budget_stopped = "1" */
   int64_t last_sent_ms; /* monotonic time of the last pause broadcast, 0 = never */
 };
 

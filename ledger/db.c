@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #define SCHEMA_VERSION 1
-#define BAD_HEAD_BYTES 256  /* bytes of a bad message kept for diagnosis */
-#define MAX_ID_BYTES 1024   /* longer paper, event or worker ids are bad messages */
+#define BAD_HEAD_BYTES 256 /* bytes of a bad message kept for diagnosis */
+#define MAX_ID_BYTES 1024  /* longer paper, event or worker ids are bad messages */
 
 static const char *const schema_v1 =
     /* One row per paper: its current state in its current generation. The
@@ -27,27 +27,28 @@ static const char *const schema_v1 =
      * frequent state updates rewrite a small row. */
     "CREATE TABLE papers("
     "  paper_id TEXT PRIMARY KEY,"
-    "  state TEXT NOT NULL,"          /* queued|running|retrying|succeeded|parked */
-    "  gen INTEGER NOT NULL,"         /* requeue generation the state belongs to */
-    "  attempts INTEGER NOT NULL,"    /* highest attempt number seen in this generation */
-    "  phase INTEGER NOT NULL,"       /* 0 queued, 1 started, 2 failed: orders events of one attempt */
+    "  state TEXT NOT NULL,"       /* queued|running|retrying|succeeded|parked */
+    "  gen INTEGER NOT NULL,"      /* requeue generation the state belongs to */
+    "  attempts INTEGER NOT NULL," /* highest attempt number seen in this generation */
+    "  phase INTEGER NOT NULL,"    /* 0 queued, 1 started, 2 failed: orders events of one attempt */
     "  title TEXT, origin TEXT,"
     "  queued_ms INTEGER, started_ms INTEGER, finished_ms INTEGER,"
     "  last_error TEXT, park_reason TEXT, model TEXT,"
     "  dry_run INTEGER NOT NULL DEFAULT 0,"
-    "  prompt_tokens INTEGER NOT NULL DEFAULT 0,"     /* every attempt of every generation */
+    "  prompt_tokens INTEGER NOT NULL DEFAULT 0," /* every attempt of every generation */
     "  completion_tokens INTEGER NOT NULL DEFAULT 0,"
-    "  cost_usd REAL NOT NULL DEFAULT 0,"             /* translation spend, USD */
-    "  qa_cost_usd REAL NOT NULL DEFAULT 0,"          /* judge spend, USD */
+    "  cost_usd REAL NOT NULL DEFAULT 0,"    /* translation spend, USD */
+    "  qa_cost_usd REAL NOT NULL DEFAULT 0," /* judge spend, USD */
     "  updated_ms INTEGER NOT NULL"
     ") WITHOUT ROWID;"
     "CREATE TABLE sources(paper_id TEXT PRIMARY KEY, gen INTEGER NOT NULL, origin TEXT,"
     "  record TEXT NOT NULL);" /* the normalized record, for requeue and export */
     /* One row per (attempt, worker): a redelivered attempt keeps its number. */
     "CREATE TABLE attempts("
-    "  paper_id TEXT NOT NULL, gen INTEGER NOT NULL, attempt INTEGER NOT NULL, worker TEXT NOT NULL,"
+    "  paper_id TEXT NOT NULL, gen INTEGER NOT NULL, attempt INTEGER NOT NULL, worker TEXT NOT "
+    "NULL,"
     "  started_ms INTEGER, finished_ms INTEGER,"
-    "  outcome TEXT NOT NULL,"        /* running|failed|succeeded|duplicate */
+    "  outcome TEXT NOT NULL," /* running|failed|succeeded|duplicate */
     "  error_class TEXT, error TEXT,"
     "  prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,"
     "  cost_usd REAL NOT NULL DEFAULT 0,"
@@ -69,7 +70,8 @@ static const char *const schema_v1 =
     "  judge TEXT NOT NULL, accuracy REAL, fluency REAL, terminology REAL, completeness REAL,"
     "  overall REAL, comments TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,"
     "  cost_usd REAL, created_ms INTEGER,"
-    "  current INTEGER NOT NULL);" /* 1: the latest of this judge on the paper's latest translation */
+    "  current INTEGER NOT NULL);" /* 1: the latest of this judge on the paper's latest translation
+                                    */
     "CREATE INDEX qa_by_paper ON qa_judgements(paper_id, judge);"
     /* QA statistics over current judgements, maintained with them so the
      * report does not scan judgements: per judge sums and a histogram of
@@ -97,7 +99,7 @@ static const char *const schema_v1 =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
 
 static const char *const state_names[LEDGER_NSTATES] = {"queued", "running", "retrying",
-                                                         "succeeded", "parked"};
+                                                        "succeeded", "parked"};
 
 static const char *const counter_names[LC_COUNT] = {
     [LC_PAPERS] = "papers",
@@ -190,7 +192,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         " cost_usd=attempts.cost_usd+excluded.cost_usd",
     [ST_TRANSLATION_PUT] =
         "INSERT OR IGNORE INTO translations(paper_id, gen, event_id, worker, model, dry_run, doc,"
-        " checks, usage, cost_usd, llm_ms, created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+        " checks, usage, cost_usd, llm_ms, created_ms) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
     [ST_THROUGHPUT] = "INSERT INTO throughput(minute, succeeded, parked) VALUES(?1,?2,?3)"
                       " ON CONFLICT(minute) DO UPDATE SET succeeded=succeeded+excluded.succeeded,"
                       " parked=parked+excluded.parked",
@@ -354,8 +357,9 @@ static int ensure_schema(struct ledger_db *db, char *err, size_t errlen) {
   if (version == SCHEMA_VERSION)
     return PQ_OK;
   if (version > SCHEMA_VERSION) {
-    snprintf(err, errlen, "%s has schema version %d; this paperq-ledger knows up to %d (upgrade it)",
-             db->path, version, SCHEMA_VERSION);
+    snprintf(err, errlen,
+             "%s has schema version %d; this paperq-ledger knows up to %d (upgrade it)", db->path,
+             version, SCHEMA_VERSION);
     return PQ_ERR_IO;
   }
   if (exec(db, "BEGIN IMMEDIATE"))
@@ -369,8 +373,7 @@ static int ensure_schema(struct ledger_db *db, char *err, size_t errlen) {
         exec(db, schema_v1))
       goto fail_tx;
     char sql[128];
-    snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES(1, %lld)",
-             (long long)pq_now_ms());
+    snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES(1, %lld)", (long long)pq_now_ms());
     if (exec(db, sql))
       goto fail_tx;
   }
@@ -731,8 +734,8 @@ static int record_bad(struct ledger_db *db, const struct ledger_msg *m, const ch
   int rc = run(db, s);
   if (rc == PQ_OK) {
     db->delta.n[LC_BAD]++;
-    pq_warn("bad message recorded (type \"%s\", id \"%s\", %zu bytes): %s",
-            m->type ? m->type : "", m->message_id ? m->message_id : "", m->len, reason);
+    pq_warn("bad message recorded (type \"%s\", id \"%s\", %zu bytes): %s", m->type ? m->type : "",
+            m->message_id ? m->message_id : "", m->len, reason);
   }
   return rc;
 }
@@ -754,7 +757,7 @@ static int mark_seen(struct ledger_db *db, const char *id, int *dup) {
   int hex = strlen(id) == 32;
   for (int i = 0; hex && i < 32; i++) {
     char c = id[i];
-    int v = c >= '0' && c <= '9' ? c - '0'
+    int v = c >= '0' && c <= '9'   ? c - '0'
             : c >= 'a' && c <= 'f' ? c - 'a' + 10
             : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                    : -1;
@@ -831,8 +834,8 @@ static int apply_queued(struct ledger_db *db, const struct event *e, enum ledger
 
 static int apply_started(struct ledger_db *db, const struct event *e, enum ledger_outcome *out) {
   struct paper p;
-  struct attempt_row a = {e->paper_id, e->gen, e->attempt, e->worker, e->ts, 0, "running",
-                          NULL, NULL, 0, 0, 0};
+  struct attempt_row a = {e->paper_id, e->gen, e->attempt, e->worker, e->ts, 0,
+                          "running",   NULL,   NULL,       0,         0,     0};
   int rc = get_paper(db, e->paper_id, &p);
   if (rc)
     return rc;
@@ -862,8 +865,10 @@ static int apply_failed(struct ledger_db *db, const struct event *e, enum ledger
   const char *error_class = jstr(e->root, "error_class");
   int retryable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e->root, "retryable"));
   int fatal = error_class && strcmp(error_class, "fatal") == 0;
-  struct attempt_row a = {e->paper_id, e->gen, e->attempt, e->worker, 0, e->ts, "failed",
-                          error_class, error ? error : "(no error text)", 0, 0, 0};
+  struct attempt_row a = {e->paper_id, e->gen,      e->attempt,
+                          e->worker,   0,           e->ts,
+                          "failed",    error_class, error ? error : "(no error text)",
+                          0,           0,           0};
   int rc = get_paper(db, e->paper_id, &p);
   if (rc)
     return rc;
@@ -910,7 +915,7 @@ static int apply_succeeded(struct ledger_db *db, const struct event *e, enum led
   const char *model = jstr(e->root, "model");
   int dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e->root, "dry_run"));
   struct attempt_row a = {e->paper_id, e->gen, e->attempt, e->worker, started, finished,
-                          "succeeded", NULL, NULL, 0, 0, 0};
+                          "succeeded", NULL,   NULL,       0,         0,       0};
   int rc = get_paper(db, e->paper_id, &p);
   if (rc)
     return rc;
@@ -1101,8 +1106,8 @@ static int load_current(struct ledger_db *db, const char *paper_id, struct judge
 
 /* Adds (sign 1) or removes (sign -1) judgement j from the QA statistics.
  * others: the paper's other judgements; those still current pair with j. */
-static int qa_stats(struct ledger_db *db, const char *paper_id, const struct judgement *j,
-                    int sign, const struct judgements *others) {
+static int qa_stats(struct ledger_db *db, const char *paper_id, const struct judgement *j, int sign,
+                    const struct judgements *others) {
   double overall = j->score[4];
   long bucket = lround(overall);
   bucket = bucket < 1 ? 1 : bucket > 10 ? 10 : bucket;
@@ -1478,7 +1483,8 @@ static int apply_parked_job(struct ledger_db *db, const struct ledger_msg *m, in
   return rc;
 }
 
-int ledger_db_apply(struct ledger_db *db, const struct ledger_msg *m, enum ledger_outcome *outcome) {
+int ledger_db_apply(struct ledger_db *db, const struct ledger_msg *m,
+                    enum ledger_outcome *outcome) {
   enum ledger_outcome out = LEDGER_BAD;
   int rc = ledger_db_begin(db);
   if (rc)
@@ -1574,8 +1580,8 @@ int ledger_db_meta_get(struct ledger_db *db, const char *key, char *out, size_t 
 
 int ledger_db_meta_set(struct ledger_db *db, const char *key, const char *value) {
   sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", -1,
-                         &s, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", -1, &s,
+                         NULL) != SQLITE_OK)
     return sql_fail(db, "writing meta");
   sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
   bind_text(s, 2, value);

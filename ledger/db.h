@@ -21,7 +21,7 @@ enum ledger_state {
   LEDGER_NSTATES
 };
 const char *ledger_state_name(int state); /* "queued", ... */
-int ledger_state_parse(const char *name);  /* -1 if unknown */
+int ledger_state_parse(const char *name); /* -1 if unknown */
 
 /* Counters maintained in the same transaction as the rows they count, so the
  * report reads a handful of rows instead of scanning a million papers. */
@@ -42,10 +42,10 @@ enum ledger_counter {
   LC_JUDGEMENTS,     /* qa_judgements rows, history included */
   /* QA over current judgements (the latest of each judge on each paper's
    * latest translation), kept up to date as judgements come and retire: */
-  LC_QA_CURRENT,     /* n: current judgements; x: sum of their overall scores */
-  LC_QA_PAPERS,      /* n: papers with at least one current judgement */
-  LC_QA_PAIRS,       /* n: pairs of judges on one paper; x: sum of |overall difference| */
-  LC_QA_PARKED,      /* QA jobs that ended parked (the translation stands) */
+  LC_QA_CURRENT, /* n: current judgements; x: sum of their overall scores */
+  LC_QA_PAPERS,  /* n: papers with at least one current judgement */
+  LC_QA_PAIRS,   /* n: pairs of judges on one paper; x: sum of |overall difference| */
+  LC_QA_PARKED,  /* QA jobs that ended parked (the translation stands) */
   LC_COUNT
 };
 struct ledger_counters {
@@ -57,9 +57,9 @@ struct ledger_counters {
  * Every pointer is borrowed for the duration of ledger_db_apply; NULL and ""
  * both mean absent. */
 struct ledger_msg {
-  const char *type;         /* AMQP type: "paperq.event", or "paperq.job" / "paperq.qa"
-                               for a parked job */
-  const char *message_id;   /* event id, or paper id for a job */
+  const char *type;       /* AMQP type: "paperq.event", or "paperq.job" / "paperq.qa"
+                             for a parked job */
+  const char *message_id; /* event id, or paper id for a job */
   const void *body;
   size_t len;
   const char *park_reason;  /* x-paperq-park-reason of a job a worker parked */
@@ -118,8 +118,7 @@ const char *ledger_counter_name(int counter);
 
 /* meta(key, value): run facts such as first_queued_ms and budget state.
  * get: PQ_OK with *found 0/1; set: inside or outside a transaction. */
-int ledger_db_meta_get(struct ledger_db *db, const char *key, char *out, size_t outlen,
-                       int *found);
+int ledger_db_meta_get(struct ledger_db *db, const char *key, char *out, size_t outlen, int *found);
 int ledger_db_meta_set(struct ledger_db *db, const char *key, const char *value);
 
 /* Total spend (translation + QA), committed. */

@@ -182,11 +182,11 @@ static int markdown(const cJSON *x, struct pq_buf *b) {
   if (!rc && str(x, "license"))
     rc = pq_buf_printf(b, " — license %s", str(x, "license"));
   if (!rc)
-    rc = pq_buf_printf(b, "  \n**Translated by:** %s%s\n\n",
-                       str(x, "model") ? str(x, "model") : "?",
-                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "dry_run"))
-                           ? " (DRY RUN: not a real translation)"
-                           : "");
+    rc =
+        pq_buf_printf(b, "  \n**Translated by:** %s%s\n\n", str(x, "model") ? str(x, "model") : "?",
+                      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "dry_run"))
+                          ? " (DRY RUN: not a real translation)"
+                          : "");
   const char *a_zh = str(x, "abstract"), *a_en = str(x, "abstract_en");
   if (!rc && (a_zh || a_en))
     rc = pq_buf_append_str(b, "## Abstract\n\n");
@@ -253,9 +253,9 @@ static int markdown(const cJSON *x, struct pq_buf *b) {
 }
 
 /* Source fields copied into the export next to their translations. */
-static const char *const source_fields[] = {"title",  "abstract", "authors",    "keywords",
-                                            "subjects", "date",   "year",       "license",
-                                            "source_url", "pdf_url", "origin",  "body"};
+static const char *const source_fields[] = {"title",      "abstract", "authors", "keywords",
+                                            "subjects",   "date",     "year",    "license",
+                                            "source_url", "pdf_url",  "origin",  "body"};
 
 static cJSON *parse_col(sqlite3_stmt *s, int i) {
   const char *t = (const char *)sqlite3_column_text(s, i);
@@ -339,8 +339,10 @@ int ledger_export(const struct pq_config *cfg, const char *dir, int md) {
     char stem[256], name[300];
     cJSON *x = build(s);
     if (!x) {
-      fprintf(stderr, "paperq-ledger: paper %s: stored translation is not a JSON object; "
-                      "skipped\n", id);
+      fprintf(stderr,
+              "paperq-ledger: paper %s: stored translation is not a JSON object; "
+              "skipped\n",
+              id);
       skipped++;
       continue;
     }

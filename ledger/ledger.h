@@ -34,8 +34,8 @@ int ledger_failed(const struct pq_config *cfg, int json);
 int ledger_export(const struct pq_config *cfg, const char *dir, int markdown);
 
 struct ledger_requeue_opts {
-  int parked;          /* select parked papers */
-  int qa_below_set;    /* select succeeded papers whose mean QA overall < qa_below */
+  int parked;       /* select parked papers */
+  int qa_below_set; /* select succeeded papers whose mean QA overall < qa_below */
   double qa_below;
   const char *paper_id; /* only this paper; NULL = every selected one */
   const char *model;    /* translate with this model instead (--fallback), or NULL */

@@ -86,8 +86,8 @@ static const struct command {
     {"qa", OPT_PAPER, 0},
 };
 
-static const char *const option_names[] = {"--json", "--out", "--markdown", "--parked", "--paper",
-                                           "--qa-below", "--fallback"};
+static const char *const option_names[] = {"--json",  "--out",      "--markdown", "--parked",
+                                           "--paper", "--qa-below", "--fallback"};
 
 struct args {
   const char *config;

@@ -18,8 +18,7 @@ static const char *const scores[5] = {"accuracy", "fluency", "terminology", "com
                                       "overall"};
 
 static int sql_fail(struct ledger_db *db, const char *what) {
-  pq_error("ledger db %s: %s: %s", ledger_db_path(db), what,
-           sqlite3_errmsg(ledger_db_sqlite(db)));
+  pq_error("ledger db %s: %s: %s", ledger_db_path(db), what, sqlite3_errmsg(ledger_db_sqlite(db)));
   return PQ_ERR_IO;
 }
 
@@ -218,8 +217,8 @@ static int add_qa(struct ledger_db *db, const struct ledger_counters *c, cJSON *
   return PQ_OK;
 }
 
-static void add_target(cJSON *list, const char *name, const char *what, double target,
-                       int known, double actual, int at_least) {
+static void add_target(cJSON *list, const char *name, const char *what, double target, int known,
+                       double actual, int at_least) {
   cJSON *t = cJSON_CreateObject();
   cJSON_AddStringToObject(t, "name", name);
   cJSON_AddStringToObject(t, "what", what);
@@ -425,8 +424,9 @@ static void print_qa(const cJSON *qa, FILE *f) {
   double judged = num(qa, "papers_judged");
   if (judged <= 0) {
     if (num(qa, "jobs_parked") > 0)
-      fprintf(f, "\nQA: no judgements; %.0f QA jobs parked (judges failed; the translations "
-                 "stand; table qa_parked)\n",
+      fprintf(f,
+              "\nQA: no judgements; %.0f QA jobs parked (judges failed; the translations "
+              "stand; table qa_parked)\n",
               num(qa, "jobs_parked"));
     return;
   }
@@ -532,9 +532,10 @@ void ledger_report_print(const cJSON *r, FILE *f) {
     fprintf(f, "!!! fix the cause (API key, credit, model name) and restart the workers; "
                "their jobs went back to the queue unharmed\n");
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(budget, "stopped")))
-    fprintf(f, "\n!!! budget reached: $%.4f spent of budget.max_usd $%.2f; new papers are not "
-               "started. Raise budget.max_usd (PAPERQ_BUDGET_MAX_USD) and restart the ledger "
-               "to continue\n",
+    fprintf(f,
+            "\n!!! budget reached: $%.4f spent of budget.max_usd $%.2f; new papers are not "
+            "started. Raise budget.max_usd (PAPERQ_BUDGET_MAX_USD) and restart the ledger "
+            "to continue\n",
             num(budget, "spent_usd"), num(budget, "max_usd"));
 
   fprintf(f, "\npapers     %s total: %s succeeded, %s parked, %s queued, %s running, %s retrying\n",
@@ -544,8 +545,8 @@ void ledger_report_print(const cJSON *r, FILE *f) {
           group((long long)num(p, "queued"), g, sizeof g),
           group((long long)num(p, "running"), h, sizeof h),
           group((long long)num(p, "retrying"), k, sizeof k));
-  fprintf(f, "rate       %.1f papers/min over 5 min, %.1f over 15 min\n",
-          num(r, "rate.last_5_min"), num(r, "rate.last_15_min"));
+  fprintf(f, "rate       %.1f papers/min over 5 min, %.1f over 15 min\n", num(r, "rate.last_5_min"),
+          num(r, "rate.last_15_min"));
   double remaining = num(p, "remaining");
   if (remaining == 0)
     fprintf(f, "ETA        nothing left to do\n");
@@ -578,8 +579,9 @@ void ledger_report_print(const cJSON *r, FILE *f) {
             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(budget, "stopped")) ? ", STOPPED" : "");
   else
     fprintf(f, "budget     none (budget.max_usd = 0)\n");
-  fprintf(f, "workers    %.0f live, %.0f stale (silent > %.0f s), %.0f stopped, %d stopped on a "
-             "fatal error\n",
+  fprintf(f,
+          "workers    %.0f live, %.0f stale (silent > %.0f s), %.0f stopped, %d stopped on a "
+          "fatal error\n",
           num(w, "live"), num(w, "stale"), num(w, "stale_s"), num(w, "stopped"),
           cJSON_GetArraySize(fatal));
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(w, "list")) {
@@ -590,8 +592,9 @@ void ledger_report_print(const cJSON *r, FILE *f) {
               utc(num(e, "last_seen_ms"), ts, sizeof ts));
   }
   if (num(r, "dry_run_papers") > 0)
-    fprintf(f, "dry run    %s succeeded papers came from the dry-run provider (not real "
-               "translations)\n",
+    fprintf(f,
+            "dry run    %s succeeded papers came from the dry-run provider (not real "
+            "translations)\n",
             group((long long)num(r, "dry_run_papers"), a, sizeof a));
   fprintf(f, "bad msgs   %s", group((long long)num(r, "bad_messages"), a, sizeof a));
   const cJSON *bl = cJSON_GetObjectItemCaseSensitive(r, "bad_latest");

@@ -18,15 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK 1000              /* publishes between two waits for confirms */
+#define CHUNK 1000 /* publishes between two waits for confirms */
 #define CONFIRM_TIMEOUT_MS 30000
-#define SHOW_IDS 20             /* ids listed in the summary */
+#define SHOW_IDS 20 /* ids listed in the summary */
 
 struct target {
   char *paper_id;
-  long gen;      /* current generation; the new job is gen + 1 */
-  char *record;  /* stored source record (JSON) */
-  uint64_t seq;  /* publish number, 0 = not published */
+  long gen;     /* current generation; the new job is gen + 1 */
+  char *record; /* stored source record (JSON) */
+  uint64_t seq; /* publish number, 0 = not published */
   int settled, ok, marked;
 };
 
@@ -146,8 +146,8 @@ static int select_targets(struct ledger_db *db, const struct ledger_requeue_opts
     if (sqlite3_step(s) != SQLITE_ROW)
       fprintf(stderr, "paperq-ledger: no paper %s in %s\n", o->paper_id, ledger_db_path(db));
     else if (o->parked)
-      fprintf(stderr, "paperq-ledger: paper %s is %s, not parked; nothing requeued\n",
-              o->paper_id, (const char *)sqlite3_column_text(s, 0));
+      fprintf(stderr, "paperq-ledger: paper %s is %s, not parked; nothing requeued\n", o->paper_id,
+              (const char *)sqlite3_column_text(s, 0));
     else
       fprintf(stderr,
               "paperq-ledger: paper %s (%s) has no current QA mean below %g; nothing requeued\n",
@@ -242,8 +242,9 @@ int ledger_requeue(const struct pq_config *cfg, const struct ledger_requeue_opts
       goto cleanup;
     }
     if (prc != PQ_OK) {
-      fprintf(stderr, "paperq-ledger: the broker did not confirm every job (%s); the papers "
-                      "not confirmed keep their state, run the command again\n",
+      fprintf(stderr,
+              "paperq-ledger: the broker did not confirm every job (%s); the papers "
+              "not confirmed keep their state, run the command again\n",
               prc == PQ_ERR_TIMEOUT ? "timeout" : "connection lost");
       break;
     }
@@ -251,8 +252,10 @@ int ledger_requeue(const struct pq_config *cfg, const struct ledger_requeue_opts
   for (size_t i = 0; i < r.n; i++)
     if (!r.t[i].marked) {
       failed++;
-      fprintf(stderr, "paperq-ledger: paper %s was not requeued (refused or not confirmed by "
-                      "the broker)\n", r.t[i].paper_id);
+      fprintf(stderr,
+              "paperq-ledger: paper %s was not requeued (refused or not confirmed by "
+              "the broker)\n",
+              r.t[i].paper_id);
     }
   if (o->parked && marked > 0) {
     /* P.parked keeps a copy of every parked job for inspection; the copies

@@ -27,13 +27,13 @@ struct serve {
   struct ledger_db *db;
   struct pq_mq *mq;
   struct ledger_budget budget;
-  int batch;               /* ledger.batch */
-  int pending;             /* applied in the open transaction, not yet acked */
-  uint64_t last_tag;       /* delivery tag of the newest pending message */
-  int64_t last_delivery;   /* monotonic ms of the newest delivery */
-  int db_failed;           /* the database refused a write: stop */
+  int batch;                   /* ledger.batch */
+  int pending;                 /* applied in the open transaction, not yet acked */
+  uint64_t last_tag;           /* delivery tag of the newest pending message */
+  int64_t last_delivery;       /* monotonic ms of the newest delivery */
+  int db_failed;               /* the database refused a write: stop */
   long long applied, bad, dup; /* since start */
-  long long window;        /* messages since the last progress line */
+  long long window;            /* messages since the last progress line */
   int64_t window_start;
   long long last_papers, last_done; /* paper counts at the last progress line */
 };
@@ -75,7 +75,8 @@ static void on_delivery(void *ctx, const struct pq_mq_delivery *d) {
   enum ledger_outcome out;
   if (ledger_db_apply(s->db, &m, &out) != PQ_OK) {
     pq_error("ledger db %s: applying a message failed; rolling back the batch and stopping "
-             "(the broker keeps every unacked message)", s->cfg->ledger.db);
+             "(the broker keeps every unacked message)",
+             s->cfg->ledger.db);
     ledger_db_rollback(s->db);
     s->pending = 0;
     s->db_failed = 1;

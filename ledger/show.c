@@ -93,11 +93,12 @@ static int build(struct ledger_db *db, const char *paper_id, cJSON **out, int *f
    * latest start (a redelivered attempt keeps its number, so one attempt
    * can have rows from several workers). */
   cJSON *list = cJSON_AddArrayToObject(p, "attempts");
-  if (!(s = query(sq,
-                  "SELECT gen, attempt, worker, started_ms, finished_ms, outcome, error_class, error,"
-                  " prompt_tokens, completion_tokens, cost_usd FROM attempts WHERE paper_id = ?1"
-                  " ORDER BY gen, attempt, coalesce(started_ms, finished_ms)",
-                  paper_id)))
+  if (!(s = query(
+            sq,
+            "SELECT gen, attempt, worker, started_ms, finished_ms, outcome, error_class, error,"
+            " prompt_tokens, completion_tokens, cost_usd FROM attempts WHERE paper_id = ?1"
+            " ORDER BY gen, attempt, coalesce(started_ms, finished_ms)",
+            paper_id)))
     goto cleanup;
   while (sqlite3_step(s) == SQLITE_ROW) {
     cJSON *a = cJSON_CreateObject();
@@ -163,8 +164,10 @@ static int build(struct ledger_db *db, const char *paper_id, cJSON **out, int *f
   sqlite3_finalize(s);
 
   list = cJSON_AddArrayToObject(p, "qa_parked");
-  if (!(s = query(sq, "SELECT gen, attempt, reason, received_ms FROM qa_parked"
-                      " WHERE paper_id = ?1 ORDER BY id", paper_id)))
+  if (!(s = query(sq,
+                  "SELECT gen, attempt, reason, received_ms FROM qa_parked"
+                  " WHERE paper_id = ?1 ORDER BY id",
+                  paper_id)))
     goto cleanup;
   while (sqlite3_step(s) == SQLITE_ROW) {
     cJSON *j = cJSON_CreateObject();
@@ -280,8 +283,8 @@ static void print_paper(const cJSON *p) {
         para += kind && strcmp(kind, "paragraph") == 0;
         eq += kind && strcmp(kind, "equation") == 0;
       }
-      printf("  %-13s%d blocks: %d headings, %d paragraphs, %d equations\n", "body_en", n,
-             heading, para, eq);
+      printf("  %-13s%d blocks: %d headings, %d paragraphs, %d equations\n", "body_en", n, heading,
+             para, eq);
     }
     const cJSON *checks = cJSON_GetObjectItemCaseSensitive(t, "checks");
     if (checks) {

@@ -173,12 +173,15 @@ int main(int argc, char **argv) {
   int ninputs = 0, nyears = 0, print_config = 0, force = 0;
   long limit = -1, years[MAX_YEARS];
   const char *config_path = NULL;
-  static const struct option opts[] = {
-      {"input", required_argument, NULL, 'i'}, {"limit", required_argument, NULL, 'n'},
-      {"years", required_argument, NULL, 'y'}, {"config", required_argument, NULL, 'c'},
-      {"force", no_argument, NULL, 'f'},       {"print-config", no_argument, NULL, 'P'},
-      {"help", no_argument, NULL, 'h'},        {"version", no_argument, NULL, 'V'},
-      {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"input", required_argument, NULL, 'i'},
+                                       {"limit", required_argument, NULL, 'n'},
+                                       {"years", required_argument, NULL, 'y'},
+                                       {"config", required_argument, NULL, 'c'},
+                                       {"force", no_argument, NULL, 'f'},
+                                       {"print-config", no_argument, NULL, 'P'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
+                                       {NULL, 0, NULL, 0}};
   pq_log_init("producer");
   int c;
   while ((c = getopt_long(argc, argv, "i:n:y:c:hV", opts, NULL)) != -1) {
@@ -202,7 +205,8 @@ int main(int argc, char **argv) {
         return 1;
       for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (nyears == MAX_YEARS || pq_parse_long(tok, 1000, 9999, &years[nyears]) != PQ_OK) {
-          fprintf(stderr, "paperq-producer: --years \"%s\": expected years like 2024,2025\n", optarg);
+          fprintf(stderr, "paperq-producer: --years \"%s\": expected years like 2024,2025\n",
+                  optarg);
           free(list);
           return 2;
         }
@@ -336,7 +340,9 @@ int main(int argc, char **argv) {
     int w = pq_mq_wait_confirms(mq, CONFIRM_TIMEOUT_MS, NULL);
     if (w != PQ_OK) {
       fprintf(stderr, "paperq-producer: the broker did not confirm every job (%s)\n",
-              w == PQ_ERR_NACK ? "nack" : w == PQ_ERR_TIMEOUT ? "timeout" : "connection lost");
+              w == PQ_ERR_NACK      ? "nack"
+              : w == PQ_ERR_TIMEOUT ? "timeout"
+                                    : "connection lost");
       broker_failed = 1;
     }
   }
@@ -349,9 +355,8 @@ int main(int argc, char **argv) {
     printf(", skipped %ld duplicates", st.skipped_dup);
   printf("\n");
   if (broker_failed) {
-    fprintf(stderr,
-            "paperq-producer: stopped early; run the same command again: papers the ledger "
-            "already has are skipped\n");
+    fprintf(stderr, "paperq-producer: stopped early; run the same command again: papers the ledger "
+                    "already has are skipped\n");
     rc = 1;
   } else {
     rc = stop_requested ? 1 : 0;

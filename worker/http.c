@@ -13,8 +13,8 @@
 
 struct http {
   CURLM *multi;
-  int max_requests;      /* worker.max_requests: hard cap */
-  double limit;          /* current adaptive cap, 1..max_requests */
+  int max_requests; /* worker.max_requests: hard cap */
+  double limit;     /* current adaptive cap, 1..max_requests */
   int running;
   int waiting;
   long timeout_ms, connect_timeout_ms;
@@ -26,14 +26,14 @@ struct http {
    * window, minus what we started since. (No probing before the first
    * answer: with 60-second calls that would cost a minute at start; an
    * initial burst over the limit is answered 429 once and resent.) */
-  int rl_known;           /* the last answer carried remaining/reset */
-  long rl_left;           /* requests we may still start in this window */
-  int64_t rl_reset_ms;    /* when the window is full again (monotonic) */
-  long rl_capacity;       /* the largest window seen (remaining + 1) */
-  double rl_tok_ms;       /* time the provider takes to give back one request */
-  double rl_share;        /* share of a window this process takes: workers
-                             that do not talk to each other converge on
-                             their part of the limit (MD on 429, AI after) */
+  int rl_known;        /* the last answer carried remaining/reset */
+  long rl_left;        /* requests we may still start in this window */
+  int64_t rl_reset_ms; /* when the window is full again (monotonic) */
+  long rl_capacity;    /* the largest window seen (remaining + 1) */
+  double rl_tok_ms;    /* time the provider takes to give back one request */
+  double rl_share;     /* share of a window this process takes: workers
+                          that do not talk to each other converge on
+                          their part of the limit (MD on 429, AI after) */
   /* translate.requests_per_minute: a token bucket refilled continuously */
   double rpm, tokens;
   int64_t refill_ms;
@@ -367,7 +367,8 @@ void http_feedback(struct http *h, const struct http_req *r, int rate_limited) {
     if (r->ratelimit_remaining + 1 > h->rl_capacity)
       h->rl_capacity = r->ratelimit_remaining + 1;
     if (h->rl_capacity > r->ratelimit_remaining)
-      h->rl_tok_ms = (double)r->ratelimit_reset_ms / (double)(h->rl_capacity - r->ratelimit_remaining);
+      h->rl_tok_ms =
+          (double)r->ratelimit_reset_ms / (double)(h->rl_capacity - r->ratelimit_remaining);
     long left = (long)(r->ratelimit_remaining * h->rl_share) - h->running;
     h->rl_left = left < h->rl_left || !rate_limited ? left : h->rl_left;
     h->rl_reset_ms = pq_mono_ms() + r->ratelimit_reset_ms + (int64_t)(h->rl_tok_ms * h->running);

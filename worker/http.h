@@ -15,16 +15,16 @@ struct http;
  * http_submit until its completion callback returns (or http_cancel). */
 struct http_req {
   /* set by the submitter */
-  char *body;        /* JSON; borrowed */
-  const char *url;   /* borrowed */
-  const char *key;   /* API key, borrowed; sent only in the Authorization header */
-  void *owner;       /* for the completion callback */
-  int index;         /* submitter's own use */
+  char *body;      /* JSON; borrowed */
+  const char *url; /* borrowed */
+  const char *key; /* API key, borrowed; sent only in the Authorization header */
+  void *owner;     /* for the completion callback */
+  int index;       /* submitter's own use */
   /* results, valid in the completion callback */
-  long status;       /* HTTP status, 0 when the transfer failed */
-  char error[256];   /* transport error text when status == 0 */
+  long status;     /* HTTP status, 0 when the transfer failed */
+  char error[256]; /* transport error text when status == 0 */
   struct pq_buf resp;
-  long retry_after_ms; /* from Retry-After, -1 if absent */
+  long retry_after_ms;      /* from Retry-After, -1 if absent */
   long ratelimit_remaining; /* x-ratelimit-remaining-requests, -1 if absent */
   long ratelimit_reset_ms;  /* x-ratelimit-reset-requests, -1 if absent */
   int64_t started_ms, finished_ms;

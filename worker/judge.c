@@ -103,8 +103,8 @@ void judge_start(struct paper *p) {
   while (blen && base[blen - 1] == '/')
     blen--;
   snprintf(g->url, sizeof g->url, "%.*s/chat/completions", (int)blen, base);
-  g->key = pq_config_secret(cfg->qa.api_key_env[0] ? cfg->qa.api_key_env
-                                                    : cfg->translate.api_key_env);
+  g->key =
+      pq_config_secret(cfg->qa.api_key_env[0] ? cfg->qa.api_key_env : cfg->translate.api_key_env);
   g->excerpt = pq_qa_excerpt(p->job.record, p->job.translation, cfg->qa.excerpt_tokens);
   /* qa.judges is "model-a,model-b". */
   const char *s = cfg->qa.judges;
@@ -178,9 +178,9 @@ void judge_on_response(struct http_req *r) {
   pq_chat_parse(r->status, r->resp.data, r->resp.len, r->error, &res);
   g->llm_ms += r->finished_ms - r->started_ms;
   double cost = res.cost_usd >= 0 ? res.cost_usd
-                                   : (res.prompt_tokens * w->cfg->translate.price_input_per_m +
-                                      res.completion_tokens * w->cfg->translate.price_output_per_m) /
-                                         1e6;
+                                  : (res.prompt_tokens * w->cfg->translate.price_input_per_m +
+                                     res.completion_tokens * w->cfg->translate.price_output_per_m) /
+                                        1e6;
   if (res.cls != PQ_CLASS_RATE)
     g->requests++;
   g->prompt_tokens += res.prompt_tokens;

@@ -10,14 +10,14 @@ struct retry_policy {
   int max_attempts;
   long delays[64]; /* tiers in ms; the last repeats */
   int ndelays;
-  double jitter;   /* +- fraction */
+  double jitter; /* +- fraction */
 };
 
 struct retry_decision {
-  int park;          /* 1: park now; 0: retry after delay_ms */
-  long tier_ms;      /* the delay queue to use (P.retry.job.<tier_ms>) */
-  long delay_ms;     /* tier_ms with jitter: the message's own expiration */
-  char reason[600];  /* park reason, e.g. "max_attempts (5): http 500 ..." */
+  int park;         /* 1: park now; 0: retry after delay_ms */
+  long tier_ms;     /* the delay queue to use (P.retry.job.<tier_ms>) */
+  long delay_ms;    /* tier_ms with jitter: the message's own expiration */
+  char reason[600]; /* park reason, e.g. "max_attempts (5): http 500 ..." */
 };
 
 /* attempt: the attempt that just failed (1-based). */

@@ -26,30 +26,30 @@
 #define MAX_RATE_RETRIES 50 /* 429s of one request before the attempt fails */
 
 struct seg {
-  char key[32];   /* "title", "abstract", "kw:3", "subj:1", "body:12" */
-  char *masked;   /* source with formulas masked: what is sent */
-  char *out;      /* accepted translation, formulas restored */
+  char key[32]; /* "title", "abstract", "kw:3", "subj:1", "body:12" */
+  char *masked; /* source with formulas masked: what is sent */
+  char *out;    /* accepted translation, formulas restored */
 };
 
 /* A piece of a segment as planned by pq_chunk_plan: a whole segment, or a
  * run of its sentences when the segment alone exceeds the budget. */
 struct unit {
-  int seg;        /* index into segs */
+  int seg;          /* index into segs */
   int continuation; /* continues the previous unit of the same segment */
-  char *masked;   /* what is sent */
-  char *out;      /* accepted translation of this piece, formulas restored */
+  char *masked;     /* what is sent */
+  char *out;        /* accepted translation of this piece, formulas restored */
 };
 
 struct chunk {
   struct paper *p;
-  int first, count;   /* units [first, first + count) */
-  int tries;          /* answers rejected by a check so far (this model) */
+  int first, count; /* units [first, first + count) */
+  int tries;        /* answers rejected by a check so far (this model) */
   int rate_retries;
-  int fallback;       /* 1: using translate.fallback_model */
-  char *sent;         /* the user message */
-  char *body;         /* the request JSON */
+  int fallback; /* 1: using translate.fallback_model */
+  char *sent;   /* the user message */
+  char *body;   /* the request JSON */
   struct http_req req;
-  int active;         /* request submitted and not yet completed */
+  int active; /* request submitted and not yet completed */
 };
 
 struct xlate {
@@ -82,7 +82,8 @@ static const char *system_prompt =
     "each paragraph's translation under its own marker.\n"
     "- Output only the translation: no notes, no explanations, no quotation marks around it.";
 
-static void seg_add(struct xlate *x, const char *key, const char *text, int *n, const char **texts) {
+static void seg_add(struct xlate *x, const char *key, const char *text, int *n,
+                    const char **texts) {
   if (!text || !text[0])
     return;
   snprintf(x->segs[*n].key, sizeof x->segs[*n].key, "%s", key);
@@ -115,7 +116,7 @@ static void fail(struct paper *p, enum pq_err_class cls, const char *fmt, ...) {
 static void submit_chunk(struct paper *p, struct chunk *c) {
   struct worker *w = p->w;
   struct xlate *x = p->x;
-  const char *model = c->fallback     ? w->cfg->translate.fallback_model
+  const char *model = c->fallback    ? w->cfg->translate.fallback_model
                       : p->job.model ? p->job.model /* requeue --fallback */
                                      : w->cfg->translate.model;
   char *terms = NULL, *system = NULL;
@@ -333,7 +334,8 @@ void xlate_start(struct paper *p) {
     free(texts);
     free(masked);
     fail(p, rc == PQ_ERR_TOOBIG ? PQ_CLASS_PERMANENT : PQ_CLASS_TRANSIENT,
-         "cannot mask the formulas of this record (%s)", rc == PQ_ERR_TOOBIG ? "too large" : "error");
+         "cannot mask the formulas of this record (%s)",
+         rc == PQ_ERR_TOOBIG ? "too large" : "error");
     worker_paper_done(p);
     return;
   }
@@ -359,7 +361,8 @@ void xlate_start(struct paper *p) {
   free(masked);
   free(texts);
   if (!w->dry_run)
-    snprintf(x->model, sizeof x->model, "%s", p->job.model ? p->job.model : w->cfg->translate.model);
+    snprintf(x->model, sizeof x->model, "%s",
+             p->job.model ? p->job.model : w->cfg->translate.model);
   else
     snprintf(x->model, sizeof x->model, "dry-run");
   if (all_done(x)) {
@@ -378,8 +381,8 @@ void xlate_start(struct paper *p) {
 /* Runs every check on one piece's answer; on success *out is the restored
  * translation. Returns the failed check or PQ_CHECK_NONE. */
 static enum pq_check check_unit(struct xlate *x, const struct unit *s, const char *answer,
-                                   const char *finish_reason, const struct pq_config *cfg,
-                                   char **out, char *detail, size_t dlen) {
+                                const char *finish_reason, const struct pq_config *cfg, char **out,
+                                char *detail, size_t dlen) {
   struct pq_check_result cr;
   struct pq_check_opts opts;
   pq_checks_default_opts(&opts);
@@ -418,15 +421,15 @@ static enum pq_check accept_answer(struct paper *p, struct chunk *c, const char 
   char *outs[c->count];
   memset(outs, 0, sizeof outs);
   if (c->count == 1) {
-    failed = check_unit(x, &x->units[c->first], content, finish_reason, p->w->cfg, &outs[0],
-                        detail, dlen);
+    failed = check_unit(x, &x->units[c->first], content, finish_reason, p->w->cfg, &outs[0], detail,
+                        dlen);
   } else if (pq_chunk_split(content, (size_t)c->count, &parts, &nparts) != PQ_OK) {
     snprintf(detail, dlen, "expected %d paragraph markers in the answer", c->count);
     failed = PQ_CHECK_MARKERS;
   } else {
     for (int i = 0; i < c->count && failed == PQ_CHECK_NONE; i++)
-      failed = check_unit(x, &x->units[c->first + i], parts[i], finish_reason, p->w->cfg,
-                          &outs[i], detail, dlen);
+      failed = check_unit(x, &x->units[c->first + i], parts[i], finish_reason, p->w->cfg, &outs[i],
+                          detail, dlen);
   }
   if (parts) {
     for (size_t i = 0; i < nparts; i++)
@@ -460,7 +463,8 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
     x->cost += res.cost_usd;
   else
     x->cost += (res.prompt_tokens * w->cfg->translate.price_input_per_m +
-                res.completion_tokens * w->cfg->translate.price_output_per_m) / 1e6;
+                res.completion_tokens * w->cfg->translate.price_output_per_m) /
+               1e6;
   if (res.model[0])
     snprintf(x->model, sizeof x->model, "%s", res.model);
 
@@ -604,8 +608,10 @@ cJSON *xlate_translation(struct paper *p) {
   const char *title = seg_out(x, "title"), *abstract = seg_out(x, "abstract");
   cJSON_AddStringToObject(t, "title_en", title ? title : "");
   cJSON_AddStringToObject(t, "abstract_en", abstract ? abstract : "");
-  cJSON_AddItemToObject(t, "keywords_en", list_out(x, cJSON_GetObjectItemCaseSensitive(rec, "keywords"), "kw"));
-  cJSON_AddItemToObject(t, "subjects_en", list_out(x, cJSON_GetObjectItemCaseSensitive(rec, "subjects"), "subj"));
+  cJSON_AddItemToObject(t, "keywords_en",
+                        list_out(x, cJSON_GetObjectItemCaseSensitive(rec, "keywords"), "kw"));
+  cJSON_AddItemToObject(t, "subjects_en",
+                        list_out(x, cJSON_GetObjectItemCaseSensitive(rec, "subjects"), "subj"));
   cJSON *authors = cJSON_AddArrayToObject(t, "authors_en");
   const cJSON *it;
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rec, "authors")) {

@@ -211,8 +211,7 @@ void worker_paper_done(struct paper *p) {
     cJSON *ev = pq_event_new("job.succeeded", id, p->job.gen, p->attempt, w->id);
     if (ev) {
       cJSON *t = xlate_translation(p);
-      if (t && w->cfg->qa.judges[0] && !w->dry_run &&
-          pq_qa_sampled(id, w->cfg->qa.sample_rate))
+      if (t && w->cfg->qa.judges[0] && !w->dry_run && pq_qa_sampled(id, w->cfg->qa.sample_rate))
         publish_qa_job(w, p, t);
       if (t)
         cJSON_AddItemToObject(ev, "translation", t);
@@ -232,8 +231,8 @@ void worker_paper_done(struct paper *p) {
     struct retry_decision d;
     retry_decide(&w->retry, p->attempt, p->outcome, p->error, &d);
     /* A judge's failure is QA's business only: it never marks the paper. */
-    cJSON *ev = pq_event_new(p->is_qa ? "qa.failed" : "job.failed", id, p->job.gen, p->attempt,
-                             w->id);
+    cJSON *ev =
+        pq_event_new(p->is_qa ? "qa.failed" : "job.failed", id, p->job.gen, p->attempt, w->id);
     if (ev) {
       cJSON_AddStringToObject(ev, "error_class", pq_err_class_name(p->outcome));
       cJSON_AddStringToObject(ev, "error", p->error);
@@ -533,7 +532,8 @@ int worker_run(struct worker *w) {
   for (;;) {
     if (worker_stop_requested && !w->draining)
       begin_drain(w, "SIGTERM");
-    if (!w->draining && !w->fatal && !w->paused && w->cfg->worker.idle_exit_s > 0 && w->in_flight == 0 &&
+    if (!w->draining && !w->fatal && !w->paused && w->cfg->worker.idle_exit_s > 0 &&
+        w->in_flight == 0 &&
         pq_mono_ms() - w->last_activity_ms >= w->cfg->worker.idle_exit_s * 1000L)
       begin_drain(w, "idle");
     if (w->draining && pq_mono_ms() >= w->drain_deadline_ms) {
@@ -573,7 +573,10 @@ int worker_run(struct worker *w) {
     http_wait(w->http, pq_mq_fd(w->mq), timeout);
   }
   if (w->mq) {
-    send_heartbeat(w, "worker.stopped", w->fatal ? "fatal" : worker_stop_requested ? "sigterm" : "idle");
+    send_heartbeat(w, "worker.stopped",
+                   w->fatal                ? "fatal"
+                   : worker_stop_requested ? "sigterm"
+                                           : "idle");
     pq_mq_wait_confirms(w->mq, 5000, &h);
   }
   pq_info("stopped: %ld succeeded, %ld failed attempts, %ld parked, %ld handed back", w->done,

@@ -29,22 +29,22 @@ enum paper_state {
 /* One delivered job in flight. */
 struct paper {
   struct worker *w;
-  uint64_t tag;          /* delivery tag, acked exactly once */
-  int attempt;           /* 1-based, from the job's own header */
-  long delivery_count;   /* quorum x-delivery-count (crash/hang redeliveries) */
-  int is_qa;             /* a QA judge job rather than a translation */
+  uint64_t tag;        /* delivery tag, acked exactly once */
+  int attempt;         /* 1-based, from the job's own header */
+  long delivery_count; /* quorum x-delivery-count (crash/hang redeliveries) */
+  int is_qa;           /* a QA judge job rather than a translation */
   struct pq_job job;
-  int job_ok;            /* job decoded */
+  int job_ok; /* job decoded */
   enum paper_state state;
-  uint64_t wait_seq;     /* last publish that must be confirmed before the ack */
-  int publish_failed;    /* the broker nacked one of our publishes */
+  uint64_t wait_seq;  /* last publish that must be confirmed before the ack */
+  int publish_failed; /* the broker nacked one of our publishes */
   int64_t started_ms;
   /* outcome, set when translation ends */
   enum pq_err_class outcome;
   char error[512];
-  struct xlate *x;       /* translation state (translate.c) */
-  struct judging *judging; /* QA state (judge.c) */
-  int started_sent;      /* job.started published */
+  struct xlate *x;                   /* translation state (translate.c) */
+  struct judging *judging;           /* QA state (judge.c) */
+  int started_sent;                  /* job.started published */
   struct paper *next, *prev;         /* w->papers, newest first */
   struct paper *pub_next, *pub_prev; /* w->pub_*, in publish order */
   int in_pub;
@@ -59,22 +59,22 @@ struct worker {
   const struct pq_config *cfg;
   struct pq_mq *mq;
   struct http *http;
-  char id[128];          /* host:pid, shown in the ledger */
-  char url[1024];        /* chat-completions endpoint */
-  const char *api_key;   /* borrowed from the environment; never logged */
+  char id[128];        /* host:pid, shown in the ledger */
+  char url[1024];      /* chat-completions endpoint */
+  const char *api_key; /* borrowed from the environment; never logged */
   int dry_run;
   struct pq_glossary *glossary; /* NULL when translate.glossary is "" */
   struct retry_policy retry;
-  struct paper *papers;  /* every paper in flight, newest first */
-  struct paper *papers_tail;    /* the oldest */
-  struct paper *started_cursor; /* oldest paper not yet considered for job.started */
+  struct paper *papers;              /* every paper in flight, newest first */
+  struct paper *papers_tail;         /* the oldest */
+  struct paper *started_cursor;      /* oldest paper not yet considered for job.started */
   struct paper *pub_head, *pub_tail; /* PUBLISHING papers, oldest publish first */
   int in_flight;
   long done, failed, parked, handed_back;
   int64_t started_ms, last_activity_ms, last_heartbeat_ms, drain_deadline_ms;
   int consuming, draining;
-  int paused;            /* a control broadcast (budget) stopped new work */
-  int fatal;             /* a fleet-fatal provider error was seen */
+  int paused; /* a control broadcast (budget) stopped new work */
+  int fatal;  /* a fleet-fatal provider error was seen */
   char fatal_error[512];
 };
 

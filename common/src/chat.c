@@ -12,11 +12,16 @@
 
 const char *pq_err_class_name(enum pq_err_class c) {
   switch (c) {
-  case PQ_CLASS_OK: return "ok";
-  case PQ_CLASS_TRANSIENT: return "transient";
-  case PQ_CLASS_RATE: return "rate_limited";
-  case PQ_CLASS_PERMANENT: return "permanent";
-  case PQ_CLASS_FATAL: return "fatal";
+  case PQ_CLASS_OK:
+    return "ok";
+  case PQ_CLASS_TRANSIENT:
+    return "transient";
+  case PQ_CLASS_RATE:
+    return "rate_limited";
+  case PQ_CLASS_PERMANENT:
+    return "permanent";
+  case PQ_CLASS_FATAL:
+    return "fatal";
   }
   return "unknown";
 }
@@ -35,7 +40,8 @@ char *pq_chat_request(const char *model, const char *system, const char *user, i
     if (!(m = cJSON_CreateObject()))
       goto cleanup;
     cJSON_AddItemToArray(msgs, m);
-    if (!cJSON_AddStringToObject(m, "role", "system") || !cJSON_AddStringToObject(m, "content", system))
+    if (!cJSON_AddStringToObject(m, "role", "system") ||
+        !cJSON_AddStringToObject(m, "content", system))
       goto cleanup;
   }
   if (!(m = cJSON_CreateObject()))
@@ -71,8 +77,9 @@ static void error_detail(const cJSON *root, char *msg, size_t msglen, char *code
 
 static int mentions_model_not_found(const char *msg, const char *code) {
   return strstr(code, "model_not_found") || strstr(msg, "model_not_found") ||
-         (strstr(msg, "model") && (strstr(msg, "not found") || strstr(msg, "does not exist") ||
-                                   strstr(msg, "not a valid model") || strstr(msg, "invalid model")));
+         (strstr(msg, "model") &&
+          (strstr(msg, "not found") || strstr(msg, "does not exist") ||
+           strstr(msg, "not a valid model") || strstr(msg, "invalid model")));
 }
 
 static enum pq_err_class classify_status(long status, const char *msg, const char *code) {

@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char *const names[PQ_CHECK_COUNT] = {
-    "none",    "finish_reason", "empty",    "refusal",
+    "none",    "finish_reason", "empty",     "refusal",
     "markers", "placeholders",  "cjk_ratio", "length_ratio",
 };
 
@@ -70,9 +70,10 @@ static void set_detail(struct pq_check_result *r) {
                        r->cjk_ratio, o->max_cjk_ratio, r->output_cjk, r->output_letters);
     break;
   case PQ_CHECK_LENGTH_RATIO:
-    rc = pq_buf_printf(&b, "length_ratio %.2f outside [%.2f, %.2f] (%zu chars for %zu source chars)",
-                       r->length_ratio, o->min_length_ratio,
-                       o->max_length_ratio, r->output_chars, r->source_chars);
+    rc =
+        pq_buf_printf(&b, "length_ratio %.2f outside [%.2f, %.2f] (%zu chars for %zu source chars)",
+                      r->length_ratio, o->min_length_ratio, o->max_length_ratio, r->output_chars,
+                      r->source_chars);
     break;
   default:
     break;
@@ -111,9 +112,9 @@ static void count_text(const char *s, size_t *chars, size_t *letters, size_t *cj
 }
 
 static const char *const refusals[] = {
-    "i'm sorry",   "i am sorry",  "sorry,",       "sorry but",        "i cannot",
-    "i can't",     "i can not",   "i'm unable",   "i am unable",      "i apologize",
-    "as an ai",    "as a language model",         "i won't",          "unfortunately, i",
+    "i'm sorry", "i am sorry",          "sorry,",     "sorry but",        "i cannot",
+    "i can't",   "i can not",           "i'm unable", "i am unable",      "i apologize",
+    "as an ai",  "as a language model", "i won't",    "unfortunately, i",
 };
 
 /* Lower-cases ASCII and folds the typographic apostrophe (U+2019) to "'"
@@ -298,10 +299,11 @@ int pq_checks_run(const struct pq_check_opts *opts, const char *source, const ch
 
   if (r->source_chars) {
     r->length_ratio = (double)r->output_chars / (double)r->source_chars;
-    floor_chars = r->source_chars > opts->short_source_chars ? r->source_chars : opts->short_source_chars;
-    if (!r->empty &&
-        ((r->source_chars >= opts->short_source_chars && r->length_ratio < opts->min_length_ratio) ||
-         (double)r->output_chars > opts->max_length_ratio * (double)floor_chars))
+    floor_chars =
+        r->source_chars > opts->short_source_chars ? r->source_chars : opts->short_source_chars;
+    if (!r->empty && ((r->source_chars >= opts->short_source_chars &&
+                       r->length_ratio < opts->min_length_ratio) ||
+                      (double)r->output_chars > opts->max_length_ratio * (double)floor_chars))
       set_failed(r, PQ_CHECK_LENGTH_RATIO);
   }
   set_detail(r);
@@ -348,8 +350,9 @@ int pq_checks_to_json(const struct pq_check_result *r, struct cJSON *obj) {
     return PQ_ERR;
   if (!cJSON_AddBoolToObject(obj, "ok", r->failed == PQ_CHECK_NONE))
     return PQ_ERR_NOMEM;
-  if (r->failed == PQ_CHECK_NONE ? !cJSON_AddNullToObject(obj, "failed")
-                                 : !cJSON_AddStringToObject(obj, "failed", pq_checks_name((int)r->failed)))
+  if (r->failed == PQ_CHECK_NONE
+          ? !cJSON_AddNullToObject(obj, "failed")
+          : !cJSON_AddStringToObject(obj, "failed", pq_checks_name((int)r->failed)))
     return PQ_ERR_NOMEM;
   if (!cJSON_AddStringToObject(obj, "finish_reason", r->finish_reason) ||
       !cJSON_AddBoolToObject(obj, "empty", r->empty) ||

@@ -49,7 +49,9 @@ size_t pq_chunk_estimate_tokens_n(const char *s, size_t len) {
   return est_tokens(&e);
 }
 
-size_t pq_chunk_estimate_tokens(const char *s) { return s ? pq_chunk_estimate_tokens_n(s, strlen(s)) : 0; }
+size_t pq_chunk_estimate_tokens(const char *s) {
+  return s ? pq_chunk_estimate_tokens_n(s, strlen(s)) : 0;
+}
 
 /* ---- markers -------------------------------------------------------------- */
 
@@ -332,7 +334,8 @@ void pq_chunk_plan_free(struct pq_chunk_plan *plan) {
   memset(plan, 0, sizeof *plan);
 }
 
-int pq_chunk_plan(const char *const *segments, size_t n, size_t budget, struct pq_chunk_plan *plan) {
+int pq_chunk_plan(const char *const *segments, size_t n, size_t budget,
+                  struct pq_chunk_plan *plan) {
   size_t cap = 0, k, piece_max, total;
   int rc = PQ_OK;
 

@@ -17,13 +17,15 @@ struct key {
   const char *group, *name;
   enum key_type type;
   size_t offset;
-  const char *def; /* default, as text */
-  double min, max; /* range for numbers */
-  int secret;      /* mask when printed */
+  const char *def;   /* default, as text */
+  double min, max;   /* range for numbers */
+  int secret;        /* mask when printed */
   const char *oneof; /* for strings: "a|b|c", NULL = any */
 };
 
 #define OFF(f) offsetof(struct pq_config, f)
+/* One key per line reads best as a table, so the formatter leaves it alone. */
+/* clang-format off */
 static const struct key keys[] = {
     {"broker", "url", K_STRING, OFF(broker.url), "amqp://guest:guest@localhost:5672/", 0, 0, 1, NULL},
     {"broker", "password_env", K_STRING, OFF(broker.password_env), "PAPERQ_BROKER_PASSWORD", 0, 0, 0, NULL},
@@ -77,6 +79,7 @@ static const struct key keys[] = {
     {"limits", "max_response_bytes", K_INT, OFF(limits.max_response_bytes), "4194304", 1024, 1 << 30, 0, NULL},
     {"log", "level", K_STRING, OFF(log.level), "info", 0, 0, 0, "debug|info|warn|error"},
 };
+/* clang-format on */
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static void *field(struct pq_config *cfg, const struct key *k) { return (char *)cfg + k->offset; }
@@ -183,8 +186,8 @@ static int load_file(struct pq_config *cfg, const char *path, char *err, size_t 
         goto cleanup;
       }
       if (k->secret && strcmp(k->name, "url") != 0) {
-        snprintf(err, errlen, "%s: %s.%s is a secret and is read from the environment only",
-                 where, gname, name);
+        snprintf(err, errlen, "%s: %s.%s is a secret and is read from the environment only", where,
+                 gname, name);
         rc = PQ_ERR_PARSE;
         goto cleanup;
       }
@@ -277,7 +280,8 @@ static int validate(struct pq_config *cfg, char *err, size_t errlen) {
     snprintf(err, errlen, "%s: broker.prefix must not be empty", cfg->source);
     return PQ_ERR_PARSE;
   }
-  if (strcmp(cfg->translate.provider, "openai") == 0 && strncmp(cfg->translate.base_url, "http", 4)) {
+  if (strcmp(cfg->translate.provider, "openai") == 0 &&
+      strncmp(cfg->translate.base_url, "http", 4)) {
     snprintf(err, errlen, "%s: translate.base_url = \"%s\": expected an http(s):// URL",
              cfg->source, cfg->translate.base_url);
     return PQ_ERR_PARSE;

@@ -17,7 +17,8 @@ cJSON *pq_event_new(const char *kind, const char *paper_id, int gen, int attempt
            cJSON_AddStringToObject(ev, "kind", kind) &&
            cJSON_AddNumberToObject(ev, "ts", (double)pq_now_ms());
   if (ok && paper_id)
-    ok = cJSON_AddStringToObject(ev, "paper_id", paper_id) && cJSON_AddNumberToObject(ev, "gen", gen);
+    ok = cJSON_AddStringToObject(ev, "paper_id", paper_id) &&
+         cJSON_AddNumberToObject(ev, "gen", gen);
   if (ok && attempt > 0)
     ok = cJSON_AddNumberToObject(ev, "attempt", attempt) != NULL;
   if (ok && worker)
@@ -38,8 +39,8 @@ int pq_event_publish(struct pq_mq *mq, const cJSON *ev, uint64_t *seq) {
   struct pq_mq_props props = {0};
   props.type = PQ_MSG_TYPE_EVENT;
   props.message_id = cJSON_IsString(id) ? id->valuestring : NULL;
-  int rc = pq_mq_publish(mq, "events", cJSON_IsString(kind) ? kind->valuestring : "unknown",
-                         &props, body, strlen(body), seq);
+  int rc = pq_mq_publish(mq, "events", cJSON_IsString(kind) ? kind->valuestring : "unknown", &props,
+                         body, strlen(body), seq);
   cJSON_free(body);
   return rc;
 }

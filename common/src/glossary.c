@@ -19,7 +19,8 @@ struct pq_glossary {
   size_t n;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   if (!err || errlen == 0)
@@ -82,7 +83,8 @@ int pq_glossary_parse(const char *text, size_t len, const char *name, struct pq_
   if (!name)
     name = "glossary";
   if (len > PQ_GLOSSARY_MAX_FILE) {
-    set_err(err, errlen, "%s: file too large (%zu bytes, limit %u)", name, len, PQ_GLOSSARY_MAX_FILE);
+    set_err(err, errlen, "%s: file too large (%zu bytes, limit %u)", name, len,
+            PQ_GLOSSARY_MAX_FILE);
     return PQ_ERR_TOOBIG;
   }
   g = calloc(1, sizeof *g);
@@ -142,7 +144,8 @@ int pq_glossary_parse(const char *text, size_t len, const char *name, struct pq_
       goto cleanup;
     }
     if (g->n == PQ_GLOSSARY_MAX_ENTRIES) {
-      set_err(err, errlen, "%s:%zu: too many entries (limit %d)", name, line, PQ_GLOSSARY_MAX_ENTRIES);
+      set_err(err, errlen, "%s:%zu: too many entries (limit %d)", name, line,
+              PQ_GLOSSARY_MAX_ENTRIES);
       rc = PQ_ERR_TOOBIG;
       goto cleanup;
     }

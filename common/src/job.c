@@ -55,7 +55,8 @@ int pq_job_decode(const void *body, size_t len, struct pq_job *job, char *err, s
     goto bad;
   }
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(job->root, "paper_id");
-  if (!cJSON_IsString(id) || !id->valuestring[0] || strlen(id->valuestring) >= sizeof job->paper_id) {
+  if (!cJSON_IsString(id) || !id->valuestring[0] ||
+      strlen(id->valuestring) >= sizeof job->paper_id) {
     snprintf(err, errlen, "job message has no usable paper_id");
     goto bad;
   }

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PREFIX_MAX 12              /* letters; 26^12 candidates, never reached */
-#define ARENA_MAX (256u << 20)     /* originals kept per struct pq_mask */
-#define CMD_ARG_MAX 4096           /* a \cite{...} longer than this is broken text */
-#define CMD_OPT_MAX 256            /* a [..] option of \cite longer than this: text */
+#define PREFIX_MAX 12          /* letters; 26^12 candidates, never reached */
+#define ARENA_MAX (256u << 20) /* originals kept per struct pq_mask */
+#define CMD_ARG_MAX 4096       /* a \cite{...} longer than this is broken text */
+#define CMD_OPT_MAX 256        /* a [..] option of \cite longer than this: text */
 
 struct mask_item {
   size_t off; /* into arena */
@@ -31,14 +31,15 @@ struct pq_mask {
   size_t n_math, n_ref;
 };
 
-static const char *const env_names[] = {"equation", "align",       "gather", "multline", "eqnarray",
-                                        "flalign",  "alignat",     "displaymath", "math"};
+static const char *const env_names[] = {"equation", "align",       "gather",
+                                        "multline", "eqnarray",    "flalign",
+                                        "alignat",  "displaymath", "math"};
 #define N_ENV (sizeof env_names / sizeof env_names[0])
 
-static const char *const ref_cmds[] = {"cite",      "citep",    "citet",   "citealp", "citealt",
-                                       "citeauthor", "citeyear", "parencite", "textcite",
-                                       "autocite",  "ref",      "eqref",   "pageref", "autoref",
-                                       "cref",      "Cref",     "label",   "url"};
+static const char *const ref_cmds[] = {
+    "cite",     "citep",     "citet",    "citealp",  "citealt", "citeauthor",
+    "citeyear", "parencite", "textcite", "autocite", "ref",     "eqref",
+    "pageref",  "autoref",   "cref",     "Cref",     "label",   "url"};
 #define N_REF (sizeof ref_cmds / sizeof ref_cmds[0])
 
 /* Memo slots for failed closer searches: \(, \[, $$, then one per
@@ -121,7 +122,9 @@ static size_t parse_token(const char *s, size_t len, size_t *nlet, size_t *ndig)
   return i + 2;
 }
 
-size_t pq_mask_token_len(const char *s, size_t len) { return s ? parse_token(s, len, NULL, NULL) : 0; }
+size_t pq_mask_token_len(const char *s, size_t len) {
+  return s ? parse_token(s, len, NULL, NULL) : 0;
+}
 
 /* ---- prefix choice ---------------------------------------------------- */
 
@@ -190,7 +193,7 @@ struct scan {
   const char *s;
   size_t len;
   struct pq_buf *out;
-  size_t run;               /* start of the literal text not yet copied to out */
+  size_t run;                /* start of the literal text not yet copied to out */
   size_t fail_until[MEMO_N]; /* a search of that kind from before here fails */
   struct brace_index bi;
 };
@@ -730,7 +733,8 @@ int pq_mask_restore(const struct pq_mask *m, const char *sent, const char *trans
   }
 
   for (i = 0, run = 0; i < len;) {
-    tl = (m->prefix_len && translated[i] == '[') ? our_token(m, translated + i, len - i, &number) : 0;
+    tl = (m->prefix_len && translated[i] == '[') ? our_token(m, translated + i, len - i, &number)
+                                                 : 0;
     if (!tl) {
       i++;
       continue;

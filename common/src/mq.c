@@ -22,12 +22,12 @@ struct pq_mq {
   char prefix[128];
   int delivery_limit;
   int heartbeat_s;
-  uint64_t next_seq;     /* publish number of the next publish (confirm mode) */
-  uint64_t confirmed;    /* every publish <= this is settled */
+  uint64_t next_seq;      /* publish number of the next publish (confirm mode) */
+  uint64_t confirmed;     /* every publish <= this is settled */
   unsigned char *settled; /* settled[i]: publish confirmed+1+i is settled */
   size_t settled_cap;
-  int nacked;            /* a nack arrived since the last wait_confirms */
-  int broken;            /* connection or channel lost; only close is valid */
+  int nacked; /* a nack arrived since the last wait_confirms */
+  int broken; /* connection or channel lost; only close is valid */
 };
 
 const char *pq_mq_name(const struct pq_mq *mq, const char *suffix, char *out, size_t outlen) {
@@ -77,8 +77,8 @@ static int rpc_ok(struct pq_mq *mq, const char *what) {
 static int declare_exchange(struct pq_mq *mq, const char *suffix, const char *type) {
   char name[256];
   pq_mq_name(mq, suffix, name, sizeof name);
-  amqp_exchange_declare(mq->conn, CH_PUBLISH, amqp_cstring_bytes(name), amqp_cstring_bytes(type),
-                        0, 1, 0, 0, amqp_empty_table);
+  amqp_exchange_declare(mq->conn, CH_PUBLISH, amqp_cstring_bytes(name), amqp_cstring_bytes(type), 0,
+                        1, 0, 0, amqp_empty_table);
   return rpc_ok(mq, name);
 }
 
@@ -165,8 +165,8 @@ int pq_mq_declare_retry_queue(struct pq_mq *mq, const char *rk, long delay_ms) {
   return rc ? rc : bind_queue(mq, suffix, "retry", key);
 }
 
-int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_mq **out,
-               char *err, size_t errlen) {
+int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_mq **out, char *err,
+               size_t errlen) {
   struct amqp_connection_info ci;
   char *url = strdup(cfg->broker.url);
   struct pq_mq *mq = calloc(1, sizeof *mq);
@@ -206,7 +206,9 @@ int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_m
   struct timeval tv = {cfg->broker.connect_timeout_s, 0};
   int st = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
   if (st != AMQP_STATUS_OK) {
-    snprintf(err, errlen, "cannot connect to RabbitMQ at %s:%d: %s (is the broker running? check broker.url / PAPERQ_BROKER_URL)",
+    snprintf(err, errlen,
+             "cannot connect to RabbitMQ at %s:%d: %s (is the broker running? check broker.url / "
+             "PAPERQ_BROKER_URL)",
              ci.host, ci.port, amqp_error_string2(st));
     goto cleanup;
   }
@@ -217,14 +219,14 @@ int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_m
   props[0].value.kind = AMQP_FIELD_KIND_UTF8;
   props[0].value.value.bytes = amqp_cstring_bytes(client_name);
   amqp_table_t client_props = {1, props};
-  amqp_rpc_reply_t r = amqp_login_with_properties(mq->conn, ci.vhost, 0, 131072,
-                                                  cfg->broker.heartbeat_s, &client_props,
-                                                  AMQP_SASL_METHOD_PLAIN, ci.user, password);
+  amqp_rpc_reply_t r =
+      amqp_login_with_properties(mq->conn, ci.vhost, 0, 131072, cfg->broker.heartbeat_s,
+                                 &client_props, AMQP_SASL_METHOD_PLAIN, ci.user, password);
   if (r.reply_type != AMQP_RESPONSE_NORMAL) {
     char text[512];
     reply_text(r, text, sizeof text);
-    snprintf(err, errlen, "RabbitMQ at %s:%d refused login as %s on vhost %s: %s", ci.host,
-             ci.port, ci.user, ci.vhost, text);
+    snprintf(err, errlen, "RabbitMQ at %s:%d refused login as %s on vhost %s: %s", ci.host, ci.port,
+             ci.user, ci.vhost, text);
     goto cleanup;
   }
   amqp_channel_open(mq->conn, CH_CONSUME);
@@ -291,8 +293,8 @@ int pq_mq_consume_control(struct pq_mq *mq) {
   char x[256];
   pq_mq_name(mq, "control", x, sizeof x);
   /* Server-named, exclusive, auto-deleted: one per process, gone with it. */
-  amqp_queue_declare_ok_t *ok = amqp_queue_declare(mq->conn, CH_CONSUME, amqp_empty_bytes, 0, 0,
-                                                   1, 1, amqp_empty_table);
+  amqp_queue_declare_ok_t *ok =
+      amqp_queue_declare(mq->conn, CH_CONSUME, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
   if (rpc_ok(mq, "control queue") || !ok)
     return PQ_ERR_BROKER;
   amqp_bytes_t q = amqp_bytes_malloc_dup(ok->queue);
@@ -340,8 +342,8 @@ int pq_mq_publish(struct pq_mq *mq, const char *exchange_suffix, const char *rou
   if (mq->broken)
     return PQ_ERR_BROKER;
   memset(&props, 0, sizeof props);
-  props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                 AMQP_BASIC_TIMESTAMP_FLAG;
+  props._flags =
+      AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
   props.content_type = amqp_cstring_bytes("application/json");
   props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
   props.timestamp = (uint64_t)(pq_now_ms() / 1000);
@@ -395,15 +397,32 @@ uint64_t pq_mq_confirmed_upto(const struct pq_mq *mq) { return mq->confirmed; }
 /* Reads a header value as an integer, whatever integer kind the sender used. */
 static int field_int(const amqp_field_value_t *v, long *out) {
   switch (v->kind) {
-  case AMQP_FIELD_KIND_I8: *out = v->value.i8; return 1;
-  case AMQP_FIELD_KIND_U8: *out = v->value.u8; return 1;
-  case AMQP_FIELD_KIND_I16: *out = v->value.i16; return 1;
-  case AMQP_FIELD_KIND_U16: *out = v->value.u16; return 1;
-  case AMQP_FIELD_KIND_I32: *out = v->value.i32; return 1;
-  case AMQP_FIELD_KIND_U32: *out = (long)v->value.u32; return 1;
-  case AMQP_FIELD_KIND_I64: *out = (long)v->value.i64; return 1;
-  case AMQP_FIELD_KIND_U64: *out = (long)v->value.u64; return 1;
-  default: return 0;
+  case AMQP_FIELD_KIND_I8:
+    *out = v->value.i8;
+    return 1;
+  case AMQP_FIELD_KIND_U8:
+    *out = v->value.u8;
+    return 1;
+  case AMQP_FIELD_KIND_I16:
+    *out = v->value.i16;
+    return 1;
+  case AMQP_FIELD_KIND_U16:
+    *out = v->value.u16;
+    return 1;
+  case AMQP_FIELD_KIND_I32:
+    *out = v->value.i32;
+    return 1;
+  case AMQP_FIELD_KIND_U32:
+    *out = (long)v->value.u32;
+    return 1;
+  case AMQP_FIELD_KIND_I64:
+    *out = (long)v->value.i64;
+    return 1;
+  case AMQP_FIELD_KIND_U64:
+    *out = (long)v->value.u64;
+    return 1;
+  default:
+    return 0;
   }
 }
 
@@ -646,8 +665,8 @@ int pq_mq_get(struct pq_mq *mq, const char *queue_suffix, const struct pq_mq_han
     return PQ_OK;
   amqp_basic_get_ok_t *m = r.reply.decoded;
   *got = 1;
-  return read_delivery(mq, CH_CONSUME, m->delivery_tag, m->redelivered, m->exchange,
-                       m->routing_key, amqp_cstring_bytes(""), h);
+  return read_delivery(mq, CH_CONSUME, m->delivery_tag, m->redelivered, m->exchange, m->routing_key,
+                       amqp_cstring_bytes(""), h);
 }
 
 int pq_mq_fd(const struct pq_mq *mq) {

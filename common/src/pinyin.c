@@ -16,12 +16,14 @@ struct reading {
 
 /* Readings a character takes as a surname, unlike its usual one. */
 static const struct reading surname_readings[] = {
-    {"单", "shan"}, {"曾", "zeng"}, {"解", "xie"},  {"仇", "qiu"},  {"朴", "piao"}, {"区", "ou"},
-    {"查", "zha"},  {"盖", "ge"},   {"乐", "yue"},  {"覃", "qin"},  {"员", "yun"},  {"尉", "yu"},
-    {"种", "chong"}, {"黑", "he"},  {"繁", "po"},   {"能", "nai"},  {"句", "gou"},  {"召", "shao"},
-    {"缪", "miao"}, {"翟", "zhai"}, {"秘", "bi"},   {"沈", "shen"}, {"薄", "bo"},   {"万", "wan"},
-    {"柏", "bai"},  {"都", "du"},   {"阚", "kan"},  {"郇", "xun"},  {"折", "she"},  {"祭", "zhai"},
-    {"炅", "gui"},  {"藏", "zang"}, {"隗", "wei"},  {"长", "chang"}, {"重", "chong"}, {"令", "ling"},
+    {"单", "shan"}, {"曾", "zeng"}, {"解", "xie"},   {"仇", "qiu"},   {"朴", "piao"},
+    {"区", "ou"},   {"查", "zha"},  {"盖", "ge"},    {"乐", "yue"},   {"覃", "qin"},
+    {"员", "yun"},  {"尉", "yu"},   {"种", "chong"}, {"黑", "he"},    {"繁", "po"},
+    {"能", "nai"},  {"句", "gou"},  {"召", "shao"},  {"缪", "miao"},  {"翟", "zhai"},
+    {"秘", "bi"},   {"沈", "shen"}, {"薄", "bo"},    {"万", "wan"},   {"柏", "bai"},
+    {"都", "du"},   {"阚", "kan"},  {"郇", "xun"},   {"折", "she"},   {"祭", "zhai"},
+    {"炅", "gui"},  {"藏", "zang"}, {"隗", "wei"},   {"长", "chang"}, {"重", "chong"},
+    {"令", "ling"},
 };
 
 /* Given-name characters whose first Unihan reading is rare in names. */
@@ -32,19 +34,19 @@ static const struct reading given_readings[] = {
 
 /* Two-character surnames, with their romanisation. */
 static const struct reading compounds[] = {
-    {"欧阳", "Ouyang"},   {"司马", "Sima"},     {"诸葛", "Zhuge"},    {"上官", "Shangguan"},
-    {"东方", "Dongfang"}, {"皇甫", "Huangfu"},  {"尉迟", "Yuchi"},    {"公孙", "Gongsun"},
-    {"慕容", "Murong"},   {"长孙", "Zhangsun"}, {"宇文", "Yuwen"},    {"司徒", "Situ"},
-    {"夏侯", "Xiahou"},   {"令狐", "Linghu"},   {"澹台", "Tantai"},   {"万俟", "Moqi"},
-    {"闻人", "Wenren"},   {"赫连", "Helian"},   {"钟离", "Zhongli"},  {"申屠", "Shentu"},
-    {"轩辕", "Xuanyuan"}, {"鲜于", "Xianyu"},   {"呼延", "Huyan"},    {"端木", "Duanmu"},
-    {"拓跋", "Tuoba"},    {"独孤", "Dugu"},     {"南宫", "Nangong"},  {"西门", "Ximen"},
-    {"百里", "Baili"},    {"东郭", "Dongguo"},  {"公冶", "Gongye"},   {"太史", "Taishi"},
-    {"司空", "Sikong"},   {"濮阳", "Puyang"},   {"淳于", "Chunyu"},   {"宗政", "Zongzheng"},
-    {"第五", "Diwu"},     {"左丘", "Zuoqiu"},   {"谷梁", "Guliang"},  {"公羊", "Gongyang"},
-    {"亓官", "Qiguan"},   {"司寇", "Sikou"},    {"漆雕", "Qidiao"},   {"壤驷", "Rangsi"},
-    {"公良", "Gongliang"}, {"宰父", "Zaifu"},   {"微生", "Weisheng"}, {"仲孙", "Zhongsun"},
-    {"叔孙", "Shusun"},   {"巫马", "Wuma"},
+    {"欧阳", "Ouyang"},    {"司马", "Sima"},     {"诸葛", "Zhuge"},    {"上官", "Shangguan"},
+    {"东方", "Dongfang"},  {"皇甫", "Huangfu"},  {"尉迟", "Yuchi"},    {"公孙", "Gongsun"},
+    {"慕容", "Murong"},    {"长孙", "Zhangsun"}, {"宇文", "Yuwen"},    {"司徒", "Situ"},
+    {"夏侯", "Xiahou"},    {"令狐", "Linghu"},   {"澹台", "Tantai"},   {"万俟", "Moqi"},
+    {"闻人", "Wenren"},    {"赫连", "Helian"},   {"钟离", "Zhongli"},  {"申屠", "Shentu"},
+    {"轩辕", "Xuanyuan"},  {"鲜于", "Xianyu"},   {"呼延", "Huyan"},    {"端木", "Duanmu"},
+    {"拓跋", "Tuoba"},     {"独孤", "Dugu"},     {"南宫", "Nangong"},  {"西门", "Ximen"},
+    {"百里", "Baili"},     {"东郭", "Dongguo"},  {"公冶", "Gongye"},   {"太史", "Taishi"},
+    {"司空", "Sikong"},    {"濮阳", "Puyang"},   {"淳于", "Chunyu"},   {"宗政", "Zongzheng"},
+    {"第五", "Diwu"},      {"左丘", "Zuoqiu"},   {"谷梁", "Guliang"},  {"公羊", "Gongyang"},
+    {"亓官", "Qiguan"},    {"司寇", "Sikou"},    {"漆雕", "Qidiao"},   {"壤驷", "Rangsi"},
+    {"公良", "Gongliang"}, {"宰父", "Zaifu"},    {"微生", "Weisheng"}, {"仲孙", "Zhongsun"},
+    {"叔孙", "Shusun"},    {"巫马", "Wuma"},
 };
 
 /* Surnames by frequency, for splitting glued names. Very common given-name
@@ -208,7 +210,8 @@ static int put_person(struct pq_buf *b, const uint32_t *c, size_t n) {
   rc = pq_buf_append(b, " ", 1);
   prev = 0;
   for (k = g; k < n && !rc; k++)
-    rc = put_syllable(b, c[k], lookup(given_readings, N_OF(given_readings), c[k], 0), k == g, &prev);
+    rc =
+        put_syllable(b, c[k], lookup(given_readings, N_OF(given_readings), c[k], 0), k == g, &prev);
   return rc;
 }
 

@@ -14,11 +14,11 @@ struct pq_record_reader {
   char *path;
   const char *name; /* basename for messages */
   struct pq_record_limits lim;
-  FILE *f;          /* JSONL */
+  FILE *f; /* JSONL */
   char *line;
   size_t line_cap;
   long lineno;
-  cJSON *array;     /* IA */
+  cJSON *array; /* IA */
   int index, count;
 };
 
@@ -28,8 +28,8 @@ int pq_record_id_ok(const char *id) {
     return 0;
   for (size_t i = 0; i < n; i++) {
     char c = id[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '.' || c == '_' || c == ':' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == ':' || c == '-'))
       return 0;
   }
   return strcmp(id, ".") != 0 && strcmp(id, "..") != 0;
@@ -131,9 +131,11 @@ int pq_record_normalize(const cJSON *raw, int ia, const struct pq_record_limits 
   if (!rec || add_str(rec, "id", id) || add_str(rec, "title", title) ||
       add_str(rec, "abstract", abstract))
     goto cleanup;
-  cJSON *authors = string_list(cJSON_GetObjectItemCaseSensitive(raw, ia ? "creators" : "authors"), NULL);
+  cJSON *authors =
+      string_list(cJSON_GetObjectItemCaseSensitive(raw, ia ? "creators" : "authors"), NULL);
   cJSON *keywords = string_list(cJSON_GetObjectItemCaseSensitive(raw, "keywords"), NULL);
-  cJSON *subjects = string_list(cJSON_GetObjectItemCaseSensitive(raw, "subjects"), ia ? ia_noise : NULL);
+  cJSON *subjects =
+      string_list(cJSON_GetObjectItemCaseSensitive(raw, "subjects"), ia ? ia_noise : NULL);
   if (!authors || !keywords || !subjects) {
     cJSON_Delete(authors);
     cJSON_Delete(keywords);
@@ -191,13 +193,15 @@ int pq_record_normalize(const cJSON *raw, int ia, const struct pq_record_limits 
       const char *kind = str_field(blk, "kind"), *text = str_field(blk, "text");
       if (!kind || !text) {
         rc = PQ_ERR_PARSE;
-        snprintf(err, errlen, "paper %s: body[%d] needs string fields \"kind\" and \"text\"", id, i);
+        snprintf(err, errlen, "paper %s: body[%d] needs string fields \"kind\" and \"text\"", id,
+                 i);
         goto cleanup;
       }
       if (strcmp(kind, "heading") && strcmp(kind, "paragraph") && strcmp(kind, "equation")) {
         rc = PQ_ERR_PARSE;
-        snprintf(err, errlen, "paper %s: body[%d].kind \"%.40s\" is not heading, paragraph or equation",
-                 id, i, kind);
+        snprintf(err, errlen,
+                 "paper %s: body[%d].kind \"%.40s\" is not heading, paragraph or equation", id, i,
+                 kind);
         goto cleanup;
       }
       cJSON *b = cJSON_CreateObject();
@@ -261,8 +265,8 @@ int pq_record_reader_open(const char *path, const struct pq_record_limits *lim,
       for (const char *p = text; at && p < at && *p; p++)
         line += *p == '\n';
       snprintf(err, errlen,
-               "%s:%ld: not a valid JSON array (Internet Archive format); no record was read",
-               path, line);
+               "%s:%ld: not a valid JSON array (Internet Archive format); no record was read", path,
+               line);
       rc = PQ_ERR_PARSE;
       goto cleanup;
     }

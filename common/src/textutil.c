@@ -89,8 +89,8 @@ int pq_text_is_space(uint32_t cp) {
 
 int pq_text_is_punct(uint32_t cp) {
   if (cp < 0x80)
-    return (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) ||
-           (cp >= 0x5B && cp <= 0x60) || (cp >= 0x7B && cp <= 0x7E);
+    return (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) || (cp >= 0x5B && cp <= 0x60) ||
+           (cp >= 0x7B && cp <= 0x7E);
   if (cp >= 0xA1 && cp <= 0xBF)
     return cp != 0xAA && cp != 0xB2 && cp != 0xB3 && cp != 0xB5 && cp != 0xB9 && cp != 0xBA &&
            cp != 0xBC && cp != 0xBD && cp != 0xBE; /* ª ² ³ µ ¹ º ¼ ½ ¾ are letters/numbers */
@@ -101,7 +101,7 @@ int pq_text_is_punct(uint32_t cp) {
   if (cp >= 0x3000 && cp <= 0x303F)
     return cp != 0x3000 && cp != 0x3005 && cp != 0x3007; /* 、。「」【】 etc. */
   if (cp >= 0xFE30 && cp <= 0xFE4F)
-    return 1; /* CJK compatibility forms (vertical punctuation) */
+    return 1;                       /* CJK compatibility forms (vertical punctuation) */
   if (cp >= 0xFF01 && cp <= 0xFF65) /* full-width ASCII punctuation, not letters/digits */
     return !((cp >= 0xFF10 && cp <= 0xFF19) || (cp >= 0xFF21 && cp <= 0xFF3A) ||
              (cp >= 0xFF41 && cp <= 0xFF5A));

@@ -30,9 +30,10 @@ int main(void) {
   free(req);
 
   /* A good reply. */
-  const char *ok = "{\"model\":\"m1\",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"
-                   "\"Hello $x^2$\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,"
-                   "\"completion_tokens\":5,\"cost\":0.0001}}";
+  const char *ok =
+      "{\"model\":\"m1\",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"
+      "\"Hello $x^2$\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,"
+      "\"completion_tokens\":5,\"cost\":0.0001}}";
   struct pq_chat_result r;
   pq_chat_parse(200, ok, strlen(ok), NULL, &r);
   CHECK(r.cls == PQ_CLASS_OK);
@@ -43,22 +44,26 @@ int main(void) {
   pq_chat_result_free(&r);
 
   /* Truncated reply: parsed, finish_reason says so (the checks reject it). */
-  const char *trunc = "{\"choices\":[{\"message\":{\"content\":\"Hel\"},\"finish_reason\":\"length\"}]}";
+  const char *trunc =
+      "{\"choices\":[{\"message\":{\"content\":\"Hel\"},\"finish_reason\":\"length\"}]}";
   pq_chat_parse(200, trunc, strlen(trunc), NULL, &r);
   CHECK(r.cls == PQ_CLASS_OK && strcmp(r.finish_reason, "length") == 0 && r.cost_usd < 0);
   pq_chat_result_free(&r);
 
   /* Classification: the fleet stops on 401/402/403/unknown model ... */
-  CHECK(parse_class(401, "{\"error\":{\"message\":\"Invalid API key\",\"code\":\"invalid_api_key\"}}",
+  CHECK(parse_class(401,
+                    "{\"error\":{\"message\":\"Invalid API key\",\"code\":\"invalid_api_key\"}}",
                     err, sizeof err) == PQ_CLASS_FATAL);
   CHECK(strstr(err, "401") && strstr(err, "Invalid API key"));
   CHECK(parse_class(402, "{\"error\":{\"message\":\"Insufficient credits\"}}", err, sizeof err) ==
         PQ_CLASS_FATAL);
   CHECK(parse_class(403, NULL, err, sizeof err) == PQ_CLASS_FATAL);
-  CHECK(parse_class(404, "{\"error\":{\"message\":\"The model x does not exist\",\"code\":\"model_not_found\"}}",
-                    err, sizeof err) == PQ_CLASS_FATAL);
-  CHECK(parse_class(400, "{\"error\":{\"message\":\"m is not a valid model ID\"}}", err, sizeof err) ==
-        PQ_CLASS_FATAL);
+  CHECK(parse_class(
+            404,
+            "{\"error\":{\"message\":\"The model x does not exist\",\"code\":\"model_not_found\"}}",
+            err, sizeof err) == PQ_CLASS_FATAL);
+  CHECK(parse_class(400, "{\"error\":{\"message\":\"m is not a valid model ID\"}}", err,
+                    sizeof err) == PQ_CLASS_FATAL);
   /* ... a paper parks on a plain 400 ... */
   CHECK(parse_class(400, "{\"error\":{\"message\":\"context too long\"}}", err, sizeof err) ==
         PQ_CLASS_PERMANENT);

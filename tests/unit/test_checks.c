@@ -47,7 +47,7 @@ static void test_empty(void) {
   struct pq_check_result r;
   CHECK(run(SRC, "", "stop", &r) == PQ_CHECK_EMPTY && r.empty);
   CHECK(run(SRC, " \n\t\xe3\x80\x80", "stop", &r) == PQ_CHECK_EMPTY); /* U+3000 is a space */
-  CHECK(run("", "", "stop", &r) == PQ_CHECK_NONE);                     /* nothing was asked */
+  CHECK(run("", "", "stop", &r) == PQ_CHECK_NONE);                    /* nothing was asked */
   /* a formula-only paragraph comes back as the placeholder alone: fine */
   CHECK(run("[[M3]]", "[[M3]]", "stop", &r) == PQ_CHECK_NONE);
 }
@@ -100,8 +100,8 @@ static void test_length_ratio(void) {
   CHECK(run(SRC, runaway, "stop", &r) == PQ_CHECK_PLACEHOLDERS); /* placeholders first */
   CHECK(r.failed_mask & (1u << PQ_CHECK_LENGTH_RATIO));
   /* placeholders count for neither side */
-  CHECK(run("[[M1]][[M2]][[M3]][[M4]][[M5]][[M6]][[M7]]和", "[[M1]][[M2]][[M3]][[M4]][[M5]][[M6]][[M7]] and",
-            "stop", &r) == PQ_CHECK_NONE);
+  CHECK(run("[[M1]][[M2]][[M3]][[M4]][[M5]][[M6]][[M7]]和",
+            "[[M1]][[M2]][[M3]][[M4]][[M5]][[M6]][[M7]] and", "stop", &r) == PQ_CHECK_NONE);
   CHECK(r.source_chars == 1 && r.output_chars == 3);
 }
 
@@ -132,14 +132,14 @@ static void test_refusal(void) {
 
 static void test_placeholders(void) {
   struct pq_check_result r;
-  CHECK(run(SRC, "This paper ... on the [[M1]] dataset reaching high accuracy overall here.", "stop",
-            &r) == PQ_CHECK_PLACEHOLDERS);
+  CHECK(run(SRC, "This paper ... on the [[M1]] dataset reaching high accuracy overall here.",
+            "stop", &r) == PQ_CHECK_PLACEHOLDERS);
   CHECK(r.placeholders_missing == 1 && !r.placeholders_ok);
-  CHECK(run(SRC, "Method [[M1]] [[M1]] [[M2]] on the dataset with an accuracy of some value.", "stop",
-            &r) == PQ_CHECK_PLACEHOLDERS);
+  CHECK(run(SRC, "Method [[M1]] [[M1]] [[M2]] on the dataset with an accuracy of some value.",
+            "stop", &r) == PQ_CHECK_PLACEHOLDERS);
   CHECK(r.placeholders_duplicated == 1 && r.placeholders_missing == 0);
-  CHECK(run(SRC, "Method [[M1]] [[M2]] [[M3]] on the dataset with an accuracy of some value.", "stop",
-            &r) == PQ_CHECK_PLACEHOLDERS);
+  CHECK(run(SRC, "Method [[M1]] [[M2]] [[M3]] on the dataset with an accuracy of some value.",
+            "stop", &r) == PQ_CHECK_PLACEHOLDERS);
   CHECK(r.placeholders_invented == 1);
   CHECK(strstr(r.detail, "1 invented") != NULL);
   /* a source token that occurs twice must come back twice */
@@ -186,7 +186,8 @@ static void test_fold_and_json(void) {
   CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "placeholders_ok")));
   CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "cjk_ratio")) == 0.0);
   CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "length_ratio")) == r.length_ratio);
-  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "placeholders"), "expected")) == 2);
+  CHECK(cJSON_GetNumberValue(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(o, "placeholders"), "expected")) == 2);
   CHECK(cJSON_GetObjectItem(o, "markers_ok") == NULL);
   txt = cJSON_PrintUnformatted(o);
   CHECK(txt && strstr(txt, "\"finish_reason\":\"stop\""));

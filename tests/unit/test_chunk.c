@@ -72,8 +72,9 @@ static void test_join_split(void) {
   CHECK(split_ok("\n\n<<<1>>>\n\n\nFirst paragraph.\n\n\n\n<<<2>>>\n\nSecond, with [[M1]].\n\n"
                  "<<<3>>>\nThird.\n\n",
                  3, three_en));
-  CHECK(split_ok("  <<< 1 >>>  \nFirst paragraph.\n\t<<<2 >>>\nSecond, with [[M1]].\n<<<3>>>\nThird.", 3,
-                 three_en));
+  CHECK(
+      split_ok("  <<< 1 >>>  \nFirst paragraph.\n\t<<<2 >>>\nSecond, with [[M1]].\n<<<3>>>\nThird.",
+               3, three_en));
   CHECK(split_ok("<<<1>>> First paragraph.\n<<<2>>>Second, with [[M1]].\n<<<3>>>   Third.", 3,
                  three_en));
   CHECK(split_ok("<<<1>>>\r\nFirst paragraph.\r\n\r\n<<<2>>>\r\nSecond, with [[M1]].\r\n\r\n"
@@ -91,15 +92,15 @@ static void test_join_split(void) {
   }
 
   /* count and order mismatches, all rejected with the markers code */
-  CHECK(split_rc("<<<1>>>\nA.\n<<<3>>>\nC.", 3) == PQ_CHUNK_ERR_MARKERS);         /* missing */
-  CHECK(split_rc("<<<1>>>\nA. B.", 2) == PQ_CHUNK_ERR_MARKERS);                   /* merged */
-  CHECK(split_rc("<<<2>>>\nB.\n<<<1>>>\nA.", 2) == PQ_CHUNK_ERR_MARKERS);         /* reordered */
-  CHECK(split_rc("<<<1>>>\nA.\n<<<1>>>\nA again.", 2) == PQ_CHUNK_ERR_MARKERS);   /* repeated */
+  CHECK(split_rc("<<<1>>>\nA.\n<<<3>>>\nC.", 3) == PQ_CHUNK_ERR_MARKERS);       /* missing */
+  CHECK(split_rc("<<<1>>>\nA. B.", 2) == PQ_CHUNK_ERR_MARKERS);                 /* merged */
+  CHECK(split_rc("<<<2>>>\nB.\n<<<1>>>\nA.", 2) == PQ_CHUNK_ERR_MARKERS);       /* reordered */
+  CHECK(split_rc("<<<1>>>\nA.\n<<<1>>>\nA again.", 2) == PQ_CHUNK_ERR_MARKERS); /* repeated */
   CHECK(split_rc("<<<1>>>\nA.\n<<<2>>>\nB.\n<<<3>>>\nC.", 2) == PQ_CHUNK_ERR_MARKERS); /* extra */
-  CHECK(split_rc("<<<1>>>\nA.\n<<<2>>>\n\n", 2) == PQ_CHUNK_ERR_MARKERS);         /* empty part */
-  CHECK(split_rc("<<<1>>>\n<<<2>>>\nB.", 2) == PQ_CHUNK_ERR_MARKERS);             /* empty part */
+  CHECK(split_rc("<<<1>>>\nA.\n<<<2>>>\n\n", 2) == PQ_CHUNK_ERR_MARKERS); /* empty part */
+  CHECK(split_rc("<<<1>>>\n<<<2>>>\nB.", 2) == PQ_CHUNK_ERR_MARKERS);     /* empty part */
   CHECK(split_rc("Here is the translation:\n<<<1>>>\nA.\n<<<2>>>\nB.", 2) == PQ_CHUNK_ERR_MARKERS);
-  CHECK(split_rc("A.\n\nB.", 2) == PQ_CHUNK_ERR_MARKERS);                         /* no markers */
+  CHECK(split_rc("A.\n\nB.", 2) == PQ_CHUNK_ERR_MARKERS); /* no markers */
   CHECK(split_rc("<<<0>>>\nA.\n<<<1>>>\nB.", 2) == PQ_CHUNK_ERR_MARKERS);
   CHECK(split_rc("<<<1>>>\nA.\n<<<9999999>>>\nB.", 2) == PQ_CHUNK_ERR_MARKERS);
   CHECK(split_rc("", 2) == PQ_CHUNK_ERR_MARKERS);
@@ -198,9 +199,11 @@ static void test_oversize(void) {
 
   /* 40 Chinese sentences of 15 characters: ~600 tokens */
   for (k = 0; k < 40; k++)
-    p += (size_t)snprintf(big + p, sizeof big - p, "这是第%02zu个句子[[M%zu]]用于测试分块。", k, k + 1);
+    p += (size_t)snprintf(big + p, sizeof big - p, "这是第%02zu个句子[[M%zu]]用于测试分块。", k,
+                          k + 1);
   for (k = 0, p = 0; k < 40; k++)
-    p += (size_t)snprintf(en + p, sizeof en - p, "%sSentence %zu is here, with some words.", k ? " " : "", k);
+    p += (size_t)snprintf(en + p, sizeof en - p, "%sSentence %zu is here, with some words.",
+                          k ? " " : "", k);
   segs[0] = "短标题";
   segs[1] = big;
   segs[2] = en;
@@ -268,7 +271,7 @@ static void test_oversize(void) {
       memcpy(piece, s, len);
       piece[len] = '\0';
       CHECK(count_char(piece, "[[") == count_char(piece, "]]")); /* no half token */
-      CHECK(pq_text_valid_utf8(piece, len));                      /* no half character */
+      CHECK(pq_text_valid_utf8(piece, len));                     /* no half character */
     }
     pq_chunk_plan_free(&plan);
   }
@@ -381,10 +384,11 @@ static void test_fulltext(void) {
   free(data);
   CHECK(papers == 60);
   CHECK(bad == 0);
-  fprintf(stderr, "fulltext: %zu papers, %zu segments -> %zu pieces (%zu continuation) in %zu chunks "
-                  "at 1500 tokens (%.1f requests/paper), %zu mismatches\n",
-          papers, segments, pieces, split_segments, chunks, papers ? (double)chunks / (double)papers : 0.0,
-          bad);
+  fprintf(stderr,
+          "fulltext: %zu papers, %zu segments -> %zu pieces (%zu continuation) in %zu chunks "
+          "at 1500 tokens (%.1f requests/paper), %zu mismatches\n",
+          papers, segments, pieces, split_segments, chunks,
+          papers ? (double)chunks / (double)papers : 0.0, bad);
 }
 
 int main(void) {

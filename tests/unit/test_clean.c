@@ -14,8 +14,8 @@ static void expect_clean(const char *in, const char *want, int line) {
   pq_test_checks++;
   if (rc != PQ_OK || !got || strcmp(got, want) != 0) {
     pq_test_failures++;
-    fprintf(stderr, "test_clean.c:%d: clean(\"%s\")\n  got:  \"%s\" (rc %d)\n  want: \"%s\"\n", line,
-            in, got ? got : "(null)", rc, want);
+    fprintf(stderr, "test_clean.c:%d: clean(\"%s\")\n  got:  \"%s\" (rc %d)\n  want: \"%s\"\n",
+            line, in, got ? got : "(null)", rc, want);
   }
   free(got);
 }
@@ -23,9 +23,10 @@ static void expect_clean(const char *in, const char *want, int line) {
 
 static void test_variants(void) {
   /* the real shape */
-  EXPECT_CLEAN("国史知识研究 作者： 王颖张智雄 孙辉雷枫 提交时间： 2016-01-01 摘要: 深人开展国史教育。"
-               "图7。参考文献12。 来自： ChinaXiv 分类： 其他 引用： ChinaXiv:201601.00051V1",
-               "深人开展国史教育。图7。参考文献12。");
+  EXPECT_CLEAN(
+      "国史知识研究 作者： 王颖张智雄 孙辉雷枫 提交时间： 2016-01-01 摘要: 深人开展国史教育。"
+      "图7。参考文献12。 来自： ChinaXiv 分类： 其他 引用： ChinaXiv:201601.00051V1",
+      "深人开展国史教育。图7。参考文献12。");
   /* full- and half-width colons, spaces or none, ideographic space */
   EXPECT_CLEAN("T 摘要：正文。来自：ChinaXiv", "正文。");
   EXPECT_CLEAN("T 摘要 : 正文。 来自 : ChinaXiv", "正文。");
@@ -42,9 +43,11 @@ static void test_variants(void) {
   /* "DOI" inside a word is not a marker */
   EXPECT_CLEAN("T 摘要: 用 XDOI: 标记。 来自： ChinaXiv", "用 XDOI: 标记。");
   /* no 摘要: title, authors and date go */
-  EXPECT_CLEAN("题目 作者： 王颖 张智雄 提交时间： 2016-01-01 正文在这里。 来自： ChinaXiv 分类： 其他",
-               "正文在这里。");
-  EXPECT_CLEAN("题目 作者： 王颖 张智雄 正文在这里，没有日期。 来自： ChinaXiv", "正文在这里，没有日期。");
+  EXPECT_CLEAN(
+      "题目 作者： 王颖 张智雄 提交时间： 2016-01-01 正文在这里。 来自： ChinaXiv 分类： 其他",
+      "正文在这里。");
+  EXPECT_CLEAN("题目 作者： 王颖 张智雄 正文在这里，没有日期。 来自： ChinaXiv",
+               "正文在这里，没有日期。");
   EXPECT_CLEAN("题目 提交时间： 2016-01-01 12:30:00 正文。 引用： x", "正文。");
   /* no markers at all: the text itself, trimmed */
   EXPECT_CLEAN("  只是一段摘要。 ", "只是一段摘要。");
@@ -143,8 +146,9 @@ static void test_ia_sample(void) {
     }
     free(clean);
   }
-  fprintf(stderr, "IA sample (%s): %zu entries cleaned, %zu shorter than the description; "
-                  "%zu compared with records.jsonl, %zu exactly equal\n",
+  fprintf(stderr,
+          "IA sample (%s): %zu entries cleaned, %zu shorter than the description; "
+          "%zu compared with records.jsonl, %zu exactly equal\n",
           path, entries, shorter, compared, exact);
   CHECK(entries == 200);
   CHECK(shorter == entries);

@@ -59,14 +59,15 @@ static void test_errors(void) {
 static void test_parse_ok(void) {
   char err[256];
   struct pq_glossary *g = NULL;
-  const char *text = "# comment\r\n"
-                     "\r\n"
-                     "   # indented comment\n"
-                     "  深度学习 \t deep learning \r\n"
-                     "学习\tlearning\n"
-                     "模型\tmodel\n"
-                     "C#\tC sharp\n" /* '#' inside a term is not a comment */
-                     "\xe3\x80\x80遥感\xe3\x80\x80\tremote sensing"; /* U+3000 trimmed, no final newline */
+  const char *text =
+      "# comment\r\n"
+      "\r\n"
+      "   # indented comment\n"
+      "  深度学习 \t deep learning \r\n"
+      "学习\tlearning\n"
+      "模型\tmodel\n"
+      "C#\tC sharp\n"                                 /* '#' inside a term is not a comment */
+      "\xe3\x80\x80遥感\xe3\x80\x80\tremote sensing"; /* U+3000 trimmed, no final newline */
   CHECK(pq_glossary_parse(text, strlen(text), "g.tsv", &g, err, sizeof err) == PQ_OK);
   CHECK_STR(err, "");
   CHECK(pq_glossary_count(g) == 5);
@@ -127,7 +128,8 @@ static void test_shipped(void) {
   }
   CHECK(pq_glossary_count(g) >= 30 && pq_glossary_count(g) <= 80);
   /* a real abstract sentence (records.jsonl) */
-  CHECK(pq_glossary_match(g, "以黄土高原为研究区，利用遥感数据和随机森林模型分析了植被与降水的关系。",
+  CHECK(pq_glossary_match(g,
+                          "以黄土高原为研究区，利用遥感数据和随机森林模型分析了植被与降水的关系。",
                           sel, 16, &n) == PQ_OK);
   CHECK(n == 6);
   if (n == 6) {

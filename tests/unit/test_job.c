@@ -38,7 +38,8 @@ int main(void) {
   CHECK(cJSON_GetObjectItem(ev, "attempt")->valueint == 3);
   CHECK(cJSON_GetObjectItem(ev, "ts")->valuedouble > 1.7e12);
   cJSON *ev2 = pq_event_new("job.started", "p-1", 1, 3, "host:1");
-  CHECK(strcmp(cJSON_GetObjectItem(ev, "id")->valuestring, cJSON_GetObjectItem(ev2, "id")->valuestring) != 0);
+  CHECK(strcmp(cJSON_GetObjectItem(ev, "id")->valuestring,
+               cJSON_GetObjectItem(ev2, "id")->valuestring) != 0);
   cJSON_Delete(ev);
   cJSON_Delete(ev2);
   cJSON_Delete(rec);

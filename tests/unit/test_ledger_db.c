@@ -178,22 +178,24 @@ static int parse3(const char *s, double *a, double *b, double *c) {
 static void check_qa_against_scan(const cJSON *r) {
   CHECK(near(jnum_at(r, "qa.judgements"),
              (double)qn("SELECT count(*) FROM qa_judgements WHERE current = 1", NULL)));
-  CHECK(near(jnum_at(r, "qa.papers_judged"),
-             (double)qn("SELECT count(DISTINCT paper_id) FROM qa_judgements WHERE current = 1",
-                        NULL)));
+  CHECK(near(
+      jnum_at(r, "qa.papers_judged"),
+      (double)qn("SELECT count(DISTINCT paper_id) FROM qa_judgements WHERE current = 1", NULL)));
   if (jnum_at(r, "qa.judgements") > 0)
     CHECK(near(jnum_at(r, "qa.mean_overall"),
                atof(q("SELECT avg(overall) FROM qa_judgements WHERE current = 1", NULL))));
   const char *mad = q("SELECT avg(abs(a.overall - b.overall)) FROM qa_judgements a"
                       " JOIN qa_judgements b ON b.paper_id = a.paper_id AND b.judge > a.judge"
-                      " AND b.current = 1 WHERE a.current = 1", NULL);
+                      " AND b.current = 1 WHERE a.current = 1",
+                      NULL);
   if (strcmp(mad, "(none)") != 0)
     CHECK(near(jnum_at(r, "qa.agreement_mad"), atof(mad)));
   const cJSON *low = cJSON_GetArrayItem(jget(r, "qa.lowest"), 0);
   if (low)
     CHECK(near(jnum_at(low, "overall"),
                atof(q("SELECT min(m) FROM (SELECT avg(overall) AS m FROM qa_judgements"
-                      " WHERE current = 1 GROUP BY paper_id)", NULL))));
+                      " WHERE current = 1 GROUP BY paper_id)",
+                      NULL))));
   const cJSON *j;
   cJSON_ArrayForEach(j, jget(r, "qa.by_judge")) {
     char sql[256];
@@ -274,7 +276,6 @@ int main(void) {
   CHECK_STR(state("p2"), "succeeded");
   CHECK(qn("SELECT count(*) FROM translations WHERE paper_id = ?1", "p2") == 1);
 
-
   /* A parked QA job leaves the paper succeeded and is counted apart. */
   {
     const char *qbody = "{\"v\":1,\"paper_id\":\"p2\",\"gen\":0,\"record\":{\"id\":\"p2\"},"
@@ -351,10 +352,10 @@ int main(void) {
                                "\"x\"}") == LEDGER_BAD);
   CHECK(raw(PQ_MSG_TYPE_EVENT, "{\"v\":2,\"id\":\"u3\",\"kind\":\"job.started\",\"paper_id\":"
                                "\"x\"}") == LEDGER_BAD);
-  CHECK(raw(PQ_MSG_TYPE_EVENT, "{\"v\":1,\"id\":\"u4\",\"kind\":\"qa.scored\",\"paper_id\":\"p1\","
-                               "\"judge\":\"j\",\"scores\":{\"accuracy\":0,\"fluency\":1,"
-                               "\"terminology\":1,\"completeness\":1,\"overall\":11}}") ==
-        LEDGER_BAD);
+  CHECK(raw(PQ_MSG_TYPE_EVENT,
+            "{\"v\":1,\"id\":\"u4\",\"kind\":\"qa.scored\",\"paper_id\":\"p1\","
+            "\"judge\":\"j\",\"scores\":{\"accuracy\":0,\"fluency\":1,"
+            "\"terminology\":1,\"completeness\":1,\"overall\":11}}") == LEDGER_BAD);
   CHECK(raw(PQ_MSG_TYPE_JOB, "{\"v\":1,\"gen\":0}") == LEDGER_BAD);
   CHECK(raw("something.else", "{}") == LEDGER_BAD);
   CHECK(qn("SELECT count(*) FROM bad_messages", NULL) == 9);
@@ -388,7 +389,7 @@ int main(void) {
   judged("qb1", "p1", "judge-b", 10, 8, T0 + 9 * MIN);
   judged("qb2", "p2", "judge-b", 6, 8, T0 + 9 * MIN);
   judged("qb3", "p3", "judge-b", 5, 5, T0 + 9 * MIN);
-  judged("qb3", "p3", "judge-b", 5, 5, T0 + 9 * MIN); /* duplicate: ignored */
+  judged("qb3", "p3", "judge-b", 5, 5, T0 + 9 * MIN);     /* duplicate: ignored */
   judged("qa3-old", "p3", "judge-a", 2, 2, T0 + 8 * MIN); /* older than qa3: history */
 
   /* Report as of T0 + 10 min. Papers: p1 p2 succeeded, p3 parked, p4 p5
@@ -446,13 +447,14 @@ int main(void) {
   CHECK(cJSON_GetArrayItem(hist, 7)->valuedouble == 3); /* three 8s */
   CHECK(cJSON_GetArrayItem(hist, 4)->valuedouble == 1); /* one 5 */
   const cJSON *lowest = cJSON_GetArrayItem(jget(r, "qa.lowest"), 0);
-  CHECK(lowest && strcmp(cJSON_GetObjectItemCaseSensitive(lowest, "paper_id")->valuestring,
-                         "p3") == 0);
+  CHECK(lowest &&
+        strcmp(cJSON_GetObjectItemCaseSensitive(lowest, "paper_id")->valuestring, "p3") == 0);
   CHECK(lowest && near(jnum_at(lowest, "overall"), 6));
   const cJSON *t = target(r, "qa_min");
   CHECK(t && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "holds")));
   t = target(r, "max_failed_ratio");
-  CHECK(t && near(jnum_at(t, "actual"), 0.2) && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(t, "holds")));
+  CHECK(t && near(jnum_at(t, "actual"), 0.2) &&
+        cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(t, "holds")));
   t = target(r, "budget_usd");
   CHECK(t && near(jnum_at(t, "actual"), 0.0144) &&
         cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "holds")));
@@ -473,7 +475,8 @@ int main(void) {
   CHECK(budget.stopped == 1);
   CHECK_STR(q("SELECT value FROM meta WHERE key = 'budget_stopped'", NULL), "1");
   CHECK(ledger_report_build(db, &cfg, T0 + 10 * MIN, &r) == PQ_OK);
-  CHECK(r && cJSON_IsTrue(jget(r, "budget.stopped")) && near(jnum_at(r, "budget.spent_usd"), 0.0144));
+  CHECK(r && cJSON_IsTrue(jget(r, "budget.stopped")) &&
+        near(jnum_at(r, "budget.spent_usd"), 0.0144));
   cJSON_Delete(r);
   cfg.budget.max_usd = 1.0;
   struct ledger_budget fresh = {0}; /* a restarted ledger reads the state back */
@@ -575,7 +578,8 @@ int main(void) {
   if (r)
     check_qa_against_scan(r);
   CHECK(qn("SELECT count(*) FROM (SELECT paper_id, judge FROM qa_judgements WHERE current = 1"
-           " GROUP BY paper_id, judge HAVING count(*) > 1)", NULL) == 0);
+           " GROUP BY paper_id, judge HAVING count(*) > 1)",
+           NULL) == 0);
   /* The churn did exercise history: retired, stale and current rows. */
   CHECK(qn("SELECT count(*) FROM qa_judgements WHERE paper_id LIKE 'r%' AND current = 0", NULL) >
         100);

@@ -53,7 +53,8 @@ static void expect_mask(const char *text, const char *want, size_t want_n, int l
   pq_test_checks++;
   if (!got || strcmp(got, want) != 0 || n != want_n) {
     pq_test_failures++;
-    fprintf(stderr, "test_mask.c:%d: mask(\"%s\")\n  got:  \"%s\" (%zu items)\n  want: \"%s\" (%zu)\n",
+    fprintf(stderr,
+            "test_mask.c:%d: mask(\"%s\")\n  got:  \"%s\" (%zu items)\n  want: \"%s\" (%zu)\n",
             line, text, got ? got : "(null)", n, want, want_n);
   }
   CHECK(round_trip(text, NULL));
@@ -249,7 +250,8 @@ static void test_restore_verdicts(void) {
         PQ_MASK_ERR_PLACEHOLDER);
   CHECK(rep.missing == 2 && rep.duplicated == 1 && rep.invented == 1);
   /* mangled tokens do not count as ours */
-  CHECK(pq_mask_restore(m, masked[0], "[[M1]] [M2] [[M3]]", &back, &rep) == PQ_MASK_ERR_PLACEHOLDER);
+  CHECK(pq_mask_restore(m, masked[0], "[[M1]] [M2] [[M3]]", &back, &rep) ==
+        PQ_MASK_ERR_PLACEHOLDER);
   CHECK(rep.missing == 1);
   /* sent == NULL: every placeholder of the paper is expected */
   CHECK(pq_mask_restore(m, NULL, "[[M4]][[M3]][[M2]][[M1]]", &back, &rep) == PQ_OK);
@@ -276,8 +278,8 @@ static void test_restore_verdicts(void) {
 }
 
 static void test_hostile(void) {
-  static const char *const units[] = {"\\(", "\\[", "$$", "\\cite{", "\\begin{align}", "$",
-                                      "{",   "\\",  "[[M", "\xe4\xb8"};
+  static const char *const units[] = {"\\(", "\\[", "$$", "\\cite{", "\\begin{align}",
+                                      "$",   "{",   "\\", "[[M",     "\xe4\xb8"};
   size_t u, n = 1u << 20;
   char *big = malloc(n + 1);
   clock_t t0 = clock();
@@ -303,8 +305,8 @@ static void test_hostile(void) {
       rc = pq_mask_apply(m, big, &masked);
       if (rc != PQ_OK && rc != PQ_ERR_TOOBIG)
         fprintf(stderr, "hostile unit %zu: rc %d\n", u, rc);
-      CHECK(rc == PQ_OK || (rc == PQ_ERR_TOOBIG && masked == NULL &&
-                            pq_mask_count(m, PQ_MASK_ANY) == 0));
+      CHECK(rc == PQ_OK ||
+            (rc == PQ_ERR_TOOBIG && masked == NULL && pq_mask_count(m, PQ_MASK_ANY) == 0));
       if (rc == PQ_OK && !round_trip(big, NULL)) {
         fprintf(stderr, "hostile unit %zu: round trip failed\n", u);
         CHECK(0);
@@ -405,8 +407,9 @@ static void test_corpus(void) {
            dir ? "records.jsonl" : "sample.jsonl");
   n = corpus_file(path, &rec, &eq);
   CHECK(n > 0);
-  fprintf(stderr, "%s: %d papers, %zu texts, %zu formulas + %zu refs masked and restored, %zu failed, "
-                  "%zu texts with a $ left unmasked\n",
+  fprintf(stderr,
+          "%s: %d papers, %zu texts, %zu formulas + %zu refs masked and restored, %zu failed, "
+          "%zu texts with a $ left unmasked\n",
           path, n, rec.texts, rec.formulas, rec.refs, rec.failed, rec.residual_dollar);
   CHECK(rec.failed == 0);
   CHECK(rec.formulas > (dir ? 8000u : 300u)); /* 8,219 and 366 when written */
@@ -415,11 +418,12 @@ static void test_corpus(void) {
   memset(&eq, 0, sizeof eq);
   n = corpus_file(path, &full, &eq);
   CHECK(n == 60);
-  fprintf(stderr, "%s: %d papers, %zu texts (title/abstract/heading/paragraph), %zu formulas + %zu "
-                  "refs masked and restored, %zu failed, %zu texts with a $ left unmasked; "
-                  "%zu equation blocks: %zu formulas, %zu failed, %zu with a $ left\n",
-          path, n, full.texts, full.formulas, full.refs, full.failed, full.residual_dollar, eq.texts,
-          eq.formulas, eq.failed, eq.residual_dollar);
+  fprintf(stderr,
+          "%s: %d papers, %zu texts (title/abstract/heading/paragraph), %zu formulas + %zu "
+          "refs masked and restored, %zu failed, %zu texts with a $ left unmasked; "
+          "%zu equation blocks: %zu formulas, %zu failed, %zu with a $ left\n",
+          path, n, full.texts, full.formulas, full.refs, full.failed, full.residual_dollar,
+          eq.texts, eq.formulas, eq.failed, eq.residual_dollar);
   CHECK(full.failed == 0 && eq.failed == 0);
   CHECK(eq.formulas >= eq.texts); /* every equation block is one $$..$$ */
 }

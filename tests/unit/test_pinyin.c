@@ -39,8 +39,8 @@ static void test_names(void) {
   EXPECT_PY("诸葛亮", "Zhuge Liang");
   EXPECT_PY("尉迟恭", "Yuchi Gong");
   EXPECT_PY("令狐冲", "Linghu Chong");
-  EXPECT_PY("吕布", "Lu Bu");          /* ü -> u */
-  EXPECT_PY("张西安", "Zhang Xi'an");  /* syllable boundary kept readable */
+  EXPECT_PY("吕布", "Lu Bu");         /* ü -> u */
+  EXPECT_PY("张西安", "Zhang Xi'an"); /* syllable boundary kept readable */
   EXPECT_PY("上官婉儿", "Shangguan Wan'er");
   EXPECT_PY("王长江", "Wang Changjiang"); /* given-name reading of 长 */
   EXPECT_PY("王", "Wang");
@@ -76,7 +76,8 @@ static void test_passthrough(void) {
   EXPECT_PY("さくら", "さくら");
   EXPECT_PY("", "");
   EXPECT_PY("   ", "");
-  EXPECT_PY("王\xff颖", "Wang\xff" "Ying");
+  EXPECT_PY("王\xff颖", "Wang\xff"
+                        "Ying");
   {
     /* a Han character without a Mandarin reading is kept */
     uint32_t cp;
@@ -85,8 +86,8 @@ static void test_passthrough(void) {
     for (cp = 0x4E00; cp <= 0x9FFF && pq_pinyin_syllable(cp, &py) == PQ_OK; cp++)
       ;
     CHECK(cp <= 0x9FFF);
-    snprintf(in, sizeof in, "王%c%c%c", (char)(0xE0 | (cp >> 12)), (char)(0x80 | ((cp >> 6) & 0x3F)),
-             (char)(0x80 | (cp & 0x3F)));
+    snprintf(in, sizeof in, "王%c%c%c", (char)(0xE0 | (cp >> 12)),
+             (char)(0x80 | ((cp >> 6) & 0x3F)), (char)(0x80 | (cp & 0x3F)));
     snprintf(want, sizeof want, "Wang %s", in + 3);
     EXPECT_PY(in, want);
   }

@@ -32,13 +32,14 @@ int main(void) {
   struct pq_qa_scores s;
   char err[256];
   CHECK(pq_qa_parse("{\"accuracy\":9,\"fluency\":8,\"terminology\":7,\"completeness\":10,"
-                    "\"overall\":9,\"comments\":\"good\"}", &s, err, sizeof err) == PQ_OK);
+                    "\"overall\":9,\"comments\":\"good\"}",
+                    &s, err, sizeof err) == PQ_OK);
   CHECK(s.score[0] == 9 && s.score[3] == 10 && s.score[4] == 9);
   CHECK_STR(s.comments, "good");
   /* Fenced in Markdown, with prose around. */
   CHECK(pq_qa_parse("Here is my verdict:\n```json\n{\"accuracy\": 8, \"fluency\": \"9\", "
-                    "\"terminology\": 8, \"completeness\": 8, \"overall\": 8}\n```\n", &s, err,
-                    sizeof err) == PQ_OK);
+                    "\"terminology\": 8, \"completeness\": 8, \"overall\": 8}\n```\n",
+                    &s, err, sizeof err) == PQ_OK);
   CHECK(s.score[1] == 9);
   /* Malformed, missing, out of range, fractional: errors with a reason. */
   CHECK(pq_qa_parse("I think it is fine.", &s, err, sizeof err) == PQ_ERR_PARSE);
@@ -48,19 +49,24 @@ int main(void) {
   CHECK(pq_qa_parse("{\"accuracy\":8,\"fluency\":8,\"terminology\":8,\"completeness\":8}", &s, err,
                     sizeof err) == PQ_ERR_PARSE);
   CHECK(strstr(err, "overall") != NULL);
-  CHECK(pq_qa_parse("{\"accuracy\":0,\"fluency\":8,\"terminology\":8,\"completeness\":8,\"overall\":8}",
-                    &s, err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(pq_qa_parse(
+            "{\"accuracy\":0,\"fluency\":8,\"terminology\":8,\"completeness\":8,\"overall\":8}", &s,
+            err, sizeof err) == PQ_ERR_PARSE);
   CHECK(strstr(err, "accuracy") != NULL);
-  CHECK(pq_qa_parse("{\"accuracy\":8,\"fluency\":11,\"terminology\":8,\"completeness\":8,\"overall\":8}",
-                    &s, err, sizeof err) == PQ_ERR_PARSE);
-  CHECK(pq_qa_parse("{\"accuracy\":8.5,\"fluency\":8,\"terminology\":8,\"completeness\":8,\"overall\":8}",
-                    &s, err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(pq_qa_parse(
+            "{\"accuracy\":8,\"fluency\":11,\"terminology\":8,\"completeness\":8,\"overall\":8}",
+            &s, err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(pq_qa_parse(
+            "{\"accuracy\":8.5,\"fluency\":8,\"terminology\":8,\"completeness\":8,\"overall\":8}",
+            &s, err, sizeof err) == PQ_ERR_PARSE);
 
   /* The excerpt pairs source and translation and respects the budget. */
-  cJSON *rec = cJSON_Parse("{\"title\":\"标题\",\"abstract\":\"摘要\",\"body\":[{\"kind\":\"paragraph\","
-                           "\"text\":\"第一段\"},{\"kind\":\"paragraph\",\"text\":\"第二段\"}]}");
-  cJSON *tr = cJSON_Parse("{\"title_en\":\"Title\",\"abstract_en\":\"Abstract\",\"body_en\":[{\"kind\":"
-                          "\"paragraph\",\"text\":\"First\"},{\"kind\":\"paragraph\",\"text\":\"Second\"}]}");
+  cJSON *rec =
+      cJSON_Parse("{\"title\":\"标题\",\"abstract\":\"摘要\",\"body\":[{\"kind\":\"paragraph\","
+                  "\"text\":\"第一段\"},{\"kind\":\"paragraph\",\"text\":\"第二段\"}]}");
+  cJSON *tr = cJSON_Parse(
+      "{\"title_en\":\"Title\",\"abstract_en\":\"Abstract\",\"body_en\":[{\"kind\":"
+      "\"paragraph\",\"text\":\"First\"},{\"kind\":\"paragraph\",\"text\":\"Second\"}]}");
   char *ex = pq_qa_excerpt(rec, tr, 3000);
   CHECK(strstr(ex, "标题") && strstr(ex, "Title") && strstr(ex, "第二段") && strstr(ex, "Second"));
   free(ex);

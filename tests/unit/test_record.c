@@ -44,7 +44,8 @@ int main(void) {
   CHECK(pq_record_reader_open(fixture("bad_records.jsonl"), &lim, &r, err, sizeof err) == PQ_OK);
   int good = 0, bad = 0, rc;
   char reasons[16][1600];
-  while ((rc = pq_record_reader_next(r, &rec, where, sizeof where, err, sizeof err)) != PQ_OK || rec) {
+  while ((rc = pq_record_reader_next(r, &rec, where, sizeof where, err, sizeof err)) != PQ_OK ||
+         rec) {
     if (rc == PQ_ERR_PARSE) {
       if (bad < 16)
         snprintf(reasons[bad], sizeof reasons[bad], "%s: %s", where, err);
@@ -62,7 +63,8 @@ int main(void) {
   CHECK(bad == 7);
   CHECK(strstr(reasons[0], "bad_records.jsonl:2: malformed JSON") != NULL);
   CHECK(strstr(reasons[1], "bad_records.jsonl:3: missing field \"id\"") != NULL);
-  CHECK(strstr(reasons[2], "bad_records.jsonl:4: paper bad-no-text-1: no title and no abstract") != NULL);
+  CHECK(strstr(reasons[2], "bad_records.jsonl:4: paper bad-no-text-1: no title and no abstract") !=
+        NULL);
   CHECK(strstr(reasons[3], "bad_records.jsonl:6: paper bad-too-long-1: abstract too long") != NULL);
   CHECK(strstr(reasons[4], "bad_records.jsonl:7: not a JSON object") != NULL);
   CHECK(strstr(reasons[5], "bad_records.jsonl:8:") && strstr(reasons[5], "bad/slash-1"));

@@ -6,10 +6,10 @@
 #include <stddef.h>
 
 struct pq_buf {
-  char *data;  /* NUL-terminated when len > 0 or after any append */
-  size_t len;  /* bytes used, excluding the NUL */
-  size_t cap;  /* bytes allocated */
-  size_t max;  /* hard limit on len */
+  char *data; /* NUL-terminated when len > 0 or after any append */
+  size_t len; /* bytes used, excluding the NUL */
+  size_t cap; /* bytes allocated */
+  size_t max; /* hard limit on len */
 };
 
 /* Returns PQ_OK, PQ_ERR_NOMEM, or PQ_ERR_TOOBIG (the append would pass max;

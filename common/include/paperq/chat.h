@@ -19,12 +19,12 @@ const char *pq_err_class_name(enum pq_err_class c);
 
 struct pq_chat_result {
   enum pq_err_class cls;
-  char *content;         /* malloc'd assistant text, NULL on failure */
+  char *content; /* malloc'd assistant text, NULL on failure */
   char finish_reason[32];
   long prompt_tokens, completion_tokens;
-  double cost_usd;       /* usage.cost when the provider reports it, else -1 */
-  char model[128];       /* model that answered, "" if not reported */
-  char error[512];       /* human-readable cause when cls != OK (no secrets) */
+  double cost_usd; /* usage.cost when the provider reports it, else -1 */
+  char model[128]; /* model that answered, "" if not reported */
+  char error[512]; /* human-readable cause when cls != OK (no secrets) */
 };
 
 /* Builds the JSON body of a chat request. Returns a malloc'd string or NULL. */

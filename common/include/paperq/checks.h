@@ -58,25 +58,25 @@ struct pq_check_opts {
 };
 
 struct pq_check_result {
-  enum pq_check failed;  /* first failed check in priority order, or NONE */
-  unsigned failed_mask;  /* bit (1u << check) set for every failed check */
+  enum pq_check failed; /* first failed check in priority order, or NONE */
+  unsigned failed_mask; /* bit (1u << check) set for every failed check */
   char finish_reason[32];
-  int empty;             /* answer has no non-space character, source has */
+  int empty; /* answer has no non-space character, source has */
   int refusal;
-  size_t source_chars;   /* non-space codepoints, placeholders removed */
+  size_t source_chars; /* non-space codepoints, placeholders removed */
   size_t output_chars;
   size_t output_letters; /* letters of the answer (no space, no punctuation) */
   size_t output_cjk;
-  double cjk_ratio;      /* output_cjk / output_letters, 0 when no letters */
-  double length_ratio;   /* output_chars / source_chars, 0 when the source has none */
+  double cjk_ratio;    /* output_cjk / output_letters, 0 when no letters */
+  double length_ratio; /* output_chars / source_chars, 0 when the source has none */
   int placeholders_ok;
   size_t placeholders_expected, placeholders_missing, placeholders_duplicated,
       placeholders_invented;
-  int markers_checked;   /* set by pq_checks_note_markers */
+  int markers_checked; /* set by pq_checks_note_markers */
   int markers_ok;
   size_t markers_expected, markers_found;
   struct pq_check_opts opts; /* the thresholds applied */
-  char detail[256];      /* one human sentence about the first failure, "" if none */
+  char detail[256];          /* one human sentence about the first failure, "" if none */
 };
 
 /* Fills *o with the defaults above. */

@@ -44,8 +44,8 @@ enum {
 };
 
 #define PQ_CHUNK_MAX_TEXT (16u * 1024u * 1024u) /* bytes of a joined request or of an answer */
-#define PQ_CHUNK_MARKER_TOKENS 4  /* budgeted per segment for its marker line */
-#define PQ_CHUNK_MIN_BUDGET 16    /* smaller budgets are refused (PQ_ERR) */
+#define PQ_CHUNK_MARKER_TOKENS 4                /* budgeted per segment for its marker line */
+#define PQ_CHUNK_MIN_BUDGET 16                  /* smaller budgets are refused (PQ_ERR) */
 
 /* Estimated tokens of a NUL-terminated string (NULL: 0), and of s[0..len). */
 size_t pq_chunk_estimate_tokens(const char *s);

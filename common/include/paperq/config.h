@@ -9,29 +9,29 @@
 
 struct pq_config {
   struct {
-    char *url;           /* amqp://user[:password]@host:port/vhost */
-    char *password_env;  /* name of a variable holding the broker password */
-    char *prefix;        /* every exchange and queue name starts with it */
-    int heartbeat_s;     /* AMQP heartbeat; 0 disables */
+    char *url;          /* amqp://user[:password]@host:port/vhost */
+    char *password_env; /* name of a variable holding the broker password */
+    char *prefix;       /* every exchange and queue name starts with it */
+    int heartbeat_s;    /* AMQP heartbeat; 0 disables */
     int connect_timeout_s;
     int reconnect_max_s; /* cap of the reconnect backoff */
     int delivery_limit;  /* quorum x-delivery-limit: poison jobs park after it */
   } broker;
   struct {
-    char *provider;       /* "openai" or "dry-run" */
-    char *base_url;       /* .../v1; /chat/completions is appended */
+    char *provider; /* "openai" or "dry-run" */
+    char *base_url; /* .../v1; /chat/completions is appended */
     char *model;
     char *fallback_model; /* "" = none */
     char *api_key_env;    /* name of the variable holding the API key */
     int timeout_s;        /* whole-request timeout */
     int connect_timeout_s;
-    int max_tokens;       /* completion cap per request */
+    int max_tokens; /* completion cap per request */
     double temperature;
     int chunk_tokens;     /* body chunk budget (estimated source tokens) */
     int check_retries;    /* re-asks of a chunk whose output failed a check */
     double max_cjk_ratio; /* leftover CJK / letters allowed in output */
     double min_length_ratio, max_length_ratio;
-    char *glossary;       /* zh<TAB>en file, "" = none */
+    char *glossary;            /* zh<TAB>en file, "" = none */
     double price_input_per_m;  /* USD per 1M prompt tokens */
     double price_output_per_m; /* USD per 1M completion tokens */
     int requests_per_minute;   /* static cap per worker process, 0 = none */

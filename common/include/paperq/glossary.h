@@ -21,17 +21,17 @@
 
 #include <stddef.h>
 
-#define PQ_GLOSSARY_MAX_FILE (1u << 20)      /* bytes */
+#define PQ_GLOSSARY_MAX_FILE (1u << 20) /* bytes */
 #define PQ_GLOSSARY_MAX_ENTRIES 20000
-#define PQ_GLOSSARY_MAX_LINE 1024            /* bytes per line */
-#define PQ_GLOSSARY_MAX_TEXT (16u << 20)     /* bytes of text to match against */
+#define PQ_GLOSSARY_MAX_LINE 1024        /* bytes per line */
+#define PQ_GLOSSARY_MAX_TEXT (16u << 20) /* bytes of text to match against */
 
 struct pq_glossary; /* opaque */
 
 struct pq_glossary_entry {
   const char *zh; /* borrowed from the glossary: valid until pq_glossary_free */
   const char *en;
-  size_t line;    /* 1-based line in the file */
+  size_t line; /* 1-based line in the file */
 };
 
 /* Loads a glossary file. Returns PQ_OK with *out (free with

@@ -9,11 +9,11 @@
 
 struct pq_job {
   char paper_id[256];
-  int gen;       /* requeue generation */
-  cJSON *root;   /* the whole decoded message; owns record and done */
-  cJSON *record; /* borrowed from root: the normalized record */
-  cJSON *done;   /* borrowed from root: translated segments (or, in a QA
-                    job, judgements already made), or NULL */
+  int gen;            /* requeue generation */
+  cJSON *root;        /* the whole decoded message; owns record and done */
+  cJSON *record;      /* borrowed from root: the normalized record */
+  cJSON *done;        /* borrowed from root: translated segments (or, in a QA
+                         job, judgements already made), or NULL */
   cJSON *translation; /* borrowed from root: QA jobs only, else NULL */
   const char *model;  /* borrowed: a model for this paper instead of
                          translate.model (requeue --fallback), or NULL */

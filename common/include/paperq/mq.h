@@ -32,7 +32,7 @@ struct pq_mq;
 #define PQ_MSG_TYPE_EVENT "paperq.event"
 #define PQ_MSG_TYPE_CONTROL "paperq.control"
 #define PQ_CONSUMER_CONTROL "control"
-#define PQ_HDR_ATTEMPT "x-paperq-attempt"       /* int: 1 for the first attempt */
+#define PQ_HDR_ATTEMPT "x-paperq-attempt"         /* int: 1 for the first attempt */
 #define PQ_HDR_PARK_REASON "x-paperq-park-reason" /* string, set when a worker parks */
 
 /* Properties of a message to publish. NULL strings are left out. */
@@ -47,20 +47,20 @@ struct pq_mq_props {
 /* A received message. Every pointer is borrowed and valid only during the
  * callback that receives it. */
 struct pq_mq_delivery {
-  uint64_t tag;            /* for pq_mq_ack / pq_mq_nack */
-  int channel;             /* internal; pass the delivery back as is */
+  uint64_t tag; /* for pq_mq_ack / pq_mq_nack */
+  int channel;  /* internal; pass the delivery back as is */
   const char *exchange;
   const char *routing_key;
   const char *consumer_tag;
-  const char *type;        /* "" if absent */
-  const char *message_id;  /* "" if absent */
+  const char *type;       /* "" if absent */
+  const char *message_id; /* "" if absent */
   const void *body;
   size_t len;
   int redelivered;
-  int attempt;             /* PQ_HDR_ATTEMPT, 0 if absent */
-  long delivery_count;     /* x-delivery-count from a quorum queue, 0 if absent */
-  const char *park_reason; /* PQ_HDR_PARK_REASON, "" if absent */
-  const char *death_reason;/* x-first-death-reason ("delivery_limit", "expired", ...), "" */
+  int attempt;              /* PQ_HDR_ATTEMPT, 0 if absent */
+  long delivery_count;      /* x-delivery-count from a quorum queue, 0 if absent */
+  const char *park_reason;  /* PQ_HDR_PARK_REASON, "" if absent */
+  const char *death_reason; /* x-first-death-reason ("delivery_limit", "expired", ...), "" */
 };
 
 struct pq_mq_handler {
@@ -77,8 +77,8 @@ struct pq_mq_handler {
  * idempotently. client_name shows in the management UI.
  * PQ_OK, PQ_ERR_BROKER (message in err: host, port and cause; never the
  * password), PQ_ERR_NOMEM. *out must be closed with pq_mq_close. */
-int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_mq **out,
-               char *err, size_t errlen);
+int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_mq **out, char *err,
+               size_t errlen);
 void pq_mq_close(struct pq_mq *mq); /* accepts NULL */
 
 /* Full name of a queue or exchange: "<prefix>.<suffix>" into out. */

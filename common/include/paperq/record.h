@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 struct pq_record_limits {
-  size_t max_record_bytes;   /* a longer JSONL line or array element is rejected */
+  size_t max_record_bytes; /* a longer JSONL line or array element is rejected */
   size_t max_title_bytes;
   size_t max_abstract_bytes;
 };

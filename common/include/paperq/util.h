@@ -8,14 +8,14 @@
 /* Return codes shared by the common library. */
 enum {
   PQ_OK = 0,
-  PQ_ERR = -1,         /* generic failure; the function logged or set a message */
+  PQ_ERR = -1, /* generic failure; the function logged or set a message */
   PQ_ERR_NOMEM = -2,
-  PQ_ERR_TOOBIG = -3,  /* a bounded buffer or limit was exceeded */
-  PQ_ERR_PARSE = -4,   /* input is not what the format requires */
+  PQ_ERR_TOOBIG = -3, /* a bounded buffer or limit was exceeded */
+  PQ_ERR_PARSE = -4,  /* input is not what the format requires */
   PQ_ERR_IO = -5,
-  PQ_ERR_BROKER = -6,  /* connection to RabbitMQ failed or was lost */
+  PQ_ERR_BROKER = -6, /* connection to RabbitMQ failed or was lost */
   PQ_ERR_TIMEOUT = -7,
-  PQ_ERR_NACK = -8,    /* the broker refused a publish */
+  PQ_ERR_NACK = -8, /* the broker refused a publish */
 };
 
 /* Wall clock in milliseconds since the epoch, and a monotonic clock. */
