@@ -45,17 +45,18 @@ def _e2e_rows(fig):
 
 def _lat_rows(fig):
     alone = {(a["latency_ms"], a["in_flight"]): a for a in fig.get("fake_alone", [])}
-    rows = ["| latency | requests in flight | papers in flight | req/s | ideal | efficiency | fake alone (loadgen) "
+    rows = ["| latency | requests in flight | papers in flight | req/s | ideal | efficiency | fake alone (loadgen) | paperq ÷ fake alone "
             "| avg in flight at the fake | fake's time per answer | worker CPU ms/request | CPU % worker / fake / broker / ledger / other processes | worker peak RSS |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in fig["runs"]:
         a = alone.get((r["latency_ms"], r["in_flight"])) if not r.get("jitter_ms") else None
         c = r["cpu_pct"]
-        rows.append("| %s ms | %d | %d | %.0f | %.0f | **%.1f%%**%s | %s | %.0f | %.0f ms | %s | %s | %s MB |" % (
+        rows.append("| %s ms | %d | %d | %.0f | %.0f | **%.1f%%**%s | %s | %s | %.0f | %.0f ms | %s | %s | %s MB |" % (
             "%d+0..%d" % (r["latency_ms"], r["jitter_ms"]) if r.get("jitter_ms") else r["latency_ms"],
             r["in_flight"], r.get("concurrency") or r["in_flight"], r["rps"], r["ideal_rps"], r["efficiency_pct"],
             " (window cut short)" if r.get("window_clipped") else "",
             "%.1f%%" % a["efficiency_pct"] if a and a.get("efficiency_pct") else "n/a",
+            "%.0f%%" % (100.0 * r["rps"] / a["rps"]) if a and a.get("rps") else "n/a",
             r["fake_in_flight_avg"], r["fake_latency_ms"] or 0, _f(r.get("worker_cpu_ms_per_request"), "%.3f"),
             " / ".join(_f(c.get(k), "%.0f") for k in ("worker", "fake", "broker", "ledger", "others")),
             _f(r["worker_peak_rss_mb"])))
@@ -194,7 +195,8 @@ so (in flight at the fake ÷ requests in flight) is the share of slots the
 worker kept busy, and (latency ÷ fake's time per answer, Little's law) the
 share the fake lost being late. **fake alone** is the fake's own ceiling:
 `tests/fake_llm/loadgen.py` (Python asyncio, keep-alive connections) at the
-same concurrency and latency, no paperq at all. CPU columns are % of one
+same concurrency and latency, no paperq at all; "paperq ÷ fake alone" is
+paperq's rate as a share of that ceiling. CPU columns are % of one
 core in the window (the machine has `nproc` cores); "other processes" is
 what the rest of the machine used (`/proc/stat` minus everything listed),
 i.e. how quiet the machine was. Worker peak RSS is `VmHWM`.
