@@ -204,7 +204,6 @@ static int parse(int argc, char **argv, struct args *a) {
 int main(int argc, char **argv) {
   struct args a;
   struct pq_config cfg;
-  char err[2048];
   int rc = parse(argc, argv, &a);
   if (rc)
     return rc;
@@ -218,17 +217,9 @@ int main(int argc, char **argv) {
   }
   pq_log_init("ledger");
   /* A config error stops here, before anything is opened or connected. */
-  if (pq_config_load(a.config, &cfg, err, sizeof err) != PQ_OK) {
-    fprintf(stderr, "paperq-ledger: %s\n", err);
-    pq_config_free(&cfg);
-    return LEDGER_EXIT_USAGE;
-  }
-  pq_log_set_level_name(cfg.log.level);
-  if (a.print_config) {
-    pq_config_print(&cfg, stdout);
-    pq_config_free(&cfg);
-    return LEDGER_EXIT_OK;
-  }
+  int early = pq_config_for_main("paperq-ledger", a.config, a.print_config, &cfg);
+  if (early >= 0)
+    return early; /* 0 (LEDGER_EXIT_OK) after --print-config, 2 (LEDGER_EXIT_USAGE) */
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

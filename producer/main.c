@@ -243,17 +243,9 @@ int main(int argc, char **argv) {
 
   struct pq_config cfg;
   char err[2048];
-  if (pq_config_load(config_path, &cfg, err, sizeof err) != PQ_OK) {
-    fprintf(stderr, "paperq-producer: %s\n", err);
-    pq_config_free(&cfg);
-    return 2;
-  }
-  pq_log_set_level_name(cfg.log.level);
-  if (print_config) {
-    pq_config_print(&cfg, stdout);
-    pq_config_free(&cfg);
-    return 0;
-  }
+  int early = pq_config_for_main("paperq-producer", config_path, print_config, &cfg);
+  if (early >= 0)
+    return early;
   if (ninputs == 0) {
     fprintf(stderr, "paperq-producer: no input; give --input FILE (see --help)\n");
     pq_config_free(&cfg);

@@ -11,7 +11,6 @@
 #include "paperq/qa.h"
 #include "paperq/util.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,16 +41,6 @@ struct judging {
   int64_t llm_ms;
 };
 
-static void jfail(struct paper *p, enum pq_err_class cls, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void jfail(struct paper *p, enum pq_err_class cls, const char *fmt, ...) {
-  va_list ap;
-  p->outcome = cls;
-  va_start(ap, fmt);
-  vsnprintf(p->error, sizeof p->error, fmt, ap);
-  va_end(ap);
-}
-
 static void submit(struct paper *p, struct judge_req *jr) {
   struct worker *w = p->w;
   struct judging *g = p->judging;
@@ -65,7 +54,7 @@ static void submit(struct paper *p, struct judge_req *jr) {
   jr->req.owner = jr;
   jr->req.index = HTTP_OWNER_JUDGE;
   if (!jr->body) {
-    jfail(p, PQ_CLASS_TRANSIENT, "out of memory building a judge request");
+    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "out of memory building a judge request");
     return;
   }
   jr->active = 1;
@@ -89,12 +78,12 @@ void judge_start(struct paper *p) {
   struct judging *g = calloc(1, sizeof *g);
   p->judging = g;
   if (!g) {
-    jfail(p, PQ_CLASS_TRANSIENT, "out of memory");
+    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "out of memory");
     worker_paper_done(p);
     return;
   }
   if (!p->job.translation) {
-    jfail(p, PQ_CLASS_PERMANENT, "QA job without a translation to judge");
+    worker_paper_fail(p, PQ_CLASS_PERMANENT, "QA job without a translation to judge");
     worker_paper_done(p);
     return;
   }
@@ -127,7 +116,7 @@ void judge_start(struct paper *p) {
       s++;
   }
   if (g->n == 0) {
-    jfail(p, PQ_CLASS_PERMANENT, "no judges configured (qa.judges is empty)");
+    worker_paper_fail(p, PQ_CLASS_PERMANENT, "no judges configured (qa.judges is empty)");
     worker_paper_done(p);
     return;
   }
@@ -205,8 +194,8 @@ void judge_on_response(struct http_req *r) {
   }
   if (res.cls != PQ_CLASS_OK) {
     cancel_all(p);
-    jfail(p, res.cls == PQ_CLASS_RATE ? PQ_CLASS_TRANSIENT : res.cls, "judge %s: %s", jr->model,
-          res.error);
+    worker_paper_fail(p, res.cls == PQ_CLASS_RATE ? PQ_CLASS_TRANSIENT : res.cls, "judge %s: %s",
+                      jr->model, res.error);
     pq_chat_result_free(&res);
     worker_paper_done(p);
     return;
@@ -222,7 +211,7 @@ void judge_on_response(struct http_req *r) {
       return;
     }
     cancel_all(p);
-    jfail(p, PQ_CLASS_TRANSIENT, "judge %s: %s", jr->model, err);
+    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "judge %s: %s", jr->model, err);
     worker_paper_done(p);
     return;
   }
@@ -230,7 +219,7 @@ void judge_on_response(struct http_req *r) {
   pq_chat_result_free(&res);
   if (pub != PQ_OK) {
     cancel_all(p);
-    jfail(p, PQ_CLASS_TRANSIENT, "cannot publish the verdict of %s", jr->model);
+    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "cannot publish the verdict of %s", jr->model);
     worker_paper_done(p);
     return;
   }

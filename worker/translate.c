@@ -18,7 +18,6 @@
 #include "paperq/pinyin.h"
 #include "paperq/util.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,16 +102,6 @@ static const char *str_of(const cJSON *o, const char *k) {
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static void fail(struct paper *p, enum pq_err_class cls, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(struct paper *p, enum pq_err_class cls, const char *fmt, ...) {
-  va_list ap;
-  p->outcome = cls;
-  va_start(ap, fmt);
-  vsnprintf(p->error, sizeof p->error, fmt, ap);
-  va_end(ap);
-}
-
 static void submit_chunk(struct paper *p, struct chunk *c) {
   struct worker *w = p->w;
   struct xlate *x = p->x;
@@ -138,7 +127,7 @@ static void submit_chunk(struct paper *p, struct chunk *c) {
   c->req.key = w->api_key;
   c->req.owner = c;
   if (!c->body) {
-    fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory building a request");
+    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory building a request");
     return;
   }
   c->active = 1;
@@ -239,7 +228,7 @@ static int plan_and_submit(struct paper *p) {
     x->units = calloc(plan.n_pieces, sizeof *x->units);
   if (rc != PQ_OK || (plan.n_pieces > 0 && !x->units)) {
     pq_chunk_plan_free(&plan);
-    fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
+    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
     return PQ_ERR_NOMEM;
   }
   for (size_t i = 0; i < plan.n_pieces; i++) {
@@ -279,7 +268,7 @@ static int plan_and_submit(struct paper *p) {
   }
   pq_chunk_plan_free(&plan);
   if (rc != PQ_OK) {
-    fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
+    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
     return rc;
   }
   return PQ_OK;
@@ -291,7 +280,7 @@ void xlate_start(struct paper *p) {
   struct xlate *x = calloc(1, sizeof *x);
   p->x = x;
   if (!x) {
-    fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
+    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
     worker_paper_done(p);
     return;
   }
@@ -301,7 +290,7 @@ void xlate_start(struct paper *p) {
   const char **texts = calloc((size_t)max, sizeof *texts);
   if (!x->segs || !texts || pq_mask_new(&x->mask) != PQ_OK) {
     free(texts);
-    fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
+    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
     worker_paper_done(p);
     return;
   }
@@ -333,9 +322,9 @@ void xlate_start(struct paper *p) {
   if (rc != PQ_OK) {
     free(texts);
     free(masked);
-    fail(p, rc == PQ_ERR_TOOBIG ? PQ_CLASS_PERMANENT : PQ_CLASS_TRANSIENT,
-         "cannot mask the formulas of this record (%s)",
-         rc == PQ_ERR_TOOBIG ? "too large" : "error");
+    worker_paper_fail(p, rc == PQ_ERR_TOOBIG ? PQ_CLASS_PERMANENT : PQ_CLASS_TRANSIENT,
+                      "cannot mask the formulas of this record (%s)",
+                      rc == PQ_ERR_TOOBIG ? "too large" : "error");
     worker_paper_done(p);
     return;
   }
@@ -497,7 +486,7 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
   if (res.cls != PQ_CLASS_OK) {
     http_feedback(w->http, r, 0);
     if (!failed_already)
-      fail(p, res.cls, "%s", res.error);
+      worker_paper_fail(p, res.cls, "%s", res.error);
     pq_chat_result_free(&res);
     goto maybe_finish;
   }
@@ -529,22 +518,23 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
       for (int i = 0; i < c->count && p->outcome == PQ_CLASS_OK; i++) {
         struct chunk *one = chunk_new(p, c->first + i, 1);
         if (!one)
-          fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
+          worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
         else
           submit_chunk(p, one);
       }
     } else {
-      fail(p, PQ_CLASS_TRANSIENT, "check %s failed for %s: %.400s", pq_check_name(failed),
-           x->segs[x->units[c->first].seg].key, detail);
+      worker_paper_fail(p, PQ_CLASS_TRANSIENT, "check %s failed for %s: %.400s",
+                        pq_check_name(failed), x->segs[x->units[c->first].seg].key, detail);
     }
   }
 maybe_finish:
   if (x->outstanding > 0)
     return;
   if (finish_segments(x) != PQ_OK)
-    fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
+    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
   if (p->outcome == PQ_CLASS_OK && !all_done(x))
-    fail(p, PQ_CLASS_TRANSIENT, "%s", "internal error: a segment was left without a request");
+    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s",
+                      "internal error: a segment was left without a request");
   worker_paper_done(p);
 }
 

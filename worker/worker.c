@@ -16,6 +16,7 @@
 #include "translate.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,14 @@ static void publish_qa_job(struct worker *w, struct paper *p, const cJSON *trans
   if (!body || pq_mq_publish(w->mq, "jobs", PQ_RK_QA, &props, body, len, NULL) != PQ_OK)
     pq_warn("paper %s: could not queue its QA job", p->job.paper_id);
   free(body);
+}
+
+void worker_paper_fail(struct paper *p, enum pq_err_class cls, const char *fmt, ...) {
+  va_list ap;
+  p->outcome = cls;
+  va_start(ap, fmt);
+  vsnprintf(p->error, sizeof p->error, fmt, ap);
+  va_end(ap);
 }
 
 void worker_paper_done(struct paper *p) {

@@ -82,6 +82,11 @@ struct worker {
  * (p->outcome == PQ_CLASS_OK) or not. */
 void worker_paper_done(struct paper *p);
 
+/* Records why p's attempt failed (the first reason wins for the caller to
+ * decide; this simply sets outcome and error). */
+void worker_paper_fail(struct paper *p, enum pq_err_class cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Called by translate.c on a fleet-fatal provider error. */
 void worker_fatal(struct worker *w, const char *error);
 

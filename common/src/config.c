@@ -2,6 +2,7 @@
  * environment, and any bad value stops the program before it connects with a
  * message naming the file, line and key (or the environment variable). */
 #include "paperq/config.h"
+#include "paperq/log.h"
 #include "paperq/util.h"
 
 #include <ctype.h>
@@ -318,6 +319,23 @@ int pq_config_load(const char *path, struct pq_config *cfg, char *err, size_t er
     return rc;
   pq_config_secret(NULL); /* nothing to cache; keeps the symbol used */
   return PQ_OK;
+}
+
+int pq_config_for_main(const char *program, const char *path, int print_config,
+                       struct pq_config *cfg) {
+  char err[2048];
+  if (pq_config_load(path, cfg, err, sizeof err) != PQ_OK) {
+    fprintf(stderr, "%s: %s\n", program, err);
+    pq_config_free(cfg);
+    return 2;
+  }
+  pq_log_set_level_name(cfg->log.level);
+  if (print_config) {
+    pq_config_print(cfg, stdout);
+    pq_config_free(cfg);
+    return 0;
+  }
+  return -1;
 }
 
 void pq_config_free(struct pq_config *cfg) {

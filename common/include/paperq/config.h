@@ -88,6 +88,13 @@ struct pq_config {
 int pq_config_load(const char *path, struct pq_config *cfg, char *err, size_t errlen);
 void pq_config_free(struct pq_config *cfg);
 
+/* For main(): loads the configuration (path may be NULL), sets the log
+ * level, and handles --print-config. Returns -1 to go on with *cfg loaded,
+ * or the exit code to return: 0 after printing, 2 for a bad configuration
+ * (printed as "<program>: <message>"). When it returns >= 0, cfg is freed. */
+int pq_config_for_main(const char *program, const char *path, int print_config,
+                       struct pq_config *cfg);
+
 /* Prints the effective configuration in libconfig syntax, secrets masked. */
 void pq_config_print(const struct pq_config *cfg, FILE *out);
 
