@@ -166,10 +166,9 @@ void judge_on_response(struct http_req *r) {
   struct pq_chat_result res;
   pq_chat_parse(r->status, r->resp.data, r->resp.len, r->error, &res);
   g->llm_ms += r->finished_ms - r->started_ms;
-  double cost = res.cost_usd >= 0 ? res.cost_usd
-                                  : (res.prompt_tokens * w->cfg->translate.price_input_per_m +
-                                     res.completion_tokens * w->cfg->translate.price_output_per_m) /
-                                        1e6;
+  double cost = res.cost_usd >= 0
+                    ? res.cost_usd
+                    : pq_config_cost(w->cfg, jr->model, res.prompt_tokens, res.completion_tokens);
   if (res.cls != PQ_CLASS_RATE)
     g->requests++;
   g->prompt_tokens += res.prompt_tokens;

@@ -102,12 +102,18 @@ static const char *str_of(const cJSON *o, const char *k) {
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* The model a chunk is sent to. */
+static const char *chunk_model(const struct paper *p, const struct chunk *c) {
+  const struct pq_config *cfg = p->w->cfg;
+  return c->fallback    ? cfg->translate.fallback_model
+         : p->job.model ? p->job.model /* requeue --fallback */
+                        : cfg->translate.model;
+}
+
 static void submit_chunk(struct paper *p, struct chunk *c) {
   struct worker *w = p->w;
   struct xlate *x = p->x;
-  const char *model = c->fallback    ? w->cfg->translate.fallback_model
-                      : p->job.model ? p->job.model /* requeue --fallback */
-                                     : w->cfg->translate.model;
+  const char *model = chunk_model(p, c);
   char *terms = NULL, *system = NULL;
   /* Only the glossary terms that occur in this chunk go into the prompt. */
   if (w->glossary && pq_glossary_prompt(w->glossary, c->sent, 40, &terms) == PQ_OK && terms[0]) {
@@ -449,11 +455,9 @@ void xlate_on_response(struct paper *p, struct http_req *r) {
   x->prompt_tokens += res.prompt_tokens;
   x->completion_tokens += res.completion_tokens;
   if (res.cost_usd >= 0)
-    x->cost += res.cost_usd;
+    x->cost += res.cost_usd; /* the provider's own figure (OpenRouter reports it) */
   else
-    x->cost += (res.prompt_tokens * w->cfg->translate.price_input_per_m +
-                res.completion_tokens * w->cfg->translate.price_output_per_m) /
-               1e6;
+    x->cost += pq_config_cost(w->cfg, chunk_model(p, c), res.prompt_tokens, res.completion_tokens);
   if (res.model[0])
     snprintf(x->model, sizeof x->model, "%s", res.model);
 

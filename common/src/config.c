@@ -150,6 +150,100 @@ static const struct key *find_key(const char *group, const char *name) {
   return NULL;
 }
 
+static int add_price(struct pq_config *cfg, const char *model, double in, double out) {
+  struct pq_price *p = realloc(cfg->prices, (size_t)(cfg->nprices + 1) * sizeof *p);
+  if (!p)
+    return PQ_ERR_NOMEM;
+  cfg->prices = p;
+  if (!(p[cfg->nprices].model = strdup(model)))
+    return PQ_ERR_NOMEM;
+  p[cfg->nprices].input_per_m = in;
+  p[cfg->nprices].output_per_m = out;
+  cfg->nprices++;
+  return PQ_OK;
+}
+
+/* prices = ( { model = "x"; input = 0.27; output = 0.40; }, ... ); */
+static int load_prices(struct pq_config *cfg, config_setting_t *list, const char *path, char *err,
+                       size_t errlen) {
+  if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+    snprintf(err, errlen,
+             "%s:%d: prices: expected a list like ( { model = \"m\"; input = 0.27; "
+             "output = 0.40; } )",
+             path, config_setting_source_line(list));
+    return PQ_ERR_PARSE;
+  }
+  for (int i = 0; i < config_setting_length(list); i++) {
+    config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+    const char *model = NULL;
+    double in, out;
+    if (config_setting_type(e) != CONFIG_TYPE_GROUP ||
+        !config_setting_lookup_string(e, "model", &model) ||
+        !config_setting_lookup_float(e, "input", &in) ||
+        !config_setting_lookup_float(e, "output", &out) || in < 0 || out < 0) {
+      snprintf(err, errlen,
+               "%s:%d: prices[%d]: expected { model = \"name\"; input = USD per 1M prompt "
+               "tokens; output = USD per 1M completion tokens; } (numbers with a decimal point)",
+               path, config_setting_source_line(e), i);
+      return PQ_ERR_PARSE;
+    }
+    int rc = add_price(cfg, model, in, out);
+    if (rc)
+      return rc;
+  }
+  return PQ_OK;
+}
+
+/* PAPERQ_PRICES="model=0.27/0.40,other=1.6/6.4" replaces the file's list. */
+static int load_prices_env(struct pq_config *cfg, char *err, size_t errlen) {
+  const char *v = getenv("PAPERQ_PRICES");
+  if (!v)
+    return PQ_OK;
+  for (int i = 0; i < cfg->nprices; i++)
+    free(cfg->prices[i].model);
+  cfg->nprices = 0;
+  while (*v) {
+    size_t len = strcspn(v, ",");
+    char item[256], *eq, *slash;
+    double in, out;
+    if (len == 0 || len >= sizeof item)
+      goto bad;
+    memcpy(item, v, len);
+    item[len] = '\0';
+    eq = strrchr(item, '=');
+    slash = eq ? strchr(eq, '/') : NULL;
+    if (!eq || !slash || eq == item)
+      goto bad;
+    *eq = *slash = '\0';
+    if (pq_parse_double(eq + 1, 0, 1e6, &in) || pq_parse_double(slash + 1, 0, 1e6, &out))
+      goto bad;
+    int rc = add_price(cfg, item, in, out);
+    if (rc)
+      return rc;
+    v += len;
+    if (*v == ',')
+      v++;
+  }
+  return PQ_OK;
+bad:
+  snprintf(err, errlen,
+           "environment variable PAPERQ_PRICES: expected model=input/output USD per 1M tokens, "
+           "comma-separated, e.g. \"deepseek/deepseek-v3.2-exp=0.27/0.40\"");
+  return PQ_ERR_PARSE;
+}
+
+double pq_config_cost(const struct pq_config *cfg, const char *model, long prompt_tokens,
+                      long completion_tokens) {
+  double in = cfg->translate.price_input_per_m, out = cfg->translate.price_output_per_m;
+  for (int i = 0; model && i < cfg->nprices; i++)
+    if (strcmp(cfg->prices[i].model, model) == 0) {
+      in = cfg->prices[i].input_per_m;
+      out = cfg->prices[i].output_per_m;
+      break;
+    }
+  return ((double)prompt_tokens * in + (double)completion_tokens * out) / 1e6;
+}
+
 static int load_file(struct pq_config *cfg, const char *path, char *err, size_t errlen) {
   config_t lc;
   int rc = PQ_OK;
@@ -167,6 +261,12 @@ static int load_file(struct pq_config *cfg, const char *path, char *err, size_t 
   for (int g = 0; g < config_setting_length(root); g++) {
     config_setting_t *grp = config_setting_get_elem(root, (unsigned)g);
     const char *gname = config_setting_name(grp);
+    if (strcmp(gname, "prices") == 0) {
+      rc = load_prices(cfg, grp, path, err, errlen);
+      if (rc)
+        goto cleanup;
+      continue;
+    }
     if (config_setting_type(grp) != CONFIG_TYPE_GROUP) {
       snprintf(err, errlen, "%s:%d: %s: expected a group like `%s: { ... };`", path,
                config_setting_source_line(grp), gname, gname);
@@ -312,6 +412,8 @@ int pq_config_load(const char *path, struct pq_config *cfg, char *err, size_t er
       return rc;
   }
   int rc = load_env(cfg, err, errlen);
+  if (rc == PQ_OK)
+    rc = load_prices_env(cfg, err, errlen);
   if (rc)
     return rc;
   rc = validate(cfg, err, errlen);
@@ -347,6 +449,11 @@ void pq_config_free(struct pq_config *cfg) {
       free(*p);
       *p = NULL;
     }
+  for (int i = 0; i < cfg->nprices; i++)
+    free(cfg->prices[i].model);
+  free(cfg->prices);
+  cfg->prices = NULL;
+  cfg->nprices = 0;
   free(cfg->source);
   cfg->source = NULL;
 }
@@ -386,6 +493,14 @@ void pq_config_print(const struct pq_config *cfg, FILE *out) {
     }
   }
   fprintf(out, "};\n");
+  if (cfg->nprices) {
+    fprintf(out, "prices = (\n");
+    for (int i = 0; i < cfg->nprices; i++)
+      fprintf(out, "  { model = \"%s\"; input = %g; output = %g; }%s\n", cfg->prices[i].model,
+              cfg->prices[i].input_per_m, cfg->prices[i].output_per_m,
+              i + 1 < cfg->nprices ? "," : "");
+    fprintf(out, ");\n");
+  }
   const char *key = pq_config_secret(cfg->translate.api_key_env);
   fprintf(out, "# $%s (API key): %s\n", cfg->translate.api_key_env, key ? "set (****)" : "not set");
 }

@@ -109,6 +109,29 @@ int main(void) {
   pq_config_free(&cfg);
   unsetenv("PAPERQ_BROKER_URL");
 
+  /* Per-model prices: from the file, then PAPERQ_PRICES; the rest at
+   * translate.price_*_per_m. */
+  CHECK(pq_config_load(
+            write_conf("translate: { price_input_per_m = 1.0; price_output_per_m = 2.0; };\n"
+                       "prices = ( { model = \"judge/a\"; input = 10.0; output = 20.0; } );\n"),
+            &cfg, err, sizeof err) == PQ_OK);
+  CHECK(cfg.nprices == 1);
+  CHECK(pq_config_cost(&cfg, "judge/a", 1000000, 500000) > 19.99 &&
+        pq_config_cost(&cfg, "judge/a", 1000000, 500000) < 20.01);
+  CHECK(pq_config_cost(&cfg, "other", 1000000, 1000000) > 2.99 &&
+        pq_config_cost(&cfg, "other", 1000000, 1000000) < 3.01);
+  pq_config_free(&cfg);
+  CHECK(load("\n\nprices = ( { model = \"x\"; input = 1; } );\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "t.conf:3") && strstr(err, "prices[0]"));
+  setenv("PAPERQ_PRICES", "m1=0.5/1.5,m2=2/4", 1);
+  CHECK(pq_config_load(write_conf(""), &cfg, err, sizeof err) == PQ_OK);
+  CHECK(cfg.nprices == 2 && pq_config_cost(&cfg, "m2", 1000000, 0) > 1.99);
+  pq_config_free(&cfg);
+  setenv("PAPERQ_PRICES", "m1=cheap", 1);
+  CHECK(load("", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "PAPERQ_PRICES") != NULL);
+  unsetenv("PAPERQ_PRICES");
+
   unlink(write_conf(""));
   rmdir(tmpl);
   TEST_MAIN_END();

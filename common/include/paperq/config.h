@@ -78,8 +78,21 @@ struct pq_config {
   struct {
     char *level;
   } log;
+  /* Per-model prices (USD per 1M tokens): the `prices` list in the file,
+   * or PAPERQ_PRICES="model=in/out,model=in/out". A model not listed is
+   * priced at translate.price_*_per_m. The provider's own usage.cost wins
+   * over both when it reports one. */
+  struct pq_price {
+    char *model;
+    double input_per_m, output_per_m;
+  } * prices;
+  int nprices;
   char *source; /* the file it was read from, or "(defaults)" */
 };
+
+/* Cost in USD of a request to model with these token counts. */
+double pq_config_cost(const struct pq_config *cfg, const char *model, long prompt_tokens,
+                      long completion_tokens);
 
 /* Loads defaults, then path (NULL: $PAPERQ_CONFIG, else config/paperq.conf if
  * it exists), then the environment. On error returns PQ_ERR_PARSE and writes a
