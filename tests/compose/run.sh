@@ -152,7 +152,8 @@ health_pump() {
 
 # ---- build -----------------------------------------------------------------
 say "building the RabbitMQ stand-in ($RABBITMQ_TEST_IMAGE, Debian's rabbitmq-server)"
-"${DK[@]}" build -q -f tests/compose/rabbitmq.Dockerfile -t "$RABBITMQ_TEST_IMAGE" tests/compose >/dev/null
+out=$("${DK[@]}" build -q -f tests/compose/rabbitmq.Dockerfile -t "$RABBITMQ_TEST_IMAGE" tests/compose 2>&1) ||
+  fail "building the RabbitMQ stand-in failed: $out"
 stage_done "build rabbitmq stand-in"
 say "building paperq and the fake LLM (docker-compose build)"
 "${COMPOSE[@]}" build >/tmp/"$PROJECT"-build.log 2>&1 || {
