@@ -31,15 +31,16 @@ def _raw(entry):
 
 def _e2e_rows(fig):
     rows = ["| papers | workers | papers in flight per worker | papers/s | paperq CPU ms/paper | of which worker(s) "
-            "| producer / ledger CPU s | broker CPU ms/paper | fake LLM CPU ms/paper | peak RSS worker / ledger | report CLI |",
-            "|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|"]
+            "| producer / ledger CPU s | broker CPU ms/paper | fake LLM CPU ms/paper | peak RSS worker / ledger | report CLI "
+            "| other processes |",
+            "|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|"]
     for r in fig["runs"]:
         wr = max(v or 0 for k, v in r["rss_mb"].items() if k.startswith("worker"))
-        rows.append("| %d | %d | %d | %.0f | %.3f | %.3f | %.2f / %.2f | %.3f | %.3f | %.1f / %.1f MB | %.0f ms |" % (
+        rows.append("| %d | %d | %d | %.0f | %.3f | %.3f | %.2f / %.2f | %.3f | %.3f | %.1f / %.1f MB | %.0f ms | %s |" % (
             r["papers"], r["workers"], r["concurrency"], r["papers_per_s"], r["own_cpu_ms_per_paper"],
             r["worker_cpu_ms_per_paper"], r["cpu_s"]["producer"], r["cpu_s"]["ledger"],
             r["broker_cpu_ms_per_paper"] or 0, r["fake_cpu_ms_per_paper"] or 0, wr,
-            r["rss_mb"].get("ledger") or 0, r["report_cli_ms"]))
+            r["rss_mb"].get("ledger") or 0, r["report_cli_ms"], _f(r.get("others_cpu_pct"), "%.0f%%")))
     return "\n".join(rows)
 
 
@@ -104,7 +105,7 @@ def _summary(results):
     if rl:
         for r in rl["runs"]:
             s = r["steady"]
-            rows.append("| rate limit R = %d/min, %d worker%s, %s | ≥ 95%% of R, ≤ 2%% 429 | %.1f%% of R, %.2f%% 429 "
+            rows.append("| rate limit R = %d/min, %d worker%s, %s (steady window) | ≥ 95%% of R, ≤ 2%% 429 | %.1f%% of R, %.2f%% 429 "
                         "| %s |" % (r["rpm"], r["workers"], "s" if r["workers"] > 1 else "",
                                     "static cap %d/min each" % r["static_cap"] if r["static_cap"] else "adaptive only",
                                     s["of_rpm_pct"], s["r429_pct"],
@@ -173,8 +174,10 @@ first-queued-to-last-succeeded span. Peak RSS is `VmHWM` from
 `/proc/PID/status` (not `ru_maxrss`, which Linux carries over from the
 forking Python driver). "report CLI" is the wall time of
 `paperq-ledger report --json` on that run's ledger (median of 5), process
-start included. The worker log level is the shipped `info` (one line per
-paper).
+start included. Everything else is the shipped `config/paperq.conf` (log
+level `info`). "other processes" is what the rest of the machine used
+meanwhile (`/proc/stat` minus the benchmark's own processes), in % of one
+core: how quiet the machine was.
 """
 
 LAT_HOW = """
