@@ -325,22 +325,25 @@ int http_perform(struct http *h, http_done_fn done, void *ctx) {
 }
 
 void http_wait(struct http *h, int extra_fd, int timeout_ms) {
-  /* A delayed request that falls due must wake us. */
+  /* Wake when a waiting request can start: not before its own delay, nor
+   * before the gates that hold every request (a provider pause, a used-up
+   * rate-limit window, an empty token bucket) open. Waking for a request
+   * that a gate still holds would spin. */
   if (h->waiting && h->running < (int)h->limit) {
-    int64_t now = pq_mono_ms();
-    if (h->pause_until_ms > now && h->pause_until_ms - now < timeout_ms)
-      timeout_ms = (int)(h->pause_until_ms - now);
-    if (h->rl_known && h->rl_left <= 0 && h->rl_reset_ms - now < timeout_ms)
-      timeout_ms = h->rl_reset_ms > now ? (int)(h->rl_reset_ms - now) : 0;
+    int64_t now = pq_mono_ms(), gate = now;
+    if (h->pause_until_ms > gate)
+      gate = h->pause_until_ms;
+    if (h->rl_known && h->rl_left <= 0 && h->rl_reset_ms > gate)
+      gate = h->rl_reset_ms;
     if (h->rpm > 0 && h->tokens < 1) {
-      int64_t in = (int64_t)((1 - h->tokens) * 60000.0 / h->rpm) + 1;
-      if (in < timeout_ms)
-        timeout_ms = (int)in;
+      int64_t t = now + (int64_t)((1 - h->tokens) * 60000.0 / h->rpm) + 1;
+      if (t > gate)
+        gate = t;
     }
     for (struct http_req *r = h->wait_head; r; r = r->next) {
-      int64_t in = r->not_before_ms - now;
-      if (in < timeout_ms)
-        timeout_ms = in < 0 ? 0 : (int)in;
+      int64_t at = r->not_before_ms > gate ? r->not_before_ms : gate;
+      if (at - now < timeout_ms)
+        timeout_ms = at <= now ? 0 : (int)(at - now);
     }
   }
   struct curl_waitfd extra = {extra_fd, CURL_WAIT_POLLIN, 0};
