@@ -77,6 +77,20 @@ def _rl_rows(fig):
     return "\n".join(rows)
 
 
+def _ledger_rows(fig):
+    cli = fig.get("report_cli_ms") or {}
+    cj = fig.get("report_json_cli_ms") or {}
+    return "\n".join([
+        "| papers | events | events/s | report build (best / worst of 5) | `report` CLI (median / worst) "
+        "| `report --json` CLI (median / worst) | database |",
+        "|---:|---:|---:|---|---|---|---:|",
+        "| %d | %s | **%s** | %s / %s ms | %s / %s ms | %s / %s ms | %s MB |" % (
+            fig["papers"], fig.get("events"), _f(fig.get("events_per_s"), "%.0f"),
+            _f(fig.get("report_best_ms")), _f(fig.get("report_worst_ms")),
+            _f(cli.get("median"), "%.0f"), _f(cli.get("worst"), "%.0f"),
+            _f(cj.get("median"), "%.0f"), _f(cj.get("worst"), "%.0f"), fig.get("db_mb"))])
+
+
 def _summary(results):
     rows = ["| figure | target | measured | holds |", "|---|---|---|---|"]
     e = (results.get("e2e") or {}).get("figures")
@@ -277,8 +291,8 @@ def write(path, results):
     out += _section(results, "e2e", "1. End to end with an instant LLM", E2E_HOW, _e2e_rows)
     out += _section(results, "latency", "2. Latency: requests in flight vs the ideal rate", LAT_HOW, _lat_rows)
     out += _section(results, "ratelimit", "3. Rate limit", RL_HOW, _rl_rows)
-    out += _section(results, "ledger", "4. Ledger ingest and report", LEDGER_HOW, None)
-    out += ["## Notes", "", NOTES_BEGIN, notes.rstrip("\n") + ("\n" if notes.strip() else ""), NOTES_END, ""]
+    out += _section(results, "ledger", "4. Ledger ingest and report", LEDGER_HOW, _ledger_rows)
+    out += ["## Notes", "", NOTES_BEGIN] + ([notes.strip("\n")] if notes.strip() else []) + [NOTES_END, ""]
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write("\n".join(out))
