@@ -263,8 +263,8 @@ static void start_due(struct http *h) {
   if (h->rl_known && now >= h->rl_reset_ms) {
     /* The window has refilled: take our share of it until the next answer
      * says how much is really left. */
-    h->rl_left = (long)(h->rl_capacity * h->rl_share + 0.5) - h->running;
-    if (h->rl_left < 1 && h->running == 0)
+    h->rl_left = (long)(h->rl_capacity * h->rl_share + 0.5);
+    if (h->rl_left < 1)
       h->rl_left = 1;
     h->rl_reset_ms = now + 1000;
     if (h->rl_share < 1.0)
@@ -364,17 +364,20 @@ static void pause_for(struct http *h, long wait_ms) {
 
 void http_feedback(struct http *h, const struct http_req *r, int rate_limited) {
   if (r->ratelimit_remaining >= 0 && r->ratelimit_reset_ms >= 0) {
-    /* Requests still running may be counted in this figure or not; assume
-     * they are not, so we never start more than the window holds. */
+    /* The figure already counts every request that reached the provider
+     * before this answer left it, including ours still running (with
+     * 60-second calls, subtracting those would starve us); what it cannot
+     * count is what we start from now on, which rl_left-- in start_due
+     * does. */
     h->rl_known = 1;
     if (r->ratelimit_remaining + 1 > h->rl_capacity)
       h->rl_capacity = r->ratelimit_remaining + 1;
     if (h->rl_capacity > r->ratelimit_remaining)
       h->rl_tok_ms =
           (double)r->ratelimit_reset_ms / (double)(h->rl_capacity - r->ratelimit_remaining);
-    long left = (long)(r->ratelimit_remaining * h->rl_share) - h->running;
+    long left = (long)(r->ratelimit_remaining * h->rl_share);
     h->rl_left = left < h->rl_left || !rate_limited ? left : h->rl_left;
-    h->rl_reset_ms = pq_mono_ms() + r->ratelimit_reset_ms + (int64_t)(h->rl_tok_ms * h->running);
+    h->rl_reset_ms = pq_mono_ms() + r->ratelimit_reset_ms;
   }
   if (rate_limited) {
     pause_for(h, r->retry_after_ms >= 0 ? r->retry_after_ms : 1000);
