@@ -76,8 +76,19 @@ fail() {
 
 # ---- engine ----------------------------------------------------------------
 if ! { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; }; then
-  engine=${PQ_CONTAINER_ENGINE:-$ROOT/../shared/tools/container-engine.sh}
-  [[ -x "$engine" ]] || fail "no Docker engine answers and $engine is missing"
+  # The workplace's shared tool beside the checkout, else the copy in
+  # scripts/ (a CI clone may sit anywhere).
+  engine=${PQ_CONTAINER_ENGINE:-}
+  if [[ -z "$engine" ]]; then
+    for cand in "$ROOT/../shared/tools/container-engine.sh" /work/shared/tools/container-engine.sh \
+      "$ROOT/scripts/container-engine.sh"; do
+      if [[ -x "$cand" ]]; then
+        engine=$cand
+        break
+      fi
+    done
+  fi
+  [[ -n "$engine" && -x "$engine" ]] || fail "no Docker engine answers and no container-engine.sh was found"
   say "bringing up a container engine ($engine)"
   eval "$("$engine")"
 fi
