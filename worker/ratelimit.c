@@ -15,7 +15,10 @@ void ratelimit_init(struct ratelimit *rl, int max_requests, double rpm, int64_t 
   /* The bucket holds one second's worth (at least one request). */
   rl->tokens = rl->rpm > 0 ? (rl->rpm / 60.0 < 1 ? 1 : rl->rpm / 60.0) : 0;
   rl->refilled_ms = now_ms;
-  rl->rng = seed ? seed : 0x9e3779b9u;
+  /* Spread nearby seeds (pids) apart before the first draw. */
+  rl->rng = (seed ^ 0x5bd1e995u) * 2654435761u;
+  if (!rl->rng)
+    rl->rng = 0x9e3779b9u;
 }
 
 /* Uniform in [0, 1]. */
