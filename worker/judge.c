@@ -139,7 +139,7 @@ static enum work_status judge_on_answer(struct work *w, struct llm_call *call,
     return WORK_FAILED;
   }
   jc->done = 1;
-  pq_info("paper %s: judged by %s: overall %d", w->job->paper_id, jc->name, s.score[4]);
+  pq_info("paper %s: judged by %s: overall %d", w->job->paper_id, jc->name, s.score[PQ_QA_OVERALL]);
   return w->outstanding == 0 ? WORK_DONE : WORK_PENDING;
 }
 
