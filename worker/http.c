@@ -166,13 +166,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp) {
     r->retry_after_ms = pq_chat_retry_after_ms(value);
   } else if (strcasecmp(line, "x-ratelimit-reset-requests") == 0) {
     r->ratelimit_reset_ms = parse_duration_ms(value);
-  } else if (strcasecmp(line, "x-ratelimit-remaining-requests") == 0) {
+  } else if (strcasecmp(line, "x-ratelimit-remaining-requests") == 0 ||
+             strcasecmp(line, "x-ratelimit-limit-requests") == 0) {
     long v;
     char tmp[64];
     snprintf(tmp, sizeof tmp, "%s", value + strspn(value, " "));
     tmp[strcspn(tmp, "\r\n")] = '\0';
-    if (pq_parse_long(tmp, 0, 1L << 40, &v) == PQ_OK)
-      r->ratelimit_remaining = v;
+    if (pq_parse_long(tmp, 0, 1L << 40, &v) == PQ_OK) {
+      if (strncasecmp(line + 12, "limit", 5) == 0) /* x-ratelimit-limit-requests */
+        r->ratelimit_limit = v;
+      else
+        r->ratelimit_remaining = v;
+    }
   }
   return len;
 }
@@ -196,6 +201,7 @@ static int start(struct http *h, struct http_req *r) {
   r->retry_after_ms = -1;
   r->ratelimit_remaining = -1;
   r->ratelimit_reset_ms = -1;
+  r->ratelimit_limit = -1;
   r->headers = hd;
   r->easy = e;
   curl_easy_setopt(e, CURLOPT_URL, r->url);
@@ -299,6 +305,12 @@ int http_limit(const struct http *h) { return ratelimit_limit(&h->rl); }
 
 void http_feedback(struct http *h, const struct http_req *r, int rate_limited) {
   struct ratelimit_signal sig = {rate_limited, r->retry_after_ms, r->ratelimit_remaining,
-                                 r->ratelimit_reset_ms};
+                                 r->ratelimit_reset_ms, r->ratelimit_limit};
   ratelimit_feedback(&h->rl, &sig, pq_mono_ms());
 }
+
+void http_set_fleet(struct http *h, int workers) {
+  ratelimit_set_fleet(&h->rl, workers, pq_mono_ms());
+}
+
+double http_pace_rpm(const struct http *h) { return ratelimit_rpm(&h->rl); }

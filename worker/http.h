@@ -26,6 +26,7 @@ struct http_req {
   long retry_after_ms;      /* from Retry-After, -1 if absent */
   long ratelimit_remaining; /* x-ratelimit-remaining-requests, -1 if absent */
   long ratelimit_reset_ms;  /* x-ratelimit-reset-requests, -1 if absent */
+  long ratelimit_limit;     /* x-ratelimit-limit-requests (per minute), -1 if absent */
   int64_t started_ms, finished_ms;
   /* internal */
   int64_t not_before_ms;
@@ -63,5 +64,10 @@ int http_waiting(const struct http *h); /* queued, not yet started */
  * 0 with its reset time, holds every new request until then. */
 void http_feedback(struct http *h, const struct http_req *r, int rate_limited);
 int http_limit(const struct http *h);
+
+/* The number of workers sharing the provider's rate (ratelimit.h). */
+void http_set_fleet(struct http *h, int workers);
+/* This worker's pace in requests per minute, 0 when no rate is known. */
+double http_pace_rpm(const struct http *h);
 
 #endif

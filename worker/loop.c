@@ -98,12 +98,28 @@ static void on_confirm(void *ctx, uint64_t seq, int multiple, int ok) {
   papers_nacked(w, seq, multiple);
 }
 
+/* The provider's rate belongs to the fleet: each worker takes its share,
+ * and the fleet is the consumers of the jobs queue. The broker drops a
+ * consumer the moment its connection goes (a kill -9 included), so shares
+ * rebalance within a second of a worker joining or leaving; asked every
+ * 250 ms for the first seconds, when a fleet usually starts together. */
+static void poll_fleet(struct worker *w) {
+  int64_t now = pq_mono_ms();
+  int64_t every = now - w->connected_ms < 5000 ? 250 : 1000;
+  if (!w->consuming || now - w->fleet_polled_ms < every)
+    return;
+  w->fleet_polled_ms = now;
+  uint32_t n;
+  if (pq_mq_consumers(w->mq, "jobs", &n) == PQ_OK)
+    http_set_fleet(w->http, n > 100000 ? 100000 : (int)n);
+}
+
 static void send_heartbeat(struct worker *w, const char *kind, const char *reason) {
   if (w->done || w->failed)
     pq_info("progress: %ld succeeded, %ld failed attempts, %ld parked, %d in flight, %d HTTP "
-            "requests running (limit %d)%s",
+            "requests running (limit %d, pace %.0f/min)%s",
             w->done, w->failed, w->parked, w->in_flight, http_running(w->http), http_limit(w->http),
-            w->paused ? ", PAUSED" : "");
+            http_pace_rpm(w->http), w->paused ? ", PAUSED" : "");
   cJSON *ev = pq_event_new(kind, NULL, 0, 0, w->id);
   if (ev) {
     cJSON_AddNumberToObject(ev, "in_flight", w->in_flight);
@@ -135,6 +151,8 @@ static int connect_and_consume(struct worker *w) {
        * ledger repeats its pause every 30 s, so start unpaused. */
       w->paused = 0;
       if (ok && (w->paused || start_consuming(w) == PQ_OK)) {
+        w->connected_ms = pq_mono_ms();
+        w->fleet_polled_ms = 0;
         pq_info("connected; consuming %s.jobs with %d papers in flight at most%s",
                 w->cfg->broker.prefix, w->cfg->worker.concurrency, w->paused ? " (paused)" : "");
         return PQ_OK;
@@ -188,6 +206,7 @@ int worker_run(struct worker *w) {
       papers_hand_back_all(w);
     int brc = pq_mq_pump(w->mq, 0, &h);
     if (brc == PQ_OK) {
+      poll_fleet(w);
       http_perform(w->http, paper_answered, w);
       papers_settle(w);
       papers_announce_started(w);

@@ -1,20 +1,26 @@
 /* The worker's request pacing (see ratelimit.h). http.c asks it before every
- * start and tells it the outcome of every request; nothing here reads a
- * clock or a socket. */
+ * start and tells it the outcome of every request; loop.c tells it how many
+ * workers share the rate; nothing here reads a clock or a socket. */
 #include "ratelimit.h"
 #include "paperq/log.h"
 
-void ratelimit_init(struct ratelimit *rl, int max_requests, double rpm, int64_t now_ms,
+void ratelimit_init(struct ratelimit *rl, int max_requests, double fleet_rpm, int64_t now_ms,
                     uint32_t seed) {
   *rl = (struct ratelimit){0};
   rl->max_requests = max_requests < 1 ? 1 : max_requests;
-  rl->limit = rl->max_requests;
-  rl->last_decrease_ms = now_ms - 1000; /* the first 429 counts at once */
+  rl->fleet_rpm = fleet_rpm > 0 ? fleet_rpm : 0;
+  rl->fleet_size = 1;
+  rl->pace = 1.0;
+  rl->paced_ms = now_ms;
+  /* Nothing known: probe with a few requests and grow from the answers. */
+  rl->limit =
+      rl->fleet_rpm > 0 || rl->max_requests < RATELIMIT_PROBE ? rl->max_requests : RATELIMIT_PROBE;
+  rl->probing = rl->limit < rl->max_requests;
+  rl->last_decrease_ms = now_ms - 1000; /* the first slow-down counts at once */
   rl->window_share = 1.0;
-  rl->rpm = rpm > 0 ? rpm : 0;
-  /* The bucket holds one second's worth (at least one request). */
-  rl->tokens = rl->rpm > 0 ? (rl->rpm / 60.0 < 1 ? 1 : rl->rpm / 60.0) : 0;
+  rl->tokens = 1;
   rl->refilled_ms = now_ms;
+  rl->tally_ms = now_ms;
   /* Spread nearby seeds (pids) apart before the first draw. */
   rl->rng = (seed ^ 0x5bd1e995u) * 2654435761u;
   if (!rl->rng)
@@ -31,20 +37,87 @@ static double jitter01(struct ratelimit *rl) {
   return (double)x / (double)UINT32_MAX;
 }
 
-static void refill_bucket(struct ratelimit *rl, int64_t now_ms) {
-  if (rl->rpm <= 0)
-    return;
-  double burst = rl->rpm / 60.0 < 1 ? 1 : rl->rpm / 60.0;
-  rl->tokens += (double)(now_ms - rl->refilled_ms) * rl->rpm / 60000.0;
-  if (rl->tokens > burst)
-    rl->tokens = burst;
+/* The account's rate in requests per minute: the lower of the configured
+ * and the stated one; 0 when neither is known. */
+static double account_rpm(const struct ratelimit *rl) {
+  double r = rl->fleet_rpm;
+  if (rl->stated_rpm > 0 && (r <= 0 || rl->stated_rpm < r))
+    r = rl->stated_rpm;
+  return r;
+}
+
+double ratelimit_rpm(const struct ratelimit *rl) {
+  return account_rpm(rl) / rl->fleet_size * rl->pace * RATELIMIT_HEADROOM;
+}
+
+/* Requests per millisecond this worker may start, 0 when no rate is known. */
+static double rate_per_ms(const struct ratelimit *rl) { return ratelimit_rpm(rl) / 60000.0; }
+
+/* The bucket holds a quarter second of our pace (at least one request): a
+ * worker coming back from a pause does not spend more than the provider's
+ * own burst has room for. */
+static double burst(const struct ratelimit *rl) {
+  double b = rate_per_ms(rl) * 250.0;
+  return b < 1 ? 1 : b;
+}
+
+static void refill(struct ratelimit *rl, int64_t now_ms) {
+  double rate = rate_per_ms(rl);
+  if (rate > 0 && now_ms > rl->refilled_ms) {
+    rl->tokens += (double)(now_ms - rl->refilled_ms) * rate;
+    if (rl->tokens > burst(rl))
+      rl->tokens = burst(rl);
+  }
   rl->refilled_ms = now_ms;
+}
+
+void ratelimit_set_fleet(struct ratelimit *rl, int workers, int64_t now_ms) {
+  if (workers < 1)
+    workers = 1;
+  if (workers == rl->fleet_size)
+    return;
+  refill(rl, now_ms); /* what was earned at the old share stays earned */
+  rl->fleet_size = workers;
+  if (rl->tokens > burst(rl))
+    rl->tokens = burst(rl);
+  if (account_rpm(rl) > 0)
+    pq_info("fleet: %d workers share %.0f requests/min; this one paces %.0f/min", workers,
+            account_rpm(rl), ratelimit_rpm(rl));
+}
+
+/* Moves the tally of answers and refusals to the second of now_ms. */
+static void roll(struct ratelimit *rl, int64_t now_ms) {
+  if (now_ms - rl->tally_ms >= 2000) {
+    rl->answers[0] = rl->answers[1] = rl->refusals[0] = rl->refusals[1] = 0;
+    rl->tally_ms = now_ms;
+  } else if (now_ms - rl->tally_ms >= 1000) {
+    rl->answers[1] = rl->answers[0];
+    rl->refusals[1] = rl->refusals[0];
+    rl->answers[0] = rl->refusals[0] = 0;
+    rl->tally_ms += 1000;
+  }
+}
+
+/* Refusals are a rate limit, not noise, when several came close together
+ * and they are more than a few percent of the answers. */
+static int sustained(const struct ratelimit *rl) {
+  int a = rl->answers[0] + rl->answers[1], r = rl->refusals[0] + rl->refusals[1];
+  return r >= RATELIMIT_SUSTAINED_MIN && r * 100 >= RATELIMIT_SUSTAINED_PCT * a;
 }
 
 int ratelimit_open(struct ratelimit *rl, int64_t now_ms) {
   if (now_ms < rl->pause_until_ms)
     return 0;
-  if (rl->window_known && now_ms >= rl->window_reset_ms) {
+  roll(rl, now_ms);
+  /* The pace comes back by 5% of our share a second once refusals stop. */
+  if (rl->pace < 1.0 && now_ms - rl->last_decrease_ms >= 2000) {
+    refill(rl, now_ms);
+    rl->pace += 0.05 * (double)(now_ms - rl->paced_ms) / 1000.0;
+    if (rl->pace > 1.0)
+      rl->pace = 1.0;
+  }
+  rl->paced_ms = now_ms;
+  if (account_rpm(rl) <= 0 && rl->window_known && now_ms >= rl->window_reset_ms) {
     /* The window has refilled: take our share of it until the next answer
      * says how much is really left. */
     rl->window_left = (long)((double)rl->window_capacity * rl->window_share + 0.5);
@@ -54,18 +127,27 @@ int ratelimit_open(struct ratelimit *rl, int64_t now_ms) {
     if (rl->window_share < 1.0)
       rl->window_share = rl->window_share + 0.02 > 1.0 ? 1.0 : rl->window_share + 0.02;
   }
-  refill_bucket(rl, now_ms);
+  refill(rl, now_ms);
   return 1;
 }
 
+int ratelimit_limit(const struct ratelimit *rl) {
+  return account_rpm(rl) > 0 ? rl->max_requests : (int)rl->limit;
+}
+
 int ratelimit_may_start(const struct ratelimit *rl, int running) {
-  return running < (int)rl->limit && (rl->rpm <= 0 || rl->tokens >= 1) &&
-         (!rl->window_known || rl->window_left > 0);
+  if (running >= ratelimit_limit(rl))
+    return 0;
+  if (account_rpm(rl) > 0)
+    return rl->tokens >= 1;
+  return !rl->window_known || rl->window_left > 0;
 }
 
 void ratelimit_took(struct ratelimit *rl) {
-  if (rl->rpm > 0)
+  if (account_rpm(rl) > 0) {
     rl->tokens -= 1;
+    return;
+  }
   rl->window_left--;
   if (rl->window_known)
     rl->window_reset_ms += (int64_t)rl->window_refill_ms; /* what we take refills later */
@@ -75,12 +157,15 @@ int64_t ratelimit_opens_at(const struct ratelimit *rl, int64_t now_ms) {
   int64_t at = now_ms;
   if (rl->pause_until_ms > at)
     at = rl->pause_until_ms;
-  if (rl->window_known && rl->window_left <= 0 && rl->window_reset_ms > at)
+  double rate = rate_per_ms(rl);
+  if (rate > 0) {
+    if (rl->tokens < 1) {
+      int64_t t = now_ms + (int64_t)((1 - rl->tokens) / rate) + 1;
+      if (t > at)
+        at = t;
+    }
+  } else if (rl->window_known && rl->window_left <= 0 && rl->window_reset_ms > at) {
     at = rl->window_reset_ms;
-  if (rl->rpm > 0 && rl->tokens < 1) {
-    int64_t t = now_ms + (int64_t)((1 - rl->tokens) * 60000.0 / rl->rpm) + 1;
-    if (t > at)
-      at = t;
   }
   return at;
 }
@@ -93,37 +178,75 @@ static void hold(struct ratelimit *rl, long wait_ms, int64_t now_ms) {
     rl->pause_until_ms = until;
 }
 
-void ratelimit_feedback(struct ratelimit *rl, const struct ratelimit_signal *s, int64_t now_ms) {
-  if (s->remaining >= 0 && s->reset_ms >= 0) {
-    /* The figure already counts every request that reached the provider
-     * before this answer left it, including ours still running (with
-     * 60-second calls, subtracting those would starve us); what it cannot
-     * count is what we start from now on, which ratelimit_took does. */
-    rl->window_known = 1;
-    if (s->remaining + 1 > rl->window_capacity)
-      rl->window_capacity = s->remaining + 1;
-    if (rl->window_capacity > s->remaining)
-      rl->window_refill_ms = (double)s->reset_ms / (double)(rl->window_capacity - s->remaining);
-    long left = (long)((double)s->remaining * rl->window_share);
-    if (left < rl->window_left || !s->rate_limited)
-      rl->window_left = left;
-    rl->window_reset_ms = now_ms + s->reset_ms;
-  }
-  if (s->rate_limited) {
-    hold(rl, s->retry_after_ms >= 0 ? s->retry_after_ms : 1000, now_ms);
-    /* Decrease at most once per second, so that one burst of 429s from
-     * requests already in flight counts as one signal. */
-    if (now_ms - rl->last_decrease_ms >= 1000) {
-      rl->window_share = rl->window_share * 0.6 < 0.02 ? 0.02 : rl->window_share * 0.6;
-      rl->limit = rl->limit / 2 < 1 ? 1 : rl->limit / 2;
-      rl->last_decrease_ms = now_ms;
-      pq_info("rate limited; concurrency now %d", (int)rl->limit);
-    }
-  } else if (rl->limit < rl->max_requests) {
-    rl->limit += 1.0 / rl->limit; /* +1 per window of successes */
-    if (rl->limit > rl->max_requests)
-      rl->limit = rl->max_requests;
-  }
+/* x-ratelimit-remaining/-reset without a stated limit: a window to share. */
+static void window_feedback(struct ratelimit *rl, const struct ratelimit_signal *s,
+                            int64_t now_ms) {
+  /* The figure already counts every request that reached the provider
+   * before this answer left it, including ours still running (with
+   * 60-second calls, subtracting those would starve us); what it cannot
+   * count is what we start from now on, which ratelimit_took does. */
+  rl->window_known = 1;
+  if (s->remaining + 1 > rl->window_capacity)
+    rl->window_capacity = s->remaining + 1;
+  if (rl->window_capacity > s->remaining)
+    rl->window_refill_ms = (double)s->reset_ms / (double)(rl->window_capacity - s->remaining);
+  long left = (long)((double)s->remaining * rl->window_share);
+  if (left < rl->window_left || !s->rate_limited)
+    rl->window_left = left;
+  rl->window_reset_ms = now_ms + s->reset_ms;
 }
 
-int ratelimit_limit(const struct ratelimit *rl) { return (int)rl->limit; }
+void ratelimit_feedback(struct ratelimit *rl, const struct ratelimit_signal *s, int64_t now_ms) {
+  roll(rl, now_ms);
+  rl->answers[0]++;
+  if (s->rate_limited)
+    rl->refusals[0]++;
+  if (s->limit > 0 && (double)s->limit != rl->stated_rpm) {
+    /* The provider states the account's rate (OpenAI: requests per minute
+     * on every reply): pace our share of it from now on. */
+    int first = account_rpm(rl) <= 0;
+    refill(rl, now_ms);
+    rl->stated_rpm = (double)s->limit;
+    if (first)
+      rl->tokens = 1;
+    else if (rl->tokens > burst(rl))
+      rl->tokens = burst(rl);
+    pq_info("provider states %ld requests/min; %d workers share it; this one paces %.0f/min",
+            s->limit, rl->fleet_size, ratelimit_rpm(rl));
+  }
+  if (account_rpm(rl) <= 0 && s->remaining >= 0 && s->reset_ms >= 0)
+    window_feedback(rl, s, now_ms);
+  if (rl->probing) {
+    /* The first answer: it stated a rate (paced from now on) or it did not
+     * (then the cap opens up and only sustained refusals close it). */
+    rl->probing = 0;
+    rl->limit = rl->max_requests;
+  }
+  if (!s->rate_limited) {
+    if (account_rpm(rl) <= 0 && rl->limit < rl->max_requests) {
+      rl->limit += 1.0 / rl->limit; /* +1 per window of successes */
+      if (rl->limit > rl->max_requests)
+        rl->limit = rl->max_requests;
+    }
+    return;
+  }
+  /* A 429: the request itself is resent after its Retry-After (work.c).
+   * Only sustained refusals hold and slow down the worker. */
+  if (!sustained(rl))
+    return;
+  hold(rl, s->retry_after_ms >= 0 ? s->retry_after_ms : 1000, now_ms);
+  /* At most once per second, so that one burst of 429s from requests
+   * already in flight counts as one signal. */
+  if (now_ms - rl->last_decrease_ms < 1000)
+    return;
+  rl->last_decrease_ms = now_ms;
+  if (account_rpm(rl) > 0) {
+    refill(rl, now_ms);
+    rl->pace = rl->pace * 0.8 < 0.05 ? 0.05 : rl->pace * 0.8;
+    pq_info("rate limited (sustained refusals); pace now %.0f requests/min", ratelimit_rpm(rl));
+  } else {
+    rl->window_share = rl->window_share * 0.6 < 0.02 ? 0.02 : rl->window_share * 0.6;
+    rl->limit = rl->limit / 2 < 1 ? 1 : rl->limit / 2;
+    pq_info("rate limited; concurrency now %d", (int)rl->limit);
+  }
+}

@@ -30,6 +30,7 @@ struct worker {
   int in_flight;
   long done, failed, parked, handed_back;
   int64_t started_ms, last_activity_ms, last_heartbeat_ms, drain_deadline_ms;
+  int64_t connected_ms, fleet_polled_ms; /* the fleet's size is asked of the broker */
   int consuming, draining;
   int paused; /* a control broadcast (budget) stopped new work */
   int fatal;  /* a fleet-fatal provider error was seen */

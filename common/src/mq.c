@@ -361,6 +361,20 @@ int pq_mq_consume(struct pq_mq *mq, const char *queue_suffix, uint16_t prefetch)
   return rpc_ok(mq, q);
 }
 
+int pq_mq_consumers(struct pq_mq *mq, const char *queue_suffix, uint32_t *out) {
+  char q[256];
+  pq_mq_name(mq, queue_suffix, q, sizeof q);
+  if (mq->broken)
+    return PQ_ERR_BROKER;
+  /* Passive: only asks; the queue exists (every program declares it). */
+  amqp_queue_declare_ok_t *ok =
+      amqp_queue_declare(mq->conn, CH_PUBLISH, amqp_cstring_bytes(q), 1, 0, 0, 0, amqp_empty_table);
+  if (rpc_ok(mq, q) || !ok)
+    return PQ_ERR_BROKER;
+  *out = ok->consumer_count;
+  return PQ_OK;
+}
+
 int pq_mq_consume_control(struct pq_mq *mq) {
   char x[256];
   pq_mq_name(mq, "control", x, sizeof x);

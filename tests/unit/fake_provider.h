@@ -119,6 +119,7 @@ static inline enum work_status fake_answer(struct fake_provider *fp, struct http
   req->retry_after_ms = retry_after_ms;
   req->ratelimit_remaining = -1;
   req->ratelimit_reset_ms = -1;
+  req->ratelimit_limit = -1;
   req->started_ms = 1000;
   req->finished_ms = 1250;
   return work_answer(req);

@@ -39,7 +39,7 @@ int main(void) {
   char shipped[1024];
   snprintf(shipped, sizeof shipped, "%s/config/paperq.conf", src ? src : ".");
   CHECK(pq_config_load(shipped, &cfg, err, sizeof err) == PQ_OK);
-  CHECK(cfg.worker.concurrency == 16);
+  CHECK(cfg.worker.concurrency == 128);
   CHECK_STR(cfg.broker.prefix, "paperq");
   CHECK(cfg.retry.max_attempts == 5);
   pq_config_free(&cfg);

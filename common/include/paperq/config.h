@@ -37,13 +37,14 @@ struct pq_config {
     char *glossary;            /* zh<TAB>en file, "" = none */
     double price_input_per_m;  /* USD per 1M prompt tokens */
     double price_output_per_m; /* USD per 1M completion tokens */
-    int requests_per_minute;   /* static cap per worker process, 0 = none */
+    int requests_per_minute;   /* the fleet's (the account's) limit, shared by the workers; 0 = not
+                                  set */
     char *reasoning;           /* reasoning controls sent with each request (chat.h), "" = none */
     char *extra_body; /* JSON object merged into every request (provider routing), "" = none */
   } translate;
   struct {
-    int concurrency;  /* papers in flight per process */
-    int max_requests; /* HTTP requests in flight per process */
+    int concurrency;  /* papers in flight per process (= the prefetch) */
+    int max_requests; /* ceiling on HTTP requests in flight per process */
     int idle_exit_s;  /* exit after this long idle; 0 = never */
     int heartbeat_s;  /* worker.heartbeat event period */
     int drain_s;      /* on SIGTERM, finish in-flight papers this long, then hand back */
