@@ -39,7 +39,7 @@ RESULTS = os.path.join(HERE, "results.json")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 CLK = os.sysconf("SC_CLK_TCK")
 KEY_ENV, KEY = "PQ_BENCH_KEY", "bench-key"
-SECTIONS = ("e2e", "latency", "ratelimit", "ledger")
+SECTIONS = ("e2e", "latency", "ratelimit", "ledger", "rehearsal")
 
 
 def _on_sigterm(signum, frame):
@@ -733,7 +733,7 @@ def ratelimit_run(ctx, rpm, workers, static, duration, warmup, lat_ms, jitter_ms
     try:
         extra = {"PAPERQ_WORKER_CONCURRENCY": concurrency, "PAPERQ_WORKER_MAX_REQUESTS": concurrency}
         if static:
-            extra["PAPERQ_TRANSLATE_REQUESTS_PER_MINUTE"] = int(rpm // workers)
+            extra["PAPERQ_TRANSLATE_REQUESTS_PER_MINUTE"] = int(rpm)  # the fleet's (issue 12)
         env = ctx.env(prefix, rundir, fake, **extra)
         ledger = Prog("ledger", [ctx.program("ledger"), "serve"], env, rundir)
         progs.append(ledger)
@@ -793,7 +793,7 @@ def ratelimit_run(ctx, rpm, workers, static, duration, warmup, lat_ms, jitter_ms
         return 100.0 * c / (t1 - t0) if c is not None else 0.0
     wpct = sum(cpu_pct(w.name) for w in ws)
     known = wpct + sum(cpu_pct(n) for n in ("fake", "broker", "ledger", "driver"))
-    res = {"rpm": rpm, "workers": workers, "static_cap": int(rpm // workers) if static else 0,
+    res = {"rpm": rpm, "workers": workers, "static_cap": int(rpm) if static else 0, "fleet_rpm": True,
            "latency_ms": lat_ms, "jitter_ms": jitter_ms, "concurrency": concurrency,
            "whole": whole, "steady": steady, "aimd_decreases": decreases,
            "worker_cpu_pct": wpct, "worker_peak_rss_mb": max(w.maxrss_mb() or 0 for w in ws),
@@ -802,8 +802,8 @@ def ratelimit_run(ctx, rpm, workers, static, duration, warmup, lat_ms, jitter_ms
     say("  R=%5d/min, %d worker%s, %-22s: steady %.0f s: %5.1f%% of R, %4.1f%% 429  |  whole %.0f s: "
         "%5.1f%% of R, %4.1f%% 429 (%d ok, %d 429, %d other; %d AIMD halvings; CPU %% of a core: "
         "workers %.0f, fake %.0f, broker %.0f, other processes %.0f)",
-        rpm, workers, "s" if workers > 1 else " ", "static cap %d/min each" % res["static_cap"]
-        if static else "adaptive only", steady["s"], steady["of_rpm_pct"], steady["r429_pct"],
+        rpm, workers, "s" if workers > 1 else " ", "R = %d/min set (fleet)" % res["static_cap"]
+        if static else "headers only", steady["s"], steady["of_rpm_pct"], steady["r429_pct"],
         whole["s"], whole["of_rpm_pct"], whole["r429_pct"], whole["ok"], whole["r429"], whole["other"],
         decreases, wpct, res["cpu_pct"]["fake"], res["cpu_pct"]["broker"], res["cpu_pct"]["others"])
     shutil.rmtree(rundir, ignore_errors=True)
@@ -824,6 +824,146 @@ def bench_ratelimit(ctx):
         lat, lat + jit, conc, duration, duration - warmup)
     runs = [ratelimit_run(ctx, r, w, s, duration, warmup, lat, jit, conc) for r, w, s in combos]
     return {"runs": runs, "duration_s": duration, "warmup_s": warmup}
+
+
+# ---- 5. the rehearsal: the seed's production run at scale (issue 12) -------------------
+REHEARSAL_FAULTS = dict(p429=0.01, p500=0.01, p503=0.01, preset=0.005, pmalformed=0.005)
+
+
+def uptime_load():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def rehearsal_run(ctx, papers, rpm, workers, headers, lat_ms, sigma, timeout):
+    """One rehearsal: `papers` queued, the fake admitting `rpm` (token bucket,
+    one second of burst) and telling it with `headers` (openai or none),
+    lognormal latency, mixed faults, two judges on 10%; `workers` workers with
+    default settings (and, without headers, the fleet's R); the first one is
+    killed -9 when half the papers are done and a new one started at once."""
+    prefix = new_prefix("reh")
+    rundir = ctx.rundir(prefix)
+    inp = ctx.papers(papers)
+    progs = []
+    load_before = uptime_load()
+    fake = Fake(rundir, rpm=rpm, rate_headers=headers, latency_ms=lat_ms, latency_sigma=sigma,
+                seed=12, **REHEARSAL_FAULTS)
+    extra = {"PAPERQ_QA_JUDGES": "judge-a,judge-b"}
+    if headers == "none":
+        extra["PAPERQ_TRANSLATE_REQUESTS_PER_MINUTE"] = int(rpm)
+    env = ctx.env(prefix, rundir, fake, **extra)
+    killed_at = None
+    try:
+        ledger = Prog("ledger", [ctx.program("ledger"), "serve"], env, rundir)
+        progs.append(ledger)
+        ledger.wait_log(r"consuming")
+        prod = Prog("producer", [ctx.program("producer"), "--input", inp], env, rundir)
+        progs.append(prod)
+        if prod.wait(600, "queueing") != 0:
+            raise BenchError("producer exited %s:\n%s" % (prod.rc, tail(prod.log)))
+        ws = [Prog("worker%d" % (i + 1), [ctx.program("worker")], env, rundir) for i in range(workers)]
+        progs += ws
+        pids = {"fake": fake.pid, "broker": broker_pid(), "ledger": ledger.pid}
+        sampler = Sampler(pids, fake=fake, interval=1.0, watch=progs)
+        sampler.start()
+        deadline = time.monotonic() + timeout
+        quiet_since, last_requests = None, -1
+        while True:
+            if time.monotonic() > deadline:
+                raise BenchError("not done within %d s" % timeout)
+            time.sleep(0.5)
+            rep = ctx.report(env, rundir)
+            pp = rep["papers"]
+            if killed_at is None and pp["succeeded"] >= papers // 2:
+                victim = ws[0]
+                os.kill(victim.pid, signal.SIGKILL)
+                victim.wait(10)
+                killed_at = time.time()
+                w = Prog("worker%d" % (len(ws) + 1), [ctx.program("worker")], env, rundir)
+                ws.append(w)
+                progs.append(w)
+            for w in ws:
+                if w is not ws[0] and not w.alive():
+                    raise BenchError("%s exited %s:\n%s" % (w.name, w.rc, tail(w.log)))
+            st = fake.stats()
+            if pp["succeeded"] + pp["parked"] == papers and pp["remaining"] == 0:
+                # Done when the judges are done too: the fake has gone quiet.
+                if st["requests"] != last_requests or st["in_flight"]:
+                    quiet_since, last_requests = time.monotonic(), st["requests"]
+                elif time.monotonic() - quiet_since >= 3:
+                    break
+        sampler.stop()
+        load_after = uptime_load()
+        for w in ws[1:]:
+            w.term(120)
+        ledger.term(120)
+        rep = ctx.report(env, rundir)
+    finally:
+        for p in progs:
+            p.kill()
+        fake.stop()
+    by = st["by_status"]
+    answers = sum(by.values())
+    refused = st["limit_429"]
+    admitted = answers - refused  # every request that took a token
+    ok = by.get("200", 0)
+    span = st["last_answer_t"] - st["first_request_t"]
+    pp = rep["papers"]
+    res = {
+        "papers": papers, "rpm": rpm, "workers": workers, "headers": headers, "latency_ms": lat_ms,
+        "latency_sigma": sigma, "faults": REHEARSAL_FAULTS,
+        "makespan_s": span, "ideal_s": admitted / (rpm / 60.0), "ideal_ok_s": ok / (rpm / 60.0),
+        "of_rpm_pct": pct(admitted / span * 60, rpm), "ok_of_rpm_pct": pct(ok / span * 60, rpm),
+        "answers": answers, "admitted": admitted, "ok": ok, "limit_429": refused,
+        "refused_pct": pct(refused, answers), "injected_429": by.get("429", 0) - refused,
+        "other_faults": admitted - ok - (by.get("429", 0) - refused),
+        "succeeded": pp["succeeded"], "parked": pp["parked"],
+        "lost": papers - pp["succeeded"] - pp["parked"],
+        "duplicate_events": rep["events"]["duplicates"],
+        "judgements": rep["qa"]["judgements"], "papers_judged": rep["qa"]["papers_judged"],
+        "spend_used_usd": rep["cost_usd"], "spend_billed_usd": st["billed_usd"],
+        "spend_thrown_usd": st["billed_usd"] - rep["cost_usd"],
+        "worker_peak_rss_mb": max(w.maxrss_mb() or 0 for w in ws),
+        "killed_after_s": killed_at - st["first_request_t"] if killed_at else None,
+        "load_before": load_before, "load_after": load_after,
+    }
+    say("  %5d papers, R=%d/min, %2d worker%s, headers %-6s: makespan %.1f s vs ideal %.1f s (admitted %d / R): "
+        "%.1f%% of R; 200s alone %.1f%% of R; refused by the limit %d of %d answers = %.2f%% "
+        "(+%d injected 429s, %d other faults); %d succeeded, %d parked, %d lost, %d duplicate events; "
+        "QA %d papers, %d judgements; spend $%.4f used, $%.4f billed, $%.4f thrown away; worker peak RSS %.1f MB; "
+        "kill -9 at %.0f s; load %s -> %s",
+        papers, rpm, workers, "s" if workers > 1 else " ", headers, span, res["ideal_s"], admitted,
+        res["of_rpm_pct"], res["ok_of_rpm_pct"], refused, answers, res["refused_pct"], res["injected_429"],
+        res["other_faults"], res["succeeded"], res["parked"], res["lost"], res["duplicate_events"],
+        res["papers_judged"], res["judgements"], res["spend_used_usd"], res["spend_billed_usd"],
+        res["spend_thrown_usd"], res["worker_peak_rss_mb"], res["killed_after_s"] or -1, load_before,
+        load_after)
+    if not os.environ.get("PQ_BENCH_KEEP"):
+        shutil.rmtree(rundir, ignore_errors=True)
+    else:
+        say("  kept %s", rundir)
+    return res
+
+
+def bench_rehearsal(ctx):
+    papers, rpm, lat, sigma = 3400, 3000, 1000, 0.4
+    sizes = (1, 4, 10)
+    styles = ("none", "openai")
+    if ctx.quick:
+        papers, sizes = 1000, (1, 4)
+    if os.environ.get("PQ_REH_ONLY"):  # e.g. PQ_REH_ONLY=4,openai: one run
+        w, h = os.environ["PQ_REH_ONLY"].split(",")
+        sizes, styles = (int(w),), (h,)
+    say("== 5. Rehearsal (issue 12): %d papers, fake admits R = %d requests/min (token bucket, burst 1 s), "
+        "latency lognormal median %d ms sigma %.1f, faults %s, two judges on 10%%; workers with default "
+        "settings (without headers: translate.requests_per_minute = R, the fleet's), the first killed -9 "
+        "halfway and replaced", papers, rpm, lat, sigma,
+        ", ".join("%s %.1f%%" % (k, v * 100) for k, v in REHEARSAL_FAULTS.items()))
+    runs = []
+    for headers in styles:
+        for n in sizes:
+            runs.append(rehearsal_run(ctx, papers, rpm, n, headers, lat, sigma, timeout=900))
+    return {"runs": runs}
 
 
 # ---- 4. ledger ---------------------------------------------------------------------------
@@ -946,7 +1086,8 @@ def main():
     say("command: %s", command)
     OUT.take()
     results = load_results() if write_doc else {}
-    fns = {"e2e": bench_e2e, "latency": bench_latency, "ratelimit": bench_ratelimit, "ledger": bench_ledger}
+    fns = {"e2e": bench_e2e, "latency": bench_latency, "ratelimit": bench_ratelimit, "ledger": bench_ledger,
+           "rehearsal": bench_rehearsal}
     failed = []
     try:
         for s in SECTIONS:
@@ -970,7 +1111,8 @@ def main():
                 import benchdoc
                 benchdoc.write(DOC, results)
     finally:
-        shutil.rmtree(ctx.tmp, ignore_errors=True)
+        if not os.environ.get("PQ_BENCH_KEEP"):  # keep the ledgers and logs to look into
+            shutil.rmtree(ctx.tmp, ignore_errors=True)
     if write_doc:
         print("wrote %s and %s" % (os.path.relpath(DOC, ROOT), os.path.relpath(RESULTS, ROOT)))
     return 1 if failed else 0

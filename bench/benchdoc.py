@@ -65,15 +65,35 @@ def _lat_rows(fig):
 
 
 def _rl_rows(fig):
-    rows = ["| R (req/min) | workers | static cap per worker | steady: % of R | steady: 429 share | whole run: % of R "
+    rows = ["| R (req/min) | workers | translate.requests_per_minute | steady: % of R | steady: 429 share | whole run: % of R "
             "| whole run: 429 share | answers (ok / 429 / other) | AIMD halvings | worker CPU % |",
             "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for r in fig["runs"]:
         s, w = r["steady"], r["whole"]
         rows.append("| %d | %d | %s | **%.1f%%** | **%.2f%%** | %.1f%% | %.2f%% | %d / %d / %d | %d | %s |" % (
-            r["rpm"], r["workers"], r["static_cap"] or "none (adaptive only)", s["of_rpm_pct"], s["r429_pct"],
+            r["rpm"], r["workers"],
+            ("%d (the fleet's)" if r.get("fleet_rpm") else "%d per worker (before issue 12)") % r["static_cap"]
+            if r["static_cap"] else "0 (headers only)", s["of_rpm_pct"], s["r429_pct"],
             w["of_rpm_pct"], w["r429_pct"], w["ok"], w["r429"], w["other"], r["aimd_decreases"],
             _f(r.get("worker_cpu_pct"), "%.0f")))
+    return "\n".join(rows)
+
+
+def _reh_rows(fig):
+    rows = ["| workers | rate-limit headers | set | makespan / ideal | **% of R** | **refused by the limit** "
+            "| injected 429 / other faults | papers lost / parked / duplicate events | QA papers (judgements) "
+            "| spend used / billed / thrown away | worker peak RSS | load (1/5/15 min) before → after |",
+            "|---:|---|---|---|---:|---:|---|---|---|---|---:|---|"]
+    for r in fig["runs"]:
+        rows.append("| %d | %s | %s | %.1f s / %.1f s | **%.1f%%** | **%.2f%%** (%d of %d) | %d / %d | %d / %d / %d "
+                    "| %d (%d) | $%.4f / $%.4f / $%.4f | %.1f MB | %s → %s |" % (
+                        r["workers"], "OpenAI x-ratelimit-*" if r["headers"] == "openai" else "none",
+                        "R = %d/min" % r["rpm"] if r["headers"] == "none" else "nothing",
+                        r["makespan_s"], r["ideal_s"], r["of_rpm_pct"], r["refused_pct"], r["limit_429"],
+                        r["answers"], r["injected_429"], r["other_faults"], r["lost"], r["parked"],
+                        r["duplicate_events"], r["papers_judged"], r["judgements"], r["spend_used_usd"],
+                        r["spend_billed_usd"], r["spend_thrown_usd"], r["worker_peak_rss_mb"],
+                        r["load_before"], r["load_after"]))
     return "\n".join(rows)
 
 
@@ -121,9 +141,19 @@ def _summary(results):
             s = r["steady"]
             rows.append("| rate limit R = %d/min, %d worker%s, %s (steady window) | ≥ 95%% of R, ≤ 2%% 429 | %.1f%% of R, %.2f%% 429 "
                         "| %s |" % (r["rpm"], r["workers"], "s" if r["workers"] > 1 else "",
-                                    "static cap %d/min each" % r["static_cap"] if r["static_cap"] else "adaptive only",
+                                    ("R set (%d/min, the fleet's)" if r.get("fleet_rpm") else "static cap %d/min each")
+                                    % r["static_cap"] if r["static_cap"] else "headers only",
                                     s["of_rpm_pct"], s["r429_pct"],
                                     _holds(s["of_rpm_pct"] >= 95 and s["r429_pct"] <= 2)))
+    reh = (results.get("rehearsal") or {}).get("figures")
+    if reh:
+        for r in reh["runs"]:
+            rows.append("| rehearsal, %d papers, R = %d/min, %d worker%s, %s | ≥ 95%% of R, ≤ 2%% refused, 0 lost "
+                        "| %.1f%% of R, %.2f%% refused, %d lost | %s |" % (
+                            r["papers"], r["rpm"], r["workers"], "s" if r["workers"] > 1 else "",
+                            "headers, nothing set" if r["headers"] == "openai" else "no headers, R set",
+                            r["of_rpm_pct"], r["refused_pct"], r["lost"],
+                            _holds(r["of_rpm_pct"] >= 95 and r["refused_pct"] <= 2 and r["lost"] == 0)))
     led = (results.get("ledger") or {}).get("figures")
     if led:
         rows.append("| ledger ingest, %d papers | ≥ 20,000 events/s | %.0f events/s | %s |"
@@ -225,15 +255,39 @@ burst one second's worth) and answers the rest 429 with `Retry-After` (whole
 seconds, at least 1) and `x-ratelimit-*` headers; admitted requests take
 1–2 s (latency 1000 ms + uniform jitter 0–1000 ms), like a real provider.
 Each worker may keep 64 requests in flight (enough for ~40 requests/s, far
-above R), so only the rate limit holds them back. "adaptive only" runs
-without a static cap (the worker's AIMD on 429s and Retry-After per
-request); "static cap" sets `translate.requests_per_minute` to R ÷ workers.
+above R), so only the rate limit holds them back. "headers only" sets no
+rate (before issue 12: "adaptive only", the worker's AIMD on 429s; since,
+the worker paces its share of the stated `x-ratelimit-limit-requests`);
+"R set" sets `translate.requests_per_minute` (before issue 12: R ÷ workers,
+a cap per process; since, R itself, the fleet's).
 Counts come from the fake's `/_stats` every second: **% of R** = answers
 200 per minute ÷ R; **429 share** = 429 answers ÷ all answers. The steady
 window leaves out the first seconds (the workers start with their full
 concurrency and must find the limit); the whole run is shown too.
 "AIMD halvings" counts the workers' `rate limited; concurrency now N` log
 lines.
+"""
+
+REH_HOW = """
+The seed's production run (3,411 papers, QA on 10%) at scale, as issue 12
+describes it: 3,400 real ChinaXiv records (re-id'd beyond the first 2,000)
+are queued first; the fake admits R = 3,000 requests per minute (token
+bucket, one second of burst) and answers the rest 429; latency is lognormal
+(median 1 s, sigma 0.4); 4% of requests get a fault (1% 429 unrelated to the
+limit, 1% 500, 1% 503, 0.5% connection reset, 0.5% malformed JSON); two
+judges score 10% of the papers. Workers run with default settings; the only
+key set is the fleet's `translate.requests_per_minute = R` in the runs
+without rate-limit headers, and nothing at all with OpenAI's
+`x-ratelimit-*` headers. When half the papers have succeeded the first
+worker is killed -9 and a new one started. **makespan** runs from the
+fake's first request to its last answer; **ideal** = requests that took a
+token (every answer but the limit's refusals) ÷ R; **% of R** = ideal ÷
+makespan. **refused by the limit** = the bucket's 429s ÷ all answers (the
+injected 429s are faults, shown apart). Lost = papers neither succeeded nor
+parked at the end. Spend: "used" is the ledger's total, "billed" what the
+fake charged (every reply the model produced), "thrown away" the difference
+(the killed worker's answers, failed attempts). Load is `/proc/loadavg`
+before and after each run: the machine is shared.
 """
 
 LEDGER_HOW = """
@@ -269,9 +323,10 @@ def write(path, results):
         "starts a private RabbitMQ and fake LLMs, stops them all at the end):",
         "",
         "```sh",
-        "bench/run.sh                        # everything, ~20 min on 2 cores; rewrites this file",
+        "bench/run.sh                        # everything, ~35 min on 2 cores; rewrites this file",
         "bench/run.sh --quick                # smaller N, shorter windows, ~5 min; prints only (add --doc to write)",
-        "bench/run.sh e2e latency            # a subset: e2e latency ratelimit ledger; updates its sections",
+        "bench/run.sh e2e latency            # a subset: e2e latency ratelimit ledger rehearsal; updates its sections",
+        "bench/run.sh rehearsal              # issue 12's rehearsal alone (~15 min); updates its section",
         "```",
         "",
         "The machine is shared and has 2 cores: the broker, the fake LLM (Python), the",
@@ -292,6 +347,8 @@ def write(path, results):
     out += _section(results, "latency", "2. Latency: requests in flight vs the ideal rate", LAT_HOW, _lat_rows)
     out += _section(results, "ratelimit", "3. Rate limit", RL_HOW, _rl_rows)
     out += _section(results, "ledger", "4. Ledger ingest and report", LEDGER_HOW, _ledger_rows)
+    out += _section(results, "rehearsal", "5. Rehearsal: the seed's production run at scale (issue 12)", REH_HOW,
+                    _reh_rows)
     out += ["## Notes", "", NOTES_BEGIN] + ([notes.strip("\n")] if notes.strip() else []) + [NOTES_END, ""]
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

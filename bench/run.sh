@@ -4,9 +4,11 @@
 # uses along with its own fake LLMs, runs the benchmarks, prints figures (not
 # pass/fail), stops everything and writes docs/benchmarks.md.
 #
-#   bench/run.sh                      everything (~20 min on 2 cores); writes the doc
+#   bench/run.sh                      everything (~35 min on 2 cores); writes the doc
 #   bench/run.sh --quick              smaller N, shorter windows (~5 min); prints only (--doc to write)
-#   bench/run.sh e2e latency ...      a subset of: e2e latency ratelimit ledger
+#   bench/run.sh e2e latency ...      a subset of: e2e latency ratelimit ledger rehearsal
+#   bench/run.sh rehearsal            issue 12's rehearsal alone (~12 min): 3,400 papers, 1/4/10
+#                                     workers, with and without rate-limit headers
 #   bench/run.sh --no-doc ...         print only
 #
 # Environment: PQ_BENCH_BUILD (build dir, default build-bench), PQ_DATA_DIR
@@ -22,7 +24,7 @@ COMMAND="bench/run.sh${*:+ $*}"
 for a in "$@"; do
   case "$a" in
     -h | --help)
-      sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
   esac

@@ -16,15 +16,15 @@
 /* Share of the stated rate the fleet aims at: the headroom absorbs the
  * provider's and our clocks disagreeing and a worker joining before the
  * others have seen it. */
-#define RATELIMIT_HEADROOM 0.98
+#define RATELIMIT_HEADROOM 0.99
 /* Requests started before the first answer when nothing says how fast we
  * may go: a fleet of ten starting at once stays inside a small burst. */
 #define RATELIMIT_PROBE 4
 /* Refusals are "sustained" when at least this many, and at least
  * RATELIMIT_SUSTAINED_PCT percent of the answers, came in the last two
  * seconds. */
-#define RATELIMIT_SUSTAINED_MIN 3
-#define RATELIMIT_SUSTAINED_PCT 5
+#define RATELIMIT_SUSTAINED_MIN 4
+#define RATELIMIT_SUSTAINED_PCT 10
 
 struct ratelimit {
   int max_requests;         /* worker.max_requests: the hard cap on running requests */

@@ -17,11 +17,23 @@ Decision order for each POST .../chat/completions request:
      whole outcome (rate limit and random faults are skipped for it)
   4. --rpm R         token bucket: R/60 tokens per second, burst --burst
                      (default max(1, R/60), i.e. one second's worth)  -> 429
+                     --rate-headers says how the limit is told (issue 12):
+                       openai      x-ratelimit-limit/remaining/reset-requests
+                                   on every reply, Retry-After and
+                                   retry-after-ms on 429s (OAI rate-limit guide)
+                       openrouter  X-RateLimit-Limit/Remaining/Reset (epoch ms)
+                                   on 429s only, no Retry-After (OR-LIM)
+                       none        nothing: a bare 429 (a provider that does
+                                   not publish its limits, e.g. DS)
+                     /_stats "limit_429" counts the bucket's refusals apart
+                     from injected 429s
   5. random faults   one seeded draw per request against the cumulative
                      probabilities p429, p500, p503, p400, phang, preset,
                      pmalformed, ptruncate, puntranslated (so they are
                      mutually exclusive; keep their sum <= 1)
-  6. a normal answer after --latency-ms (+ uniform 0..--jitter-ms)
+  6. a normal answer after --latency-ms (+ uniform 0..--jitter-ms); with
+     --latency-sigma S the latency is lognormal: --latency-ms times
+     exp(N(0, S)), so --latency-ms is its median
 
 Provider behaviours (issue 11), each from the provider's own documentation,
 never from paperq's parser.  Sources: OR-ERR = OpenRouterTeam/docs
@@ -247,12 +259,15 @@ class Rule:
         return {"match": self.substring, "action": self.action, "count": self.remaining}
 
 
+RATE_HEADER_STYLES = ("openai", "openrouter", "none")
+
 FAULTS = ("p429", "p500", "p503", "p400", "phang", "preset", "pmalformed",
           "ptruncate", "puntranslated") + NEW_FAULTS
 
 OPTION_DEFAULTS = {
     "require_key": None, "unknown_models": [], "latency_ms": 0.0, "jitter_ms": 0.0,
     "rpm": 0.0, "burst": 0.0, "seed": 1, "retry_after": 1.0, "hang_s": -1.0,
+    "rate_headers": "openai", "latency_sigma": 0.0,
     "report_cost": False, "verbose": False,
     "budget_max_tokens": 0.0, "reasoning_models": [], "reasoning_tokens": 600.0,
     "providers": ["FakeInfra"], "judge_styles": ["int"], "filter_models": [],
@@ -290,6 +305,10 @@ class Fake:
                 self.opts[key] = value
             elif key == "require_key":
                 self.opts[key] = value or None
+            elif key == "rate_headers":
+                if value not in RATE_HEADER_STYLES:
+                    raise ValueError("unknown rate_headers %r (one of %s)" % (value, ", ".join(RATE_HEADER_STYLES)))
+                self.opts[key] = value
             elif key == "seed":
                 self.opts[key] = int(value)
                 self.rng = random.Random(int(value))
@@ -313,11 +332,13 @@ class Fake:
             "requests": 0, "by_status": {}, "by_model": {}, "in_flight": 0,
             "max_in_flight": 0, "hangs_now": 0, "rule_hits": {},
             "judge_requests": 0, "connections": 0, "max_connections": 0,
-            "started": time.time(), "by_action": {}, "billed_usd": 0.0,
+            "started": time.time(), "by_action": {}, "billed_usd": 0.0, "limit_429": 0,
+            "first_request_t": None, "last_answer_t": None,
             "billed_requests": 0, "judge_styles": {}, "max_tokens_seen": {},
         }
 
     def count_status(self, status):
+        self.stats["last_answer_t"] = time.time()
         key = str(status)
         bs = self.stats["by_status"]
         bs[key] = bs.get(key, 0) + 1
@@ -334,9 +355,10 @@ class Fake:
         self.bucket_time = now
 
     def ratelimit_headers(self):
-        """x-ratelimit-* headers; empty when no --rpm is set."""
+        """x-ratelimit-* headers (OpenAI style, on every reply); empty when no
+        --rpm is set or another --rate-headers style is chosen."""
         rpm = self.opts["rpm"]
-        if rpm <= 0:
+        if rpm <= 0 or self.opts["rate_headers"] != "openai":
             return []
         self._refill()
         rate = rpm / 60.0
@@ -344,6 +366,22 @@ class Fake:
         return [("x-ratelimit-limit-requests", "%d" % rpm),
                 ("x-ratelimit-remaining-requests", "%d" % max(0, math.floor(self.bucket_tokens))),
                 ("x-ratelimit-reset-requests", _duration(reset))]
+
+    def refusal_headers(self, wait_s):
+        """The headers of a 429 telling the client to wait wait_s seconds,
+        in the chosen --rate-headers style."""
+        style = self.opts["rate_headers"]
+        if style == "none":
+            return []
+        if style == "openrouter":
+            # OR-LIM: X-RateLimit-* on 429s only, the reset in epoch ms.
+            rpm = self.opts["rpm"]
+            self._refill()
+            return [("X-RateLimit-Limit", "%d" % rpm),
+                    ("X-RateLimit-Remaining", "%d" % max(0, math.floor(self.bucket_tokens))),
+                    ("X-RateLimit-Reset", "%d" % int((time.time() + wait_s) * 1000))]
+        return [("Retry-After", str(max(1, math.ceil(wait_s)))),
+                ("retry-after-ms", "%d" % (wait_s * 1000))] + self.ratelimit_headers()
 
     def admit(self):
         """Take a token; returns None if admitted, else seconds until one is there."""
@@ -370,6 +408,7 @@ class Fake:
                 return rule.action, "rule"
         wait = self.admit()
         if wait is not None:
+            self.stats["limit_429"] += 1
             return "429", wait
         u = self.rng.random()
         acc = 0.0
@@ -400,6 +439,8 @@ class Fake:
 
     def latency(self):
         ms = self.opts["latency_ms"]
+        if self.opts["latency_sigma"] > 0:
+            ms *= self.rng.lognormvariate(0.0, self.opts["latency_sigma"])
         if self.opts["jitter_ms"] > 0:
             ms += self.rng.uniform(0, self.opts["jitter_ms"])
         return ms / 1000.0
@@ -520,6 +561,8 @@ class Server:
         fake = self.fake
         st = fake.stats
         st["requests"] += 1
+        if st["first_request_t"] is None:
+            st["first_request_t"] = time.time()
         st["in_flight"] += 1
         st["max_in_flight"] = max(st["max_in_flight"], st["in_flight"])
         try:
@@ -604,9 +647,8 @@ class Server:
                 ra = opts["retry_after"]
             else:
                 ra = why
-            ra_s = max(1, math.ceil(ra))
             return reply(429, error_body("Rate limit reached for requests (fake)", "requests", "rate_limit_exceeded"),
-                         [("Retry-After", str(ra_s)), ("retry-after-ms", "%d" % (ra * 1000))] + rl)
+                         fake.refusal_headers(ra))
         if action == "429_or":
             # OR-LIM: platform 429s carry X-RateLimit-*, the reset in epoch ms.
             reset = int(time.time() * 1000 + opts["retry_after"] * 1000)
@@ -888,6 +930,11 @@ def parse_args(argv):
     ap.add_argument("--jitter-ms", type=float, default=0.0)
     ap.add_argument("--rpm", type=float, default=0.0, help="token bucket: RPM/60 per second")
     ap.add_argument("--burst", type=float, default=0.0, help="bucket size (default max(1, RPM/60))")
+    ap.add_argument("--rate-headers", default="openai", choices=RATE_HEADER_STYLES,
+                    help="how the limit is told: x-ratelimit-* on every reply (openai), X-RateLimit-* on "
+                         "429s only (openrouter), or nothing (none)")
+    ap.add_argument("--latency-sigma", type=float, default=0.0,
+                    help="lognormal latency: --latency-ms x exp(N(0, SIGMA)) (0 = fixed)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--retry-after", type=float, default=1.0, help="Retry-After for injected 429s (s)")
     ap.add_argument("--hang-s", type=float, default=-1.0, help="phang sleeps this long (<0: never answer)")

@@ -87,6 +87,7 @@ class TestFake(unittest.TestCase):
 
     def setUp(self):
         self.srv.control({"rules": [], "require_key": None, "rpm": 0, "p500": 0,
+                          "rate_headers": "openai", "latency_sigma": 0,
                           "budget_max_tokens": 0, "reasoning_models": [], "judge_styles": ["int"]})
 
     def test_translation_keeps_math_and_placeholders(self):
@@ -155,6 +156,30 @@ class TestFake(unittest.TestCase):
         c.close()
         self.assertEqual(statuses[0], 200)
         self.assertIn(429, statuses)
+
+    def test_rate_header_styles(self):
+        # OR-LIM: OpenRouter states its limit only on 429s, reset in epoch ms;
+        # a provider without headers sends a bare 429. Injected 429s are
+        # counted apart from the bucket's.
+        for style in ("openrouter", "none"):
+            self.srv.control({"rpm": 60, "rate_headers": style})
+            before = self.srv.get("/_stats")["limit_429"]
+            c = self.srv.conn()
+            answers = [self.srv.chat("你好", conn=c)[0] for _ in range(3)]
+            c.close()
+            self.assertEqual([r.status for r in answers][0], 200)
+            refused = [r for r in answers if r.status == 429]
+            self.assertTrue(refused)
+            self.assertEqual(self.srv.get("/_stats")["limit_429"] - before, len(refused))
+            for r in answers:
+                self.assertIsNone(r.getheader("x-ratelimit-limit-requests"))
+            for r in refused:
+                self.assertIsNone(r.getheader("Retry-After"))
+                if style == "openrouter":
+                    self.assertEqual(r.getheader("X-RateLimit-Limit"), "60")
+                    self.assertGreater(int(r.getheader("X-RateLimit-Reset")), time.time() * 1000)
+                else:
+                    self.assertIsNone(r.getheader("X-RateLimit-Reset"))
 
     def test_rule_counts_and_ok(self):
         self.srv.control({"rules": ["PAPER-X=500:2", "PAPER-Y=400"]})

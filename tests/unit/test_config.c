@@ -41,7 +41,7 @@ int main(void) {
   CHECK(pq_config_load(shipped, &cfg, err, sizeof err) == PQ_OK);
   CHECK(cfg.worker.concurrency == 128);
   CHECK_STR(cfg.broker.prefix, "paperq");
-  CHECK(cfg.retry.max_attempts == 5);
+  CHECK(cfg.retry.max_attempts == 7);
   pq_config_free(&cfg);
 
   /* File values and env overrides. */
