@@ -270,8 +270,10 @@ lines.
 
 REH_HOW = """
 The seed's production run (3,411 papers, QA on 10%) at scale, as issue 12
-describes it: 3,400 real ChinaXiv records (re-id'd beyond the first 2,000)
-are queued first; the fake admits R = 3,000 requests per minute (token
+describes it: 6,800 real ChinaXiv records (re-id'd beyond the first 2,000;
+`PQ_REH_PAPERS` changes it, at least 3,400: scaled down in time, the last
+papers' latency, their judges and the last retries are a fixed tail of
+3–5 s, which twice the papers halves) are queued first; the fake admits R = 3,000 requests per minute (token
 bucket, one second of burst) and answers the rest 429; latency is lognormal
 (median 1 s, sigma 0.4); 4% of requests get a fault (1% 429 unrelated to the
 limit, 1% 500, 1% 503, 0.5% connection reset, 0.5% malformed JSON); two
