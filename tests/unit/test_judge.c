@@ -20,22 +20,11 @@ static struct fake_provider fp;
 static struct work_env env;
 
 static void setup(void) {
-  char path[] = "/tmp/pq_test_judge_XXXXXX";
-  int fd = mkstemp(path);
-  const char *conf =
-      "translate: { provider = \"openai\"; base_url = \"http://translator.test/v1\";\n"
-      "  model = \"test/translator\"; check_retries = 1; glossary = \"\"; };\n"
-      "qa: { judges = \"judge/a, judge/b\"; base_url = \"http://judges.test/api/\"; };\n";
-  CHECK(write(fd, conf, strlen(conf)) == (ssize_t)strlen(conf));
-  close(fd);
-  char err[1024];
-  CHECK(pq_config_load(path, &cfg, err, sizeof err) == PQ_OK);
-  unlink(path);
-  memset(&env, 0, sizeof env);
-  env.cfg = &cfg;
-  env.http = fake_submitter(&fp);
-  work_endpoint_init(&env.translate, cfg.translate.base_url, "sk-translate");
-  work_endpoint_init(&env.qa, cfg.qa.base_url, "sk-judges");
+  CHECK(
+      fake_env("translate: { provider = \"openai\"; base_url = \"http://translator.test/v1\";\n"
+               "  model = \"test/translator\"; check_retries = 1; glossary = \"\"; };\n"
+               "qa: { judges = \"judge/a, judge/b\"; base_url = \"http://judges.test/api/\"; };\n",
+               &cfg, &fp, &env, "sk-translate", "sk-judges") == PQ_OK);
 }
 
 /* A QA job as the worker publishes it for a sampled paper. */
@@ -166,13 +155,8 @@ static void test_retry_asks_the_rest(void) {
                    "{\"error\":{\"message\":\"Service Unavailable\",\"code\":503}}", -1);
   CHECK(st == WORK_FAILED);
   CHECK(w->outcome == PQ_CLASS_TRANSIENT);
-  size_t len;
-  char *again = w->kind->encode_again(&job, w, &len);
-  work_free(w);
   struct pq_job retry;
-  char err[256];
-  CHECK(pq_job_decode(again, len, &retry, err, sizeof err) == PQ_OK);
-  free(again);
+  CHECK(fake_requeue(w, &job, &retry) == PQ_OK);
   CHECK(retry.translation != NULL);
   w = start(&retry, &st);
   CHECK(st == WORK_PENDING);
