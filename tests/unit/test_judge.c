@@ -164,10 +164,47 @@ static void test_retry_asks_the_rest(void) {
   char second[128];
   model_of(fp.pending[0], second, sizeof second);
   CHECK(strcmp(first, second) != 0);
+  /* That one fails too: the next retry still knows the first judge. */
+  CHECK(fake_answer(&fp, fp.pending[0], 502, "{\"error\":{\"message\":\"Bad Gateway\"}}", -1) ==
+        WORK_FAILED);
+  struct pq_job third;
+  CHECK(fake_requeue(w, &retry, &third) == PQ_OK);
+  w = start(&third, &st);
+  CHECK(st == WORK_PENDING && fp.npending == 1);
+  CHECK(strcmp(model_of(fp.pending[0], second, sizeof second), first) != 0);
   CHECK(verdict(fp.pending[0], good) == WORK_DONE);
   cJSON_Delete(work_take_events(w));
   work_free(w);
+  pq_job_free(&third);
   pq_job_free(&retry);
+  pq_job_free(&job);
+}
+
+/* A judge's 429s are resent after Retry-After; only 50 in a row fail the QA
+ * job (transient), and the other judge is cancelled. */
+static void test_rate_limited_judge(void) {
+  struct pq_job job;
+  qa_job(NULL, &job);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  struct http_req *a = fp.pending[0];
+  const char *body = "{\"error\":{\"message\":\"Rate limit exceeded\",\"code\":429}}";
+  int resent = 0;
+  st = WORK_PENDING;
+  while (st == WORK_PENDING && resent <= WORK_MAX_RATE_RETRIES + 1) {
+    st = fake_answer(&fp, a, 429, body, 500);
+    if (st == WORK_PENDING) {
+      CHECK(fp.last_delay_ms == 500);
+      resent++;
+    }
+  }
+  CHECK(resent == WORK_MAX_RATE_RETRIES);
+  CHECK(st == WORK_FAILED);
+  CHECK(w->outcome == PQ_CLASS_TRANSIENT);
+  CHECK(strstr(w->error, "rate limited") != NULL);
+  CHECK(fp.npending == 0 && fp.cancelled == 1);
+  CHECK(w->usage.requests == 0); /* 429s are not answers */
+  work_free(w);
   pq_job_free(&job);
 }
 
@@ -197,6 +234,7 @@ int main(void) {
   test_unusable_verdict();
   test_retry_asks_the_rest();
   test_nothing_to_judge();
+  test_rate_limited_judge();
   pq_config_free(&cfg);
   TEST_MAIN_END();
 }

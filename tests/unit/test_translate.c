@@ -179,18 +179,29 @@ static void test_retry_carries_paid_work(void) {
   CHECK(st == WORK_PENDING); /* the others are still in flight, and paid for */
   CHECK(w->outcome == PQ_CLASS_TRANSIENT);
   CHECK(fp.cancelled == 0);
+  /* After the failure nothing new is paid for: a refused answer is not
+   * asked again, a 429 is not resent. */
+  const char *user, *model;
+  cJSON *req = fake_request(fp.pending[0], &user, &model);
+  char *echo = fake_completion(model, user, "stop", 100, 100, -1);
+  CHECK(fake_answer(&fp, fp.pending[0], 200, echo, -1) == WORK_PENDING);
+  free(echo);
+  cJSON_Delete(req);
+  CHECK(fake_answer(&fp, fp.pending[0], 429, "{\"error\":{\"message\":\"slow down\",\"code\":429}}",
+                    1000) == WORK_PENDING);
+  CHECK(fp.submitted == chunks);
   int requests = 0;
   double cost = 0;
   st = answer_all_english(w, &requests, &cost);
   CHECK(st == WORK_FAILED);
-  CHECK(requests == chunks - 1);
+  CHECK(requests == chunks - 3);
   CHECK(fp.submitted == chunks); /* nothing new was sent after the failure */
   struct pq_job retry;
   CHECK(fake_requeue(w, &job, &retry) == PQ_OK);
   CHECK(retry.done != NULL);
   w = start(&retry, &st);
   CHECK(st == WORK_PENDING);
-  CHECK(fp.npending == 1); /* only what was not paid for */
+  CHECK(fp.npending == 3); /* only what was not translated: the 500, the refusal, the 429 */
   requests = 0;
   st = answer_all_english(w, &requests, &cost);
   CHECK(st == WORK_DONE);
@@ -346,9 +357,13 @@ static void test_dry_run(void) {
   const char *title = str_of(cJSON_GetObjectItemCaseSensitive(ev, "translation"), "title_en");
   CHECK(title && strncmp(title, "[dry-run]", 9) == 0);
   CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "dry_run")));
-  env.dry_run = 0;
   cJSON_Delete(ev);
-  work_free(w);
+  /* A dry run's stand-in text never travels into a real attempt. */
+  struct pq_job next;
+  CHECK(fake_requeue(w, &job, &next) == PQ_OK);
+  CHECK(next.done == NULL);
+  env.dry_run = 0;
+  pq_job_free(&next);
   pq_job_free(&job);
 }
 
