@@ -38,6 +38,8 @@ struct pq_config {
     double price_input_per_m;  /* USD per 1M prompt tokens */
     double price_output_per_m; /* USD per 1M completion tokens */
     int requests_per_minute;   /* static cap per worker process, 0 = none */
+    char *reasoning;           /* reasoning controls sent with each request (chat.h), "" = none */
+    char *extra_body; /* JSON object merged into every request (provider routing), "" = none */
   } translate;
   struct {
     int concurrency;  /* papers in flight per process */
@@ -62,6 +64,10 @@ struct pq_config {
     char *base_url;
     char *api_key_env;
     int excerpt_tokens;
+    int max_tokens;             /* completion cap of a judge request */
+    char *reasoning;            /* as translate.reasoning; "off" keeps judges from thinking */
+    char *extra_body;           /* as translate.extra_body, for judge requests */
+    int max_requests_per_paper; /* paid judge requests per QA job before it is parked */
   } qa;
   struct {
     double max_usd; /* 0 = no budget */
@@ -81,6 +87,21 @@ struct pq_config {
   struct {
     char *level;
   } log;
+  struct {
+    char *base_url;          /* the Internet Archive (or a stand-in in tests) */
+    char *collection;        /* the ChinaXiv mirror's collection */
+    int page_size;           /* scrape API `count`: 100..10000 per request */
+    int requests_per_minute; /* politeness cap on every request */
+    int max_retries;         /* per request, on 429, 5xx, network or malformed page */
+    int retry_base_ms;       /* first backoff; doubles per retry, capped at retry_max_ms */
+    int retry_max_ms;
+    int timeout_s; /* whole-request timeout */
+    int max_page_bytes;
+  } harvest;
+  struct {
+    char *assets_dir; /* KaTeX and MiniSearch, as scripts/site-assets.sh installs them */
+    int page_size;    /* papers per page of the site's index */
+  } site;
   /* Per-model prices (USD per 1M tokens): the `prices` list in the file,
    * or PAPERQ_PRICES="model=in/out,model=in/out". A model not listed is
    * priced at translate.price_*_per_m. The provider's own usage.cost wins
