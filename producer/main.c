@@ -1,7 +1,9 @@
 /* paperq-producer: reads harvested paper records and publishes one job per
  * paper to RabbitMQ with publisher confirms, plus a job.queued event for the
- * ledger. Exit codes: 0 everything accepted was queued (rejects alone are not
- * a failure), 1 broker or runtime error, 2 usage or configuration error. */
+ * ledger. Exit codes (enum pq_exit): 0 everything accepted was queued (rejects
+ * alone are not a failure), 1 broker or runtime error, 2 usage or
+ * configuration error. */
+#include "paperq/cli.h"
 #include "paperq/config.h"
 #include "paperq/event.h"
 #include "paperq/job.h"
@@ -13,8 +15,8 @@
 #include "db.h"
 #include "query.h"
 
-#include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,28 +33,29 @@ static void on_signal(int sig) {
   stop_requested = 1;
 }
 
-static void usage(FILE *out) {
-  fprintf(out,
-          "usage: paperq-producer --input FILE [--input FILE...] [options]\n"
-          "\n"
-          "Queues one translation job per paper record. FILE is JSON Lines (one record\n"
-          "per line: id, title, abstract, authors, keywords, subjects, date, body...)\n"
-          "or an Internet Archive harvest (a JSON array with id, title, creators,\n"
-          "abstract, subjects, date, source_url, pdf_url, license).\n"
-          "\n"
-          "  -i, --input FILE     records to queue (repeatable)\n"
-          "  -n, --limit N        queue at most N papers\n"
-          "  -y, --years LIST     only papers from these years, e.g. 2024,2025\n"
-          "      --force          queue papers the ledger already knows (default: skip them\n"
-          "                       when the ledger database named by ledger.db is readable)\n"
-          "  -c, --config FILE    configuration (default $PAPERQ_CONFIG or config/paperq.conf)\n"
-          "      --print-config   print the effective configuration and exit\n"
-          "  -h, --help           this help\n"
-          "  -V, --version        print the version\n"
-          "\n"
-          "Bad records are reported on stderr as FILE:LINE: reason and skipped.\n"
-          "Example: paperq-producer --input tests/fixtures/sample.jsonl --limit 50\n");
-}
+static const char usage[] =
+    "usage: paperq-producer --input FILE [--input FILE...] [options]\n"
+    "\n"
+    "Queues one translation job per paper record. FILE is JSON Lines (one record\n"
+    "per line: id, title, abstract, authors, keywords, subjects, date, body...)\n"
+    "or an Internet Archive harvest (a JSON array with id, title, creators,\n"
+    "abstract, subjects, date, source_url, pdf_url, license).\n"
+    "\n"
+    "  -i, --input FILE     records to queue (repeatable)\n"
+    "  -n, --limit N        queue at most N papers\n"
+    "  -y, --years LIST     only papers from these years, e.g. 2024,2025\n"
+    "      --force          queue papers the ledger already knows (default: skip them\n"
+    "                       when the ledger database named by ledger.db is readable)\n"
+    "  -c, --config FILE    configuration (default $PAPERQ_CONFIG or config/paperq.conf)\n"
+    "      --print-config   print the effective configuration and exit\n"
+    "  -h, --help           this help\n"
+    "  -V, --version        print the version\n"
+    "\n"
+    "Bad records are reported on stderr as FILE:LINE: reason and skipped.\n"
+    "Exit codes: 0 every accepted paper was queued (rejected records alone are not\n"
+    "a failure), 1 broker, input or runtime error (run it again: papers already\n"
+    "queued are skipped), 2 usage or configuration error (nothing was queued).\n"
+    "Example: paperq-producer --input tests/fixtures/sample.jsonl --limit 50\n";
 
 struct stats {
   long queued, rejected, skipped_year, skipped_known, skipped_dup;
@@ -158,88 +161,100 @@ static int year_ok(const cJSON *rec, const long *years, int nyears) {
   return 0;
 }
 
-int main(int argc, char **argv) {
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "paperq-producer: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, " (see paperq-producer --help)\n");
+  va_end(ap);
+  return PQ_EXIT_USAGE;
+}
+
+struct args {
+  struct pq_cli cli;
   const char *inputs[MAX_INPUTS];
-  int ninputs = 0, nyears = 0, print_config = 0, force = 0;
-  long limit = -1, years[MAX_YEARS];
-  const char *config_path = NULL;
-  static const struct option opts[] = {{"input", required_argument, NULL, 'i'},
-                                       {"limit", required_argument, NULL, 'n'},
-                                       {"years", required_argument, NULL, 'y'},
-                                       {"config", required_argument, NULL, 'c'},
-                                       {"force", no_argument, NULL, 'f'},
-                                       {"print-config", no_argument, NULL, 'P'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {"version", no_argument, NULL, 'V'},
-                                       {NULL, 0, NULL, 0}};
-  pq_log_init("producer");
-  int c;
-  while ((c = getopt_long(argc, argv, "i:n:y:c:hV", opts, NULL)) != -1) {
-    switch (c) {
-    case 'i':
-      if (ninputs == MAX_INPUTS) {
-        fprintf(stderr, "paperq-producer: at most %d --input files\n", MAX_INPUTS);
-        return 2;
-      }
-      inputs[ninputs++] = optarg;
-      break;
-    case 'n':
-      if (pq_parse_long(optarg, 0, 1000000000L, &limit) != PQ_OK) {
-        fprintf(stderr, "paperq-producer: --limit \"%s\": expected a number >= 0\n", optarg);
-        return 2;
-      }
-      break;
-    case 'y': {
-      char *list = strdup(optarg), *save = NULL;
-      if (!list)
-        return 1;
-      for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (nyears == MAX_YEARS || pq_parse_long(tok, 1000, 9999, &years[nyears]) != PQ_OK) {
-          fprintf(stderr, "paperq-producer: --years \"%s\": expected years like 2024,2025\n",
-                  optarg);
-          free(list);
-          return 2;
-        }
-        nyears++;
-      }
+  int ninputs, nyears, force;
+  long limit, years[MAX_YEARS];
+};
+
+/* Parses --years LIST into a->years. */
+static int parse_years(const char *arg, struct args *a) {
+  char *list = strdup(arg), *save = NULL;
+  if (!list)
+    return PQ_EXIT_RUNTIME;
+  for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (a->nyears == MAX_YEARS || pq_parse_long(tok, 1000, 9999, &a->years[a->nyears]) != PQ_OK) {
       free(list);
-      break;
+      return usage_error("--years \"%s\": expected years like 2024,2025", arg);
     }
-    case 'c':
-      config_path = optarg;
-      break;
-    case 'f':
-      force = 1;
-      break;
-    case 'P':
-      print_config = 1;
-      break;
-    case 'h':
-      usage(stdout);
-      return 0;
-    case 'V':
-      printf("paperq-producer %s\n", PAPERQ_VERSION);
-      return 0;
-    default:
-      usage(stderr);
-      return 2;
+    a->nyears++;
+  }
+  free(list);
+  return PQ_EXIT_OK;
+}
+
+static int parse(int argc, char **argv, struct args *a) {
+  char err[256];
+  memset(a, 0, sizeof *a);
+  a->limit = -1;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i], *v;
+    int r, rc;
+    if ((r = pq_cli_shared(argc, argv, &i, &a->cli, err, sizeof err)) != 0) {
+      if (r < 0)
+        return usage_error("%s", err);
+    } else if ((r = pq_cli_value(argc, argv, &i, "input", 'i', &v)) != 0) {
+      if (r < 0)
+        return usage_error("--input needs a file name");
+      if (a->ninputs == MAX_INPUTS) {
+        fprintf(stderr, "paperq-producer: at most %d --input files\n", MAX_INPUTS);
+        return PQ_EXIT_USAGE;
+      }
+      a->inputs[a->ninputs++] = v;
+    } else if ((r = pq_cli_value(argc, argv, &i, "limit", 'n', &v)) != 0) {
+      if (r < 0 || pq_parse_long(v, 0, 1000000000L, &a->limit) != PQ_OK) {
+        fprintf(stderr, "paperq-producer: --limit \"%s\": expected a number >= 0\n", v ? v : "");
+        return PQ_EXIT_USAGE;
+      }
+    } else if ((r = pq_cli_value(argc, argv, &i, "years", 'y', &v)) != 0) {
+      if (r < 0)
+        return usage_error("--years needs a list of years");
+      if ((rc = parse_years(v, a)) != PQ_EXIT_OK)
+        return rc;
+    } else if (pq_cli_flag(arg, "force", 0)) {
+      a->force = 1;
+    } else if (arg[0] == '-' && arg[1]) {
+      return usage_error("unknown option %s", arg);
+    } else {
+      fprintf(stderr, "paperq-producer: unexpected argument \"%s\" (inputs go after --input)\n",
+              arg);
+      return PQ_EXIT_USAGE;
     }
   }
-  if (optind < argc) {
-    fprintf(stderr, "paperq-producer: unexpected argument \"%s\" (inputs go after --input)\n",
-            argv[optind]);
-    return 2;
-  }
+  return PQ_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+  struct args a;
+  pq_log_init("producer");
+  int rc = parse(argc, argv, &a);
+  if (rc != PQ_EXIT_OK)
+    return rc;
+  const char **inputs = a.inputs;
+  int ninputs = a.ninputs, nyears = a.nyears, force = a.force;
+  long limit = a.limit;
+  const long *years = a.years;
 
   struct pq_config cfg;
   char err[2048];
-  int early = pq_config_for_main("paperq-producer", config_path, print_config, &cfg);
+  int early = pq_cli_start("paperq-producer", &a.cli, usage, &cfg);
   if (early >= 0)
     return early;
   if (ninputs == 0) {
     fprintf(stderr, "paperq-producer: no input; give --input FILE (see --help)\n");
     pq_config_free(&cfg);
-    return 2;
+    return PQ_EXIT_USAGE;
   }
 
   struct pq_record_limits lim = {(size_t)cfg.limits.max_record_bytes,
@@ -250,7 +265,7 @@ int main(int argc, char **argv) {
   struct stats st = {0};
   struct idset seen = {0};
   struct ledger_db *ledger = NULL;
-  int rc = 2;
+  rc = PQ_EXIT_USAGE;
 
   /* Every input must open before anything is published. */
   for (int i = 0; i < ninputs; i++) {
@@ -263,7 +278,7 @@ int main(int argc, char **argv) {
   signal(SIGTERM, on_signal);
   signal(SIGPIPE, SIG_IGN);
 
-  rc = 1;
+  rc = PQ_EXIT_RUNTIME;
   if (pq_mq_open(&cfg, "paperq-producer", &mq, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "paperq-producer: %s\n", err);
     goto cleanup;
@@ -338,9 +353,9 @@ int main(int argc, char **argv) {
   if (broker_failed) {
     fprintf(stderr, "paperq-producer: stopped early; run the same command again: papers the ledger "
                     "already has are skipped\n");
-    rc = 1;
+    rc = PQ_EXIT_RUNTIME;
   } else {
-    rc = stop_requested ? 1 : 0;
+    rc = stop_requested ? PQ_EXIT_RUNTIME : PQ_EXIT_OK;
   }
 cleanup:
   ledger_db_close(ledger);

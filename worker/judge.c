@@ -223,7 +223,7 @@ void judge_on_response(struct http_req *r) {
     return;
   }
   jr->done = 1;
-  pq_info("paper %s: judged by %s: overall %d", p->job.paper_id, jr->model, s.score[4]);
+  pq_info("paper %s: judged by %s: overall %d", p->job.paper_id, jr->model, s.score[PQ_QA_OVERALL]);
   if (g->outstanding == 0)
     worker_paper_done(p);
 }

@@ -188,3 +188,7 @@ long pq_chat_retry_after_ms(const char *value) {
   long ms = (long)(when - time(NULL)) * 1000;
   return ms < 0 ? 0 : ms;
 }
+
+long pq_chat_pause_ms(long retry_after_ms) {
+  return retry_after_ms >= 0 ? retry_after_ms : PQ_CHAT_DEFAULT_PAUSE_MS;
+}

@@ -2,6 +2,7 @@
  * environment, and any bad value stops the program before it connects with a
  * message naming the file, line and key (or the environment variable). */
 #include "paperq/config.h"
+#include "paperq/cli.h"
 #include "paperq/log.h"
 #include "paperq/util.h"
 
@@ -364,8 +365,8 @@ static int load_env(struct pq_config *cfg, char *err, size_t errlen) {
 }
 
 static int validate(struct pq_config *cfg, char *err, size_t errlen) {
-  long delays[64];
-  if (pq_config_delays(cfg->retry.delays_ms, delays, 64) < 1) {
+  long delays[PQ_RETRY_MAX_DELAYS];
+  if (pq_config_delays(cfg->retry.delays_ms, delays, PQ_RETRY_MAX_DELAYS) < 1) {
     snprintf(err, errlen,
              "%s: retry.delays_ms = \"%s\": expected comma-separated milliseconds, e.g. "
              "\"10000,60000,300000\"",
@@ -429,13 +430,13 @@ int pq_config_for_main(const char *program, const char *path, int print_config,
   if (pq_config_load(path, cfg, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "%s: %s\n", program, err);
     pq_config_free(cfg);
-    return 2;
+    return PQ_EXIT_USAGE;
   }
   pq_log_set_level_name(cfg->log.level);
   if (print_config) {
     pq_config_print(cfg, stdout);
     pq_config_free(cfg);
-    return 0;
+    return PQ_EXIT_OK;
   }
   return -1;
 }

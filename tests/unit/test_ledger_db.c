@@ -527,7 +527,7 @@ int main(void) {
     free(cfg.ledger.db);
     cfg.ledger.db = strdup(db_path);
     snprintf(out, sizeof out, "%s/export", dir);
-    CHECK(ledger_export(&cfg, out, 1) == LEDGER_EXIT_OK);
+    CHECK(ledger_export(&cfg, out, 1) == PQ_EXIT_OK);
     snprintf(file, sizeof file, "%s/p1.json", out);
     char *text = NULL;
     size_t len;
@@ -548,9 +548,9 @@ int main(void) {
     CHECK(access(file, F_OK) != 0);
     snprintf(file, sizeof file, "%s/a_b-%016llx.json", out, (unsigned long long)pq_hash64("a/b"));
     CHECK(access(file, R_OK) == 0);
-    CHECK(ledger_show(&cfg, "no-such-paper", 0) == LEDGER_EXIT_RUNTIME);
-    CHECK(ledger_show(&cfg, "p3", 1) == LEDGER_EXIT_OK);
-    CHECK(ledger_failed(&cfg, 0) == LEDGER_EXIT_OK);
+    CHECK(ledger_show(&cfg, "no-such-paper", 0) == PQ_EXIT_RUNTIME);
+    CHECK(ledger_show(&cfg, "p3", 1) == PQ_EXIT_OK);
+    CHECK(ledger_failed(&cfg, 0) == PQ_EXIT_OK);
   }
 
   /* Churn: three judges re-judging 12 papers out of order while some are

@@ -42,4 +42,10 @@ void pq_chat_result_free(struct pq_chat_result *r);
  * milliseconds from now; -1 when absent or unparseable. */
 long pq_chat_retry_after_ms(const char *value);
 
+/* How long to hold requests after a 429 that says nothing (no usable
+ * Retry-After): PQ_CHAT_DEFAULT_PAUSE_MS. pq_chat_pause_ms(retry_after_ms)
+ * is retry_after_ms when it is known (>= 0), else that default. */
+#define PQ_CHAT_DEFAULT_PAUSE_MS 1000
+long pq_chat_pause_ms(long retry_after_ms);
+
 #endif
