@@ -7,10 +7,11 @@
 #include "paperq/util.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PROGRAM "paperq-ledger"
 
 volatile sig_atomic_t ledger_stop;
 
@@ -99,16 +100,6 @@ struct args {
   struct ledger_requeue_opts requeue;
 };
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "paperq-ledger: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, " (see paperq-ledger --help)\n");
-  va_end(ap);
-  return PQ_EXIT_USAGE;
-}
-
 static int parse(int argc, char **argv, struct args *a) {
   char err[256];
   memset(a, 0, sizeof *a);
@@ -117,7 +108,7 @@ static int parse(int argc, char **argv, struct args *a) {
     const char *v;
     int r, shared = pq_cli_shared(argc, argv, &i, &a->cli, err, sizeof err);
     if (shared < 0) {
-      return usage_error("%s", err);
+      return pq_cli_usage_error(PROGRAM, "%s", err);
     } else if (shared > 0) {
       continue;
     } else if (strcmp(arg, "--json") == 0) {
@@ -132,37 +123,39 @@ static int parse(int argc, char **argv, struct args *a) {
     } else if ((r = pq_cli_value(argc, argv, &i, "out", 0, &a->out)) != 0) {
       a->given |= OPT_OUT;
       if (r < 0 || !a->out[0])
-        return usage_error("--out needs a directory");
+        return pq_cli_usage_error(PROGRAM, "--out needs a directory");
     } else if ((r = pq_cli_value(argc, argv, &i, "paper", 0, &a->requeue.paper_id)) != 0) {
       a->given |= OPT_PAPER;
       if (r < 0 || !a->requeue.paper_id[0])
-        return usage_error("--paper needs a paper id");
+        return pq_cli_usage_error(PROGRAM, "--paper needs a paper id");
     } else if (strcmp(arg, "--fallback") == 0) {
       a->given |= OPT_FALLBACK;
       a->fallback = 1;
     } else if ((r = pq_cli_value(argc, argv, &i, "qa-below", 0, &v)) != 0) {
       a->given |= OPT_QA_BELOW;
       if (r < 0 || pq_parse_double(v, 0, 10, &a->requeue.qa_below) != PQ_OK)
-        return usage_error("--qa-below needs a score from 0 to 10, not \"%s\"", v ? v : "");
+        return pq_cli_usage_error(PROGRAM, "--qa-below needs a score from 0 to 10, not \"%s\"",
+                                  v ? v : "");
       a->requeue.qa_below_set = 1;
     } else if (arg[0] == '-' && arg[1]) {
-      return usage_error("unknown option %s", arg);
+      return pq_cli_usage_error(PROGRAM, "unknown option %s", arg);
     } else if (!a->cmd) {
       for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
         if (strcmp(arg, commands[c].name) == 0)
           a->cmd = &commands[c];
       if (!a->cmd)
-        return usage_error("unknown command \"%s\"", arg);
+        return pq_cli_usage_error(PROGRAM, "unknown command \"%s\"", arg);
     } else if (a->cmd->positional && !a->positional) {
       a->positional = arg;
     } else {
-      return usage_error("unexpected argument \"%s\"", arg);
+      return pq_cli_usage_error(PROGRAM, "unexpected argument \"%s\"", arg);
     }
   }
   if (a->cli.help || a->cli.version || a->cli.print_config)
     return PQ_EXIT_OK;
   if (!a->cmd)
-    return usage_error("a command is needed: serve, report, show, failed, export, requeue or qa");
+    return pq_cli_usage_error(
+        PROGRAM, "a command is needed: serve, report, show, failed, export, requeue or qa");
   for (int bit = 0; bit < 7; bit++)
     if ((a->given & (1 << bit)) && !(a->cmd->options & (1 << bit))) {
       fprintf(stderr, "paperq-ledger: %s does not apply to %s (see paperq-ledger --help)\n",
@@ -171,13 +164,13 @@ static int parse(int argc, char **argv, struct args *a) {
     }
   const char *name = a->cmd->name;
   if (strcmp(name, "show") == 0 && !a->positional)
-    return usage_error("show needs a paper id: paperq-ledger show PAPER_ID");
+    return pq_cli_usage_error(PROGRAM, "show needs a paper id: paperq-ledger show PAPER_ID");
   if (strcmp(name, "export") == 0 && !a->out)
-    return usage_error("export needs --out DIR");
+    return pq_cli_usage_error(PROGRAM, "export needs --out DIR");
   if (strcmp(name, "requeue") == 0 && a->requeue.parked == a->requeue.qa_below_set)
-    return usage_error("requeue needs exactly one of --parked or --qa-below X");
+    return pq_cli_usage_error(PROGRAM, "requeue needs exactly one of --parked or --qa-below X");
   if (strcmp(name, "qa") == 0 && !a->requeue.paper_id)
-    return usage_error("qa needs --paper ID");
+    return pq_cli_usage_error(PROGRAM, "qa needs --paper ID");
   return PQ_EXIT_OK;
 }
 
@@ -191,7 +184,7 @@ int main(int argc, char **argv) {
     pq_log_init("ledger");
   /* Help, version and config errors stop here, before anything is opened or
    * connected. */
-  int early = pq_cli_start("paperq-ledger", &a.cli, usage, &cfg);
+  int early = pq_cli_start(PROGRAM, &a.cli, usage, &cfg);
   if (early >= 0)
     return early;
 

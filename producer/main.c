@@ -16,11 +16,12 @@
 #include "query.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define PROGRAM "paperq-producer"
 
 #define MAX_INPUTS 64
 #define MAX_YEARS 64
@@ -161,16 +162,6 @@ static int year_ok(const cJSON *rec, const long *years, int nyears) {
   return 0;
 }
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "paperq-producer: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, " (see paperq-producer --help)\n");
-  va_end(ap);
-  return PQ_EXIT_USAGE;
-}
-
 struct args {
   struct pq_cli cli;
   const char *inputs[MAX_INPUTS];
@@ -186,7 +177,7 @@ static int parse_years(const char *arg, struct args *a) {
   for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     if (a->nyears == MAX_YEARS || pq_parse_long(tok, 1000, 9999, &a->years[a->nyears]) != PQ_OK) {
       free(list);
-      return usage_error("--years \"%s\": expected years like 2024,2025", arg);
+      return pq_cli_usage_error(PROGRAM, "--years \"%s\": expected years like 2024,2025", arg);
     }
     a->nyears++;
   }
@@ -203,10 +194,10 @@ static int parse(int argc, char **argv, struct args *a) {
     int r, rc;
     if ((r = pq_cli_shared(argc, argv, &i, &a->cli, err, sizeof err)) != 0) {
       if (r < 0)
-        return usage_error("%s", err);
+        return pq_cli_usage_error(PROGRAM, "%s", err);
     } else if ((r = pq_cli_value(argc, argv, &i, "input", 'i', &v)) != 0) {
       if (r < 0)
-        return usage_error("--input needs a file name");
+        return pq_cli_usage_error(PROGRAM, "--input needs a file name");
       if (a->ninputs == MAX_INPUTS) {
         fprintf(stderr, "paperq-producer: at most %d --input files\n", MAX_INPUTS);
         return PQ_EXIT_USAGE;
@@ -219,13 +210,13 @@ static int parse(int argc, char **argv, struct args *a) {
       }
     } else if ((r = pq_cli_value(argc, argv, &i, "years", 'y', &v)) != 0) {
       if (r < 0)
-        return usage_error("--years needs a list of years");
+        return pq_cli_usage_error(PROGRAM, "--years needs a list of years");
       if ((rc = parse_years(v, a)) != PQ_EXIT_OK)
         return rc;
     } else if (pq_cli_flag(arg, "force", 0)) {
       a->force = 1;
     } else if (arg[0] == '-' && arg[1]) {
-      return usage_error("unknown option %s", arg);
+      return pq_cli_usage_error(PROGRAM, "unknown option %s", arg);
     } else {
       fprintf(stderr, "paperq-producer: unexpected argument \"%s\" (inputs go after --input)\n",
               arg);
@@ -248,7 +239,7 @@ int main(int argc, char **argv) {
 
   struct pq_config cfg;
   char err[2048];
-  int early = pq_cli_start("paperq-producer", &a.cli, usage, &cfg);
+  int early = pq_cli_start(PROGRAM, &a.cli, usage, &cfg);
   if (early >= 0)
     return early;
   if (ninputs == 0) {

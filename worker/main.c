@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PROGRAM "paperq-worker"
+
 volatile sig_atomic_t worker_stop_requested;
 
 static void on_signal(int sig) {
@@ -54,20 +56,15 @@ int main(int argc, char **argv) {
   pq_log_init("worker");
   for (int i = 1; i < argc; i++) {
     int r = pq_cli_shared(argc, argv, &i, &cli, err, sizeof err);
-    if (r < 0) {
-      fprintf(stderr, "paperq-worker: %s (see --help)\n", err);
-      return PQ_EXIT_USAGE;
-    }
-    if (r == 0) {
-      if (argv[i][0] == '-' && argv[i][1])
-        fprintf(stderr, "paperq-worker: unknown option %s (see --help)\n", argv[i]);
-      else
-        fprintf(stderr, "paperq-worker: unexpected argument \"%s\" (see --help)\n", argv[i]);
-      return PQ_EXIT_USAGE;
-    }
+    if (r < 0)
+      return pq_cli_usage_error(PROGRAM, "%s", err);
+    if (r == 0 && argv[i][0] == '-' && argv[i][1])
+      return pq_cli_usage_error(PROGRAM, "unknown option %s", argv[i]);
+    if (r == 0)
+      return pq_cli_usage_error(PROGRAM, "unexpected argument \"%s\"", argv[i]);
   }
   struct pq_config cfg;
-  int early = pq_cli_start("paperq-worker", &cli, usage, &cfg);
+  int early = pq_cli_start(PROGRAM, &cli, usage, &cfg);
   if (early >= 0)
     return early;
 

@@ -3,6 +3,7 @@
 #include "paperq/cli.h"
 #include "paperq/config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,6 +66,16 @@ int pq_cli_shared(int argc, char **argv, int *i, struct pq_cli *cli, char *err, 
   }
   cli->config = v;
   return 1;
+}
+
+int pq_cli_usage_error(const char *program, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", program);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, " (see %s --help)\n", program);
+  va_end(ap);
+  return PQ_EXIT_USAGE;
 }
 
 int pq_cli_start(const char *program, const struct pq_cli *cli, const char *usage,

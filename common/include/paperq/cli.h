@@ -40,6 +40,11 @@ int pq_cli_value(int argc, char **argv, int *i, const char *name, char short_nam
 /* 1 when arg is the flag "--name" (or "-s" when short_name is not 0). */
 int pq_cli_flag(const char *arg, const char *name, char short_name);
 
+/* Prints "<program>: <message> (see <program> --help)" to stderr and
+ * returns PQ_EXIT_USAGE, for main() to return. */
+__attribute__((format(printf, 2, 3))) int pq_cli_usage_error(const char *program, const char *fmt,
+                                                             ...);
+
 /* What every main() does once its arguments are parsed, in this order:
  * --help prints usage to stdout; --version prints "<program> <version>";
  * otherwise the configuration is loaded (cli->config, else $PAPERQ_CONFIG,
