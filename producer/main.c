@@ -226,23 +226,86 @@ static int parse(int argc, char **argv, struct args *a) {
   return PQ_EXIT_OK;
 }
 
+/* One run: where papers go, what is already known, what happened. */
+struct run {
+  const struct args *a;
+  struct pq_mq *mq;
+  struct ledger_db *ledger; /* NULL: --force, or no readable ledger */
+  struct idset seen;
+  struct stats st;
+};
+
+/* Queues the papers of one input until it ends, --limit is reached or a
+ * stop is requested. PQ_OK, or PQ_ERR_IO (the input became unreadable) or
+ * PQ_ERR_BROKER (a publish or confirm failed); both end the run. */
+static int queue_input(struct run *run, struct pq_record_reader *rd) {
+  struct stats *st = &run->st;
+  char err[2048], where[512];
+  while (!(run->a->limit >= 0 && st->queued >= run->a->limit) && !stop_requested) {
+    cJSON *rec = NULL;
+    int r = pq_record_reader_next(rd, &rec, where, sizeof where, err, sizeof err);
+    if (r == PQ_ERR_PARSE) {
+      fprintf(stderr, "%s: %s\n", where, err);
+      st->rejected++;
+      continue;
+    }
+    if (r != PQ_OK) {
+      fprintf(stderr, "paperq-producer: %s\n", err);
+      return PQ_ERR_IO;
+    }
+    if (!rec)
+      return PQ_OK;
+    const char *id = cJSON_GetObjectItemCaseSensitive(rec, "id")->valuestring;
+    int rc = PQ_OK;
+    if (!year_ok(rec, run->a->years, run->a->nyears)) {
+      st->skipped_year++;
+    } else if (idset_add(&run->seen, id) == 0) {
+      fprintf(stderr, "%s: paper %s: duplicate of an earlier record in this run; skipped\n", where,
+              id);
+      st->skipped_dup++;
+    } else if (ledger_knows(run->ledger, id)) {
+      st->skipped_known++;
+    } else if (publish_record(run->mq, rec) != PQ_OK) {
+      rc = PQ_ERR_BROKER;
+    } else {
+      st->queued++;
+      if (pq_mq_unconfirmed(run->mq) >= CONFIRM_WINDOW &&
+          pq_mq_wait_confirms(run->mq, CONFIRM_TIMEOUT_MS, NULL) != PQ_OK)
+        rc = PQ_ERR_BROKER;
+      if (st->queued % 1000 == 0)
+        pq_info("queued %ld papers so far", st->queued);
+    }
+    cJSON_Delete(rec);
+    if (rc != PQ_OK)
+      return rc;
+  }
+  return PQ_OK;
+}
+
+static void print_summary(const struct stats *st) {
+  printf("queued %ld, rejected %ld", st->queued, st->rejected);
+  if (st->skipped_known)
+    printf(", skipped %ld already in the ledger (--force queues them again)", st->skipped_known);
+  if (st->skipped_year)
+    printf(", skipped %ld outside --years", st->skipped_year);
+  if (st->skipped_dup)
+    printf(", skipped %ld duplicates", st->skipped_dup);
+  printf("\n");
+}
+
 int main(int argc, char **argv) {
   struct args a;
   pq_log_init("producer");
   int rc = parse(argc, argv, &a);
   if (rc != PQ_EXIT_OK)
     return rc;
-  const char **inputs = a.inputs;
-  int ninputs = a.ninputs, nyears = a.nyears, force = a.force;
-  long limit = a.limit;
-  const long *years = a.years;
 
   struct pq_config cfg;
   char err[2048];
   int early = pq_cli_start(PROGRAM, &a.cli, usage, &cfg);
   if (early >= 0)
     return early;
-  if (ninputs == 0) {
+  if (a.ninputs == 0) {
     fprintf(stderr, "paperq-producer: no input; give --input FILE (see --help)\n");
     pq_config_free(&cfg);
     return PQ_EXIT_USAGE;
@@ -252,15 +315,12 @@ int main(int argc, char **argv) {
                                  (size_t)cfg.limits.max_title_bytes,
                                  (size_t)cfg.limits.max_abstract_bytes};
   struct pq_record_reader *readers[MAX_INPUTS] = {0};
-  struct pq_mq *mq = NULL;
-  struct stats st = {0};
-  struct idset seen = {0};
-  struct ledger_db *ledger = NULL;
+  struct run run = {&a, NULL, NULL, {0}, {0}};
   rc = PQ_EXIT_USAGE;
 
   /* Every input must open before anything is published. */
-  for (int i = 0; i < ninputs; i++) {
-    if (pq_record_reader_open(inputs[i], &lim, &readers[i], err, sizeof err) != PQ_OK) {
+  for (int i = 0; i < a.ninputs; i++) {
+    if (pq_record_reader_open(a.inputs[i], &lim, &readers[i], err, sizeof err) != PQ_OK) {
       fprintf(stderr, "paperq-producer: %s\n", err);
       goto cleanup;
     }
@@ -270,78 +330,29 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   rc = PQ_EXIT_RUNTIME;
-  if (pq_mq_open(&cfg, "paperq-producer", &mq, err, sizeof err) != PQ_OK) {
+  if (pq_mq_open(&cfg, "paperq-producer", &run.mq, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "paperq-producer: %s\n", err);
     goto cleanup;
   }
-  if (!force)
-    ledger = open_ledger(cfg.ledger.db);
+  if (!a.force)
+    run.ledger = open_ledger(cfg.ledger.db);
 
-  int broker_failed = 0;
-  for (int i = 0; i < ninputs && !broker_failed && !stop_requested; i++) {
-    for (;;) {
-      if (limit >= 0 && st.queued >= limit)
-        break;
-      if (stop_requested)
-        break;
-      cJSON *rec = NULL;
-      char where[512];
-      int r = pq_record_reader_next(readers[i], &rec, where, sizeof where, err, sizeof err);
-      if (r == PQ_ERR_PARSE) {
-        fprintf(stderr, "%s: %s\n", where, err);
-        st.rejected++;
-        continue;
-      }
-      if (r != PQ_OK) {
-        fprintf(stderr, "paperq-producer: %s\n", err);
-        broker_failed = 1; /* not the broker, but equally fatal for this run */
-        break;
-      }
-      if (!rec)
-        break;
-      const char *id = cJSON_GetObjectItemCaseSensitive(rec, "id")->valuestring;
-      if (!year_ok(rec, years, nyears)) {
-        st.skipped_year++;
-      } else if (idset_add(&seen, id) == 0) {
-        fprintf(stderr, "%s: paper %s: duplicate of an earlier record in this run; skipped\n",
-                where, id);
-        st.skipped_dup++;
-      } else if (ledger_knows(ledger, id)) {
-        st.skipped_known++;
-      } else if (publish_record(mq, rec) != PQ_OK) {
-        broker_failed = 1;
-      } else {
-        st.queued++;
-        if (pq_mq_unconfirmed(mq) >= CONFIRM_WINDOW &&
-            pq_mq_wait_confirms(mq, CONFIRM_TIMEOUT_MS, NULL) != PQ_OK)
-          broker_failed = 1;
-        if (st.queued % 1000 == 0)
-          pq_info("queued %ld papers so far", st.queued);
-      }
-      cJSON_Delete(rec);
-      if (broker_failed)
-        break;
-    }
-  }
-  if (!broker_failed) {
-    int w = pq_mq_wait_confirms(mq, CONFIRM_TIMEOUT_MS, NULL);
+  /* An unreadable input is not the broker, but equally fatal for this run. */
+  int failed = 0;
+  for (int i = 0; i < a.ninputs && !failed && !stop_requested; i++)
+    failed = queue_input(&run, readers[i]) != PQ_OK;
+  if (!failed) {
+    int w = pq_mq_wait_confirms(run.mq, CONFIRM_TIMEOUT_MS, NULL);
     if (w != PQ_OK) {
       fprintf(stderr, "paperq-producer: the broker did not confirm every job (%s)\n",
               w == PQ_ERR_NACK      ? "nack"
               : w == PQ_ERR_TIMEOUT ? "timeout"
                                     : "connection lost");
-      broker_failed = 1;
+      failed = 1;
     }
   }
-  printf("queued %ld, rejected %ld", st.queued, st.rejected);
-  if (st.skipped_known)
-    printf(", skipped %ld already in the ledger (--force queues them again)", st.skipped_known);
-  if (st.skipped_year)
-    printf(", skipped %ld outside --years", st.skipped_year);
-  if (st.skipped_dup)
-    printf(", skipped %ld duplicates", st.skipped_dup);
-  printf("\n");
-  if (broker_failed) {
+  print_summary(&run.st);
+  if (failed) {
     fprintf(stderr, "paperq-producer: stopped early; run the same command again: papers the ledger "
                     "already has are skipped\n");
     rc = PQ_EXIT_RUNTIME;
@@ -349,10 +360,10 @@ int main(int argc, char **argv) {
     rc = stop_requested ? PQ_EXIT_RUNTIME : PQ_EXIT_OK;
   }
 cleanup:
-  ledger_db_close(ledger);
-  idset_free(&seen);
-  pq_mq_close(mq);
-  for (int i = 0; i < ninputs; i++)
+  ledger_db_close(run.ledger);
+  idset_free(&run.seen);
+  pq_mq_close(run.mq);
+  for (int i = 0; i < a.ninputs; i++)
     pq_record_reader_close(readers[i]);
   pq_config_free(&cfg);
   return rc;
