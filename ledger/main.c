@@ -28,6 +28,12 @@ static const char usage[] =
     "commands:\n"
     "  serve                       record outcome events from RabbitMQ (runs until SIGTERM)\n"
     "  report [--json]             progress, rate, ETA, cost, workers, QA, success metrics\n"
+
+    "  watch [--interval S] [--plain]\n"
+    "                              live view, redrawn every S seconds (default 2): progress,\n"
+    "                              rate, ETA, spend, workers, recent completions, failures,\n"
+    "                              QA; one line per interval when piped or with --plain;\n"
+    "                              reads the database only; Ctrl-C or SIGTERM ends it\n"
     "  show PAPER_ID [--json]      one paper: state, attempts and errors, cost, translation\n"
     "  failed [--json]             parked papers with every attempt's error\n"
     "  export --out DIR [--markdown]\n"
@@ -52,6 +58,10 @@ static const char usage[] =
     "  paperq-ledger serve\n"
     "  paperq-ledger report\n"
     "  paperq-ledger report --json | jq .papers\n"
+
+    "  paperq-ledger watch\n"
+    "  paperq-ledger watch --interval 10 --plain >> progress.log\n"
+
     "  paperq-ledger show chinaxiv-201601.00051\n"
     "  paperq-ledger failed\n"
     "  paperq-ledger requeue --parked\n"
@@ -71,6 +81,9 @@ static const char usage[] =
 #define OPT_PAPER 16
 #define OPT_QA_BELOW 32
 #define OPT_FALLBACK 64
+#define OPT_HTML 128
+#define OPT_INTERVAL 256
+#define OPT_PLAIN 512
 
 static const struct command {
   const char *name;
@@ -79,6 +92,7 @@ static const struct command {
 } commands[] = {
     {"serve", 0, 0},
     {"report", OPT_JSON, 0},
+    {"watch", OPT_INTERVAL | OPT_PLAIN, 0},
     {"show", OPT_JSON, 1},
     {"failed", OPT_JSON, 0},
     {"export", OPT_OUT | OPT_MARKDOWN, 0},
@@ -86,8 +100,10 @@ static const struct command {
     {"qa", OPT_PAPER, 0},
 };
 
-static const char *const option_names[] = {"--json",  "--out",      "--markdown", "--parked",
-                                           "--paper", "--qa-below", "--fallback"};
+static const char *const option_names[] = {"--json",     "--out",      "--markdown", "--parked",
+                                           "--paper",    "--qa-below", "--fallback", "--html",
+                                           "--interval", "--plain"};
+#define NOPTIONS (int)(sizeof option_names / sizeof option_names[0])
 
 struct args {
   const char *config;
@@ -97,6 +113,9 @@ struct args {
   int given; /* OPT_* seen */
   int json, markdown, fallback;
   const char *out;
+  const char *html;  /* report --html FILE */
+  double interval_s; /* watch --interval */
+  int plain;         /* watch --plain */
   struct ledger_requeue_opts requeue;
 };
 
@@ -127,6 +146,7 @@ static int is_opt(const char *arg, const char *name) {
 
 static int parse(int argc, char **argv, struct args *a) {
   memset(a, 0, sizeof *a);
+  a->interval_s = 2;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     const char *v;
@@ -156,6 +176,18 @@ static int parse(int argc, char **argv, struct args *a) {
       a->given |= OPT_PAPER;
       if (!(a->requeue.paper_id = value_of(argc, argv, &i, "--paper")) || !a->requeue.paper_id[0])
         return usage_error("--paper needs a paper id");
+    } else if (is_opt(arg, "--html")) {
+      a->given |= OPT_HTML;
+      if (!(a->html = value_of(argc, argv, &i, "--html")) || !a->html[0])
+        return usage_error("--html needs a file name");
+    } else if (is_opt(arg, "--interval")) {
+      a->given |= OPT_INTERVAL;
+      v = value_of(argc, argv, &i, "--interval");
+      if (!v || pq_parse_double(v, 0.1, 3600, &a->interval_s) != PQ_OK)
+        return usage_error("--interval needs seconds from 0.1 to 3600, not \"%s\"", v ? v : "");
+    } else if (strcmp(arg, "--plain") == 0) {
+      a->given |= OPT_PLAIN;
+      a->plain = 1;
     } else if (strcmp(arg, "--fallback") == 0) {
       a->given |= OPT_FALLBACK;
       a->fallback = 1;
@@ -182,8 +214,9 @@ static int parse(int argc, char **argv, struct args *a) {
   if (a->help || a->version || a->print_config)
     return LEDGER_EXIT_OK;
   if (!a->cmd)
-    return usage_error("a command is needed: serve, report, show, failed, export, requeue or qa");
-  for (int bit = 0; bit < 7; bit++)
+    return usage_error(
+        "a command is needed: serve, report, watch, show, failed, export, requeue or qa");
+  for (int bit = 0; bit < NOPTIONS; bit++)
     if ((a->given & (1 << bit)) && !(a->cmd->options & (1 << bit))) {
       fprintf(stderr, "paperq-ledger: %s does not apply to %s (see paperq-ledger --help)\n",
               option_names[bit], a->cmd->name);
@@ -192,6 +225,8 @@ static int parse(int argc, char **argv, struct args *a) {
   const char *name = a->cmd->name;
   if (strcmp(name, "show") == 0 && !a->positional)
     return usage_error("show needs a paper id: paperq-ledger show PAPER_ID");
+  if (strcmp(name, "report") == 0 && a->json && a->html)
+    return usage_error("report takes --json or --html, not both");
   if (strcmp(name, "export") == 0 && !a->out)
     return usage_error("export needs --out DIR");
   if (strcmp(name, "requeue") == 0 && a->requeue.parked == a->requeue.qa_below_set)
@@ -234,6 +269,8 @@ int main(int argc, char **argv) {
     rc = ledger_serve(&cfg);
   else if (strcmp(name, "report") == 0)
     rc = ledger_report_cmd(&cfg, a.json);
+  else if (strcmp(name, "watch") == 0)
+    rc = ledger_watch(&cfg, a.interval_s, a.plain);
   else if (strcmp(name, "show") == 0)
     rc = ledger_show(&cfg, a.positional, a.json);
   else if (strcmp(name, "failed") == 0)

@@ -524,3 +524,196 @@ int ledger_query_lowest_qa(struct ledger_db *db, int limit,
     sqlite3_bind_int(s, 1, limit);
   return walk(db, s, qa_paper_row, &w);
 }
+
+/* ---- watch, metrics and the HTML report ---- */
+
+struct recent_walk {
+  int (*fn)(void *ctx, const struct ledger_recent_row *r);
+  void *ctx;
+};
+
+static int recent_row(sqlite3_stmt *s, void *arg) {
+  struct recent_walk *w = arg;
+  struct ledger_recent_row r;
+  r.paper_id = text(s, 0);
+  r.title = text(s, 1);
+  r.model = text(s, 2);
+  r.worker = text(s, 3);
+  r.created_ms = opt_int(s, 4);
+  r.llm_ms = opt_int(s, 5);
+  r.cost_usd = sqlite3_column_double(s, 6);
+  return w->fn(w->ctx, &r);
+}
+
+int ledger_query_recent_translations(struct ledger_db *db, int limit,
+                                     int (*fn)(void *ctx, const struct ledger_recent_row *r),
+                                     void *ctx) {
+  struct recent_walk w = {fn, ctx};
+  /* translations is a rowid table: the newest rows are at its end, so this
+   * reads `limit` rows whatever the size of the ledger. */
+  sqlite3_stmt *s = prepare(db,
+                            "SELECT t.paper_id, p.title, t.model, t.worker, t.created_ms, t.llm_ms,"
+                            " t.cost_usd FROM translations t"
+                            " LEFT JOIN papers p ON p.paper_id = t.paper_id"
+                            " ORDER BY t.rowid DESC LIMIT ?1",
+                            NULL);
+  if (s)
+    sqlite3_bind_int(s, 1, limit);
+  return walk(db, s, recent_row, &w);
+}
+
+struct failure_walk {
+  int (*fn)(void *ctx, const struct ledger_failure_row *r);
+  void *ctx;
+};
+
+static int failure_row(sqlite3_stmt *s, void *arg) {
+  struct failure_walk *w = arg;
+  struct ledger_failure_row r;
+  r.error_class = text(s, 0);
+  r.attempts = sqlite3_column_int64(s, 1);
+  r.papers = sqlite3_column_int64(s, 2);
+  return w->fn(w->ctx, &r);
+}
+
+int ledger_query_failure_classes(struct ledger_db *db,
+                                 int (*fn)(void *ctx, const struct ledger_failure_row *r),
+                                 void *ctx) {
+  struct failure_walk w = {fn, ctx};
+  return walk(db,
+              prepare(db,
+                      "SELECT coalesce(error_class, 'unknown') AS c, count(*),"
+                      " count(DISTINCT paper_id) FROM attempts WHERE outcome = 'failed'"
+                      " GROUP BY c ORDER BY 2 DESC, c",
+                      NULL),
+              failure_row, &w);
+}
+
+struct parked_reason_walk {
+  int (*fn)(void *ctx, const struct ledger_parked_reason_row *r);
+  void *ctx;
+};
+
+static int parked_reason_row(sqlite3_stmt *s, void *arg) {
+  struct parked_reason_walk *w = arg;
+  struct ledger_parked_reason_row r;
+  r.reason = text(s, 0);
+  r.papers = sqlite3_column_int64(s, 1);
+  return w->fn(w->ctx, &r);
+}
+
+int ledger_query_parked_reasons(struct ledger_db *db,
+                                int (*fn)(void *ctx, const struct ledger_parked_reason_row *r),
+                                void *ctx) {
+  struct parked_reason_walk w = {fn, ctx};
+  return walk(db,
+              prepare(db,
+                      "SELECT coalesce(park_reason, 'unknown') AS r, count(*) FROM papers"
+                      " WHERE state = 'parked' GROUP BY r ORDER BY 2 DESC, r",
+                      NULL),
+              parked_reason_row, &w);
+}
+
+struct minute_walk {
+  int (*fn)(void *ctx, const struct ledger_minute_row *r);
+  void *ctx;
+};
+
+static int minute_row(sqlite3_stmt *s, void *arg) {
+  struct minute_walk *w = arg;
+  struct ledger_minute_row r;
+  r.minute = sqlite3_column_int64(s, 0);
+  r.succeeded = sqlite3_column_int64(s, 1);
+  r.parked = sqlite3_column_int64(s, 2);
+  return w->fn(w->ctx, &r);
+}
+
+int ledger_query_throughput(struct ledger_db *db,
+                            int (*fn)(void *ctx, const struct ledger_minute_row *r), void *ctx) {
+  struct minute_walk w = {fn, ctx};
+  return walk(db,
+              prepare(db, "SELECT minute, succeeded, parked FROM throughput ORDER BY minute", NULL),
+              minute_row, &w);
+}
+
+struct spend_walk {
+  int (*fn)(void *ctx, const struct ledger_spend_row *r);
+  void *ctx;
+};
+
+static int spend_row(sqlite3_stmt *s, void *arg) {
+  struct spend_walk *w = arg;
+  struct ledger_spend_row r;
+  r.minute = sqlite3_column_int64(s, 0);
+  r.translate_usd = sqlite3_column_double(s, 1);
+  r.qa_usd = sqlite3_column_double(s, 2);
+  return w->fn(w->ctx, &r);
+}
+
+int ledger_query_spend_by_minute(struct ledger_db *db,
+                                 int (*fn)(void *ctx, const struct ledger_spend_row *r),
+                                 void *ctx) {
+  struct spend_walk w = {fn, ctx};
+  return walk(db,
+              prepare(db,
+                      "SELECT m, sum(t), sum(q) FROM ("
+                      " SELECT finished_ms / 60000 AS m, cost_usd AS t, 0 AS q FROM attempts"
+                      "  WHERE finished_ms IS NOT NULL AND cost_usd != 0"
+                      " UNION ALL"
+                      " SELECT created_ms / 60000, 0, coalesce(cost_usd, 0) FROM qa_judgements"
+                      "  WHERE created_ms IS NOT NULL AND cost_usd != 0)"
+                      " GROUP BY m ORDER BY m",
+                      NULL),
+              spend_row, &w);
+}
+
+int ledger_query_spend_split(struct ledger_db *db, double *used_usd, double *thrown_usd) {
+  sqlite3_stmt *s =
+      prepare(db,
+              "SELECT coalesce(sum(CASE WHEN outcome = 'succeeded' THEN cost_usd END),"
+              " 0), coalesce(sum(CASE WHEN outcome != 'succeeded' THEN cost_usd END),"
+              " 0) FROM attempts",
+              NULL);
+  *used_usd = *thrown_usd = 0;
+  if (!s)
+    return PQ_ERR_IO;
+  int step = sqlite3_step(s);
+  if (step == SQLITE_ROW) {
+    *used_usd = sqlite3_column_double(s, 0);
+    *thrown_usd = sqlite3_column_double(s, 1);
+  }
+  int rc = step == SQLITE_ROW ? PQ_OK : ledger_db_fail(db, "reading the spend by outcome");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+struct slow_walk {
+  int (*fn)(void *ctx, const struct ledger_slow_row *r);
+  void *ctx;
+};
+
+static int slow_row(sqlite3_stmt *s, void *arg) {
+  struct slow_walk *w = arg;
+  struct ledger_slow_row r;
+  r.paper_id = text(s, 0);
+  r.title = text(s, 1);
+  r.duration_ms = sqlite3_column_int64(s, 2);
+  r.attempts = (long)sqlite3_column_int64(s, 3);
+  r.llm_ms = opt_int(s, 4);
+  return w->fn(w->ctx, &r);
+}
+
+int ledger_query_slowest(struct ledger_db *db, int limit,
+                         int (*fn)(void *ctx, const struct ledger_slow_row *r), void *ctx) {
+  struct slow_walk w = {fn, ctx};
+  sqlite3_stmt *s = prepare(db,
+                            "SELECT p.paper_id, p.title, p.finished_ms - p.started_ms AS d,"
+                            " p.attempts, t.llm_ms FROM papers p"
+                            " LEFT JOIN translations t ON t.paper_id = p.paper_id AND t.gen = p.gen"
+                            " WHERE p.state = 'succeeded' AND p.started_ms IS NOT NULL"
+                            " AND p.finished_ms IS NOT NULL ORDER BY d DESC, p.paper_id LIMIT ?1",
+                            NULL);
+  if (s)
+    sqlite3_bind_int(s, 1, limit);
+  return walk(db, s, slow_row, &w);
+}

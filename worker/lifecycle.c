@@ -288,7 +288,7 @@ static void failed(struct worker *w, struct paper *p, enum pq_err_class cls, con
  * live in the attempt's state, which the outcome frees. */
 static void paper_finish(struct worker *w, struct paper *p, enum pq_err_class cls,
                          const char *error) {
-  char why[512];
+  char why[1024]; /* larger than any error text a work or reply carries */
   snprintf(why, sizeof why, "%s", error);
   w->last_activity_ms = pq_mono_ms();
   if (w->fatal)
