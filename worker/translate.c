@@ -376,13 +376,10 @@ static enum pq_check check_unit(struct xlate *x, const struct unit *s, const cha
   struct pq_mask_report rep;
   if (pq_mask_restore(x->mask, s->masked, answer, out, &rep) != PQ_OK) {
     pq_checks_note_restore(&cr, &rep);
-    /* A cut detail is still a useful error line: the return value is
-     * checked only to say that truncation is expected here. */
-    if (snprintf(detail, dlen, "%s (first missing %s, duplicated %s, invented %s)", cr.detail,
-                 rep.first_missing[0] ? rep.first_missing : "-",
-                 rep.first_duplicated[0] ? rep.first_duplicated : "-",
-                 rep.first_invented[0] ? rep.first_invented : "-") >= (int)dlen)
-      detail[dlen - 1] = '\0';
+    snprintf(detail, dlen, "%.200s (first missing %s, duplicated %s, invented %s)", cr.detail,
+             rep.first_missing[0] ? rep.first_missing : "-",
+             rep.first_duplicated[0] ? rep.first_duplicated : "-",
+             rep.first_invented[0] ? rep.first_invented : "-");
     return PQ_CHECK_PLACEHOLDERS;
   }
   return PQ_CHECK_NONE;
