@@ -27,7 +27,9 @@ static const char usage[] =
     "usage: paperq-ledger [--config FILE] COMMAND [OPTIONS]\n"
     "\n"
     "commands:\n"
-    "  serve                       record outcome events from RabbitMQ (runs until SIGTERM)\n"
+    "  serve                       record outcome events from RabbitMQ (runs until SIGTERM);\n"
+    "                              with ledger.metrics_listen (PAPERQ_LEDGER_METRICS_LISTEN)\n"
+    "                              = host:port it serves the fleet's Prometheus /metrics\n"
     "  report [--json]             progress, rate, ETA, cost, workers, QA, success metrics\n"
 
     "  watch [--interval S] [--plain]\n"
@@ -64,6 +66,7 @@ static const char usage[] =
 
     "  paperq-ledger watch\n"
     "  paperq-ledger watch --interval 10 --plain >> progress.log\n"
+    "  PAPERQ_LEDGER_METRICS_LISTEN=127.0.0.1:9464 paperq-ledger serve\n"
 
     "  paperq-ledger show chinaxiv-201601.00051\n"
     "  paperq-ledger failed\n"
