@@ -31,6 +31,8 @@ static const char usage[] =
     "                              with ledger.metrics_listen (PAPERQ_LEDGER_METRICS_LISTEN)\n"
     "                              = host:port it serves the fleet's Prometheus /metrics\n"
     "  report [--json]             progress, rate, ETA, cost, workers, QA, success metrics\n"
+    "  report --html FILE          the same as one self-contained HTML page with charts\n"
+    "                              (progress, throughput, spend, QA, failures, slowest)\n"
 
     "  watch [--interval S] [--plain]\n"
     "                              live view, redrawn every S seconds (default 2): progress,\n"
@@ -63,6 +65,7 @@ static const char usage[] =
     "  paperq-ledger serve\n"
     "  paperq-ledger report\n"
     "  paperq-ledger report --json | jq .papers\n"
+    "  paperq-ledger report --html run.html\n"
 
     "  paperq-ledger watch\n"
     "  paperq-ledger watch --interval 10 --plain >> progress.log\n"
@@ -99,7 +102,7 @@ static const struct command {
   int positional; /* 1: takes PAPER_ID */
 } commands[] = {
     {"serve", 0, 0},
-    {"report", OPT_JSON, 0},
+    {"report", OPT_JSON | OPT_HTML, 0},
     {"watch", OPT_INTERVAL | OPT_PLAIN, 0},
     {"show", OPT_JSON, 1},
     {"failed", OPT_JSON, 0},
@@ -281,6 +284,8 @@ int main(int argc, char **argv) {
   const char *name = a.cmd->name;
   if (strcmp(name, "serve") == 0)
     rc = ledger_serve(&cfg);
+  else if (strcmp(name, "report") == 0 && a.html)
+    rc = ledger_report_html(&cfg, a.html);
   else if (strcmp(name, "report") == 0)
     rc = ledger_report_cmd(&cfg, a.json);
   else if (strcmp(name, "watch") == 0)
