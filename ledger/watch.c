@@ -68,30 +68,61 @@ static int add_parked(void *ctx, const struct ledger_parked_reason_row *r) {
   return PQ_OK;
 }
 
+/* The failure tables are scans (of attempts, of parked papers); on a big
+ * ledger they cost more than the rest of a frame. They are read again only
+ * when 10 times their last cost has passed, so they never take more than a
+ * tenth of the time however short the interval (figures in
+ * docs/observability.md); the frames in between show the last ones read. */
+struct scans {
+  cJSON *failures, *parked;
+  int64_t at_ms, cost_ms; /* monotonic time of the last scan, and what it took */
+};
+
 /* One read transaction for everything the screen shows. */
-static int take(struct ledger_db *db, const struct pq_config *cfg, int full, struct snapshot *s) {
+static int take(struct ledger_db *db, const struct pq_config *cfg, int full, struct scans *sc,
+                struct snapshot *s) {
   int own, rc;
   memset(s, 0, sizeof *s);
   if ((rc = ledger_query_begin(db, &own)))
     return rc;
   rc = ledger_report_build(db, cfg, pq_now_ms(), &s->report);
-  if (!rc) {
-    s->recent = cJSON_CreateArray();
-    s->failures = cJSON_CreateArray();
-    s->parked = cJSON_CreateArray();
-    if (!s->recent || !s->failures || !s->parked)
-      rc = PQ_ERR_NOMEM;
-  }
+  if (!rc && !(s->recent = cJSON_CreateArray()))
+    rc = PQ_ERR_NOMEM;
   if (!rc && full)
     rc = ledger_query_recent_translations(db, RECENT_ROWS, add_recent, s->recent);
-  if (!rc)
-    rc = ledger_query_failure_classes(db, add_failure, s->failures);
-  if (!rc && full)
-    rc = ledger_query_parked_reasons(db, add_parked, s->parked);
+  int64_t t0 = pq_mono_ms();
+  if (!rc && (!sc->failures || t0 - sc->at_ms >= 10 * sc->cost_ms)) {
+    cJSON *failures = cJSON_CreateArray(), *parked = cJSON_CreateArray();
+    if (!failures || !parked)
+      rc = PQ_ERR_NOMEM;
+    if (!rc)
+      rc = ledger_query_failure_classes(db, add_failure, failures);
+    if (!rc)
+      rc = ledger_query_parked_reasons(db, add_parked, parked);
+    if (rc) {
+      cJSON_Delete(failures);
+      cJSON_Delete(parked);
+    } else {
+      cJSON_Delete(sc->failures);
+      cJSON_Delete(sc->parked);
+      sc->failures = failures;
+      sc->parked = parked;
+      sc->at_ms = pq_mono_ms();
+      sc->cost_ms = sc->at_ms - t0;
+    }
+  }
   ledger_query_end(db, own);
-  if (rc)
+  if (rc) {
     snapshot_free(s);
-  return rc;
+    return rc;
+  }
+  s->failures = cJSON_Duplicate(sc->failures, 1);
+  s->parked = cJSON_Duplicate(sc->parked, 1);
+  if (!s->failures || !s->parked) {
+    snapshot_free(s);
+    return PQ_ERR_NOMEM;
+  }
+  return PQ_OK;
 }
 
 /* ---- small formatters ---- */
@@ -403,6 +434,7 @@ int ledger_watch(const struct pq_config *cfg, double interval_s, int plain) {
   int tty = !plain && isatty(STDOUT_FILENO);
   int64_t step = (int64_t)(interval_s * 1000 + 0.5);
   int waiting_said = 0;
+  struct scans sc = {NULL, NULL, 0, 0};
   pq_buf_init(&b, FRAME_MAX);
   if (tty) {
     static const char hide[] = "\033[?25l\033[2J";
@@ -417,7 +449,7 @@ int ledger_watch(const struct pq_config *cfg, double interval_s, int plain) {
       /* serve has not created it yet: say so once and keep trying. */
       if (!waiting_said++)
         fprintf(stderr, "paperq-ledger watch: %s; waiting for it\n", err);
-    } else if (take(db, cfg, tty, &s) != PQ_OK) {
+    } else if (take(db, cfg, tty, &sc, &s) != PQ_OK) {
       fprintf(stderr, "paperq-ledger watch: cannot read %s (see above); trying again\n",
               cfg->ledger.db);
       ledger_db_close(db); /* reopen: the file may have been replaced */
@@ -447,6 +479,8 @@ int ledger_watch(const struct pq_config *cfg, double interval_s, int plain) {
       rc = rc ? rc : LEDGER_EXIT_OK;
   }
   pq_buf_free(&b);
+  cJSON_Delete(sc.failures);
+  cJSON_Delete(sc.parked);
   ledger_db_close(db);
   return rc;
 }
