@@ -682,7 +682,7 @@ int ledger_report_html(const struct pq_config *cfg, const char *path) {
   struct page p;
   struct pq_buf b;
   char err[1024], tmp[4096];
-  int rc = LEDGER_EXIT_RUNTIME;
+  int rc = PQ_EXIT_RUNTIME;
   FILE *f;
   memset(&p, 0, sizeof p);
   pq_buf_init(&b, PAGE_MAX);
@@ -724,7 +724,7 @@ int ledger_report_html(const struct pq_config *cfg, const char *path) {
     goto cleanup;
   }
   printf("wrote %s (%zu bytes)\n", path, b.len);
-  rc = LEDGER_EXIT_OK;
+  rc = PQ_EXIT_OK;
 cleanup:
   pq_buf_free(&b);
   page_free(&p);

@@ -174,7 +174,7 @@ int ledger_serve(const struct pq_config *cfg) {
   struct serve s;
   struct ledger_metrics *metrics = NULL;
   char err[1024];
-  int rc = LEDGER_EXIT_RUNTIME;
+  int rc = PQ_EXIT_RUNTIME;
   memset(&s, 0, sizeof s);
   s.cfg = cfg;
   s.batch = cfg->ledger.batch;
@@ -225,7 +225,7 @@ int ledger_serve(const struct pq_config *cfg) {
     }
   }
   pq_info("stopping on signal: %lld messages applied since start, all committed", s.applied);
-  rc = LEDGER_EXIT_OK;
+  rc = PQ_EXIT_OK;
 cleanup:
   ledger_metrics_stop(metrics);
   pq_mq_close(s.mq);

@@ -430,7 +430,7 @@ int ledger_watch(const struct pq_config *cfg, double interval_s, int plain) {
   struct ledger_db *db = NULL;
   struct pq_buf b;
   char err[1024];
-  int rc = LEDGER_EXIT_OK;
+  int rc = PQ_EXIT_OK;
   int tty = !plain && isatty(STDOUT_FILENO);
   int64_t step = (int64_t)(interval_s * 1000 + 0.5);
   int waiting_said = 0;
@@ -439,7 +439,7 @@ int ledger_watch(const struct pq_config *cfg, double interval_s, int plain) {
   if (tty) {
     static const char hide[] = "\033[?25l\033[2J";
     if (write(STDOUT_FILENO, hide, sizeof hide - 1) < 0)
-      return LEDGER_EXIT_RUNTIME;
+      return PQ_EXIT_RUNTIME;
   }
   for (int64_t next = pq_mono_ms(); !ledger_stop; next += step) {
     struct snapshot s;
@@ -464,7 +464,7 @@ int ledger_watch(const struct pq_config *cfg, double interval_s, int plain) {
         line(&b, &s);
       snapshot_free(&s);
       if (put(&b) != 0) {
-        rc = errno == EPIPE ? LEDGER_EXIT_OK : LEDGER_EXIT_RUNTIME; /* the reader left */
+        rc = errno == EPIPE ? PQ_EXIT_OK : PQ_EXIT_RUNTIME; /* the reader left */
         break;
       }
     }
@@ -476,7 +476,7 @@ int ledger_watch(const struct pq_config *cfg, double interval_s, int plain) {
   if (tty) {
     static const char show[] = "\033[?25h\n";
     if (write(STDOUT_FILENO, show, sizeof show - 1) < 0)
-      rc = rc ? rc : LEDGER_EXIT_OK;
+      rc = rc ? rc : PQ_EXIT_OK;
   }
   pq_buf_free(&b);
   cJSON_Delete(sc.failures);
