@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BAD_HEAD_BYTES 256 /* bytes of a bad message kept for diagnosis */
 #define MAX_ID_BYTES 1024  /* longer paper, event or worker ids are bad messages */
 
@@ -115,7 +115,7 @@ enum phase {
 static const char *const state_names[LEDGER_NSTATES] = {"queued", "running", "retrying",
                                                         "succeeded", "parked"};
 
-static const char *const counter_names[LC_COUNT] = {
+static const char *counter_names[LC_COUNT] = {
     [LC_PAPERS] = "papers",
     [LC_STATE0 + LEDGER_QUEUED] = "state.queued",
     [LC_STATE0 + LEDGER_RUNNING] = "state.running",
@@ -138,7 +138,24 @@ static const char *const counter_names[LC_COUNT] = {
     [LC_QA_PAPERS] = "qa.papers",
     [LC_QA_PAIRS] = "qa.pairs",
     [LC_QA_PARKED] = "qa.parked",
+    [LC_COST_WASTED] = "cost.wasted",
+    [LC_COST_ESTIMATED] = "cost.estimated",
+    /* LC_WASTE0 + i: "waste.<pq_waste_name(i)>", filled in by waste_names() */
 };
+
+/* The counter names of the waste reasons, from spend.h's names. */
+static void waste_names(void) {
+  static char names[PQ_WASTE_COUNT][48];
+  static int done;
+  if (done)
+    return;
+  for (int i = 1; i < PQ_WASTE_COUNT; i++) {
+    snprintf(names[i], sizeof names[i], "waste.%s", pq_waste_name(i));
+    counter_names[LC_WASTE0 + i] = names[i];
+  }
+  counter_names[LC_WASTE0] = "waste.none";
+  done = 1;
+}
 
 /* Every statement the writer runs per message, prepared on first use. */
 enum stmt {
@@ -230,8 +247,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_QA_RETIRE] = "UPDATE qa_judgements SET current = 0 WHERE id = ?1",
     [ST_QA_PUT] = "INSERT INTO qa_judgements(event_id, paper_id, gen, judge, accuracy, fluency,"
                   " terminology, completeness, overall, comments, prompt_tokens,"
-                  " completion_tokens, cost_usd, created_ms, current)"
-                  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+                  " completion_tokens, cost_usd, created_ms, current, provider)"
+                  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
     [ST_QA_JUDGE_STATS] =
         "INSERT INTO qa_judge_stats VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
         "?17) ON CONFLICT(judge) DO UPDATE SET n=n+excluded.n, accuracy=accuracy+excluded.accuracy,"
@@ -280,6 +297,7 @@ int ledger_state_parse(const char *name) {
 }
 
 const char *ledger_counter_name(int counter) {
+  waste_names();
   return counter >= 0 && counter < LC_COUNT ? counter_names[counter] : "unknown";
 }
 
@@ -409,9 +427,16 @@ static int ensure_schema(struct ledger_db *db, char *err, size_t errlen) {
     if (exec(db, sql))
       goto fail_tx;
   }
+  if (version < 2) {
+    /* v2 (issue 11): the provider that served each verdict. */
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES(2, %lld)", (long long)pq_now_ms());
+    if (exec(db, "ALTER TABLE qa_judgements ADD COLUMN provider TEXT") || exec(db, sql))
+      goto fail_tx;
+  }
   if (exec(db, "COMMIT"))
     goto fail_tx;
-  pq_info("ledger db %s: schema version %d created", db->path, SCHEMA_VERSION);
+  pq_info("ledger db %s: schema version %d", db->path, SCHEMA_VERSION);
   return PQ_OK;
 fail_tx:
   exec(db, "ROLLBACK");
@@ -422,6 +447,7 @@ fail:
 }
 
 int ledger_db_open(const char *path, int flags, struct ledger_db **out, char *err, size_t errlen) {
+  waste_names();
   struct ledger_db *db = calloc(1, sizeof *db);
   int rc = PQ_ERR_IO;
   *out = NULL;
@@ -835,8 +861,22 @@ static int mark_seen(struct ledger_db *db, const char *id, int *dup) {
 
 /* Translation spend of a job event counts whatever else happens to the
  * event: money spent is money spent. */
+/* What of an event's cost was thrown away, and why (issue 11): every
+ * job.* and qa.* event may carry "spend" beside cost_usd. */
+static void add_waste(struct ledger_db *db, const cJSON *root) {
+  struct pq_spend sp;
+  pq_spend_from_json(root, &sp);
+  db->delta.x[LC_COST_WASTED] += sp.wasted_usd;
+  db->delta.x[LC_COST_ESTIMATED] += sp.estimated_usd;
+  for (int i = 1; i < PQ_WASTE_COUNT; i++) {
+    db->delta.n[LC_WASTE0 + i] += sp.wasted_requests[i];
+    db->delta.x[LC_WASTE0 + i] += sp.waste[i];
+  }
+}
+
 static void add_spend(struct ledger_db *db, struct paper *p, const cJSON *root,
                       struct attempt_row *a) {
+  add_waste(db, root);
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
   long long pt = (long long)jamount(usage, "prompt_tokens");
   long long ct = (long long)jamount(usage, "completion_tokens");
@@ -1222,6 +1262,7 @@ static int retire(struct ledger_db *db, const char *paper_id, struct judgements 
  * retried by the worker; here only its spend counts, towards QA's cost. The
  * paper's state is QA's business only when a judgement arrives. */
 static int apply_qa_failed(struct ledger_db *db, const struct event *e, enum ledger_outcome *out) {
+  add_waste(db, e->root);
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(e->root, "usage");
   double cost = jamount(e->root, "cost_usd");
   db->delta.n[LC_QA_PROMPT_TOKENS] += (long long)jamount(usage, "prompt_tokens");
@@ -1256,6 +1297,7 @@ static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_out
   nj.judge = (char *)judge;
   nj.gen = e->gen;
   nj.created_ms = e->ts;
+  add_waste(db, e->root);
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(e->root, "usage");
   long long pt = (long long)jamount(usage, "prompt_tokens");
   long long ct = (long long)jamount(usage, "completion_tokens");
@@ -1306,6 +1348,7 @@ static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_out
   sqlite3_bind_double(s, 13, cost);
   sqlite3_bind_int64(s, 14, e->ts);
   sqlite3_bind_int(s, 15, current);
+  bind_text(s, 16, jstr(e->root, "provider"));
   if ((rc = run(db, s)))
     goto cleanup;
   if (current)

@@ -150,7 +150,14 @@ static void add_usage(struct paper *p, cJSON *ev) {
     cJSON_AddNumberToObject(o, "completion_tokens", (double)u->completion_tokens);
     cJSON_AddNumberToObject(o, "requests", (double)u->requests);
   }
+  if (o) {
+    cJSON *prov = NULL;
+    for (int i = 0; i < WORK_MAX_PROVIDERS && u->providers[i].name[0]; i++)
+      if (prov || (prov = cJSON_AddObjectToObject(o, "providers")))
+        cJSON_AddNumberToObject(prov, u->providers[i].name, (double)u->providers[i].replies);
+  }
   cJSON_AddNumberToObject(ev, "cost_usd", u->cost_usd);
+  pq_spend_to_json(&u->spend, ev); /* used vs thrown away (the ledger's split) */
   cJSON_AddStringToObject(ev, "model", u->model[0] ? u->model : p->w->cfg->translate.model);
   cJSON *t = cJSON_AddObjectToObject(ev, "timings");
   if (t) {

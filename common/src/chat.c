@@ -407,12 +407,6 @@ void pq_chat_parse(long status, const char *body, size_t len, const char *curl_e
       snprintf(r->error, sizeof r->error,
                "finish_reason length: the answer was cut off at max_tokens (%ld tokens)",
                r->completion_tokens);
-#ifdef PQ_CHAT_LENGTH_AS_OK
-      /* Until the worker's shared LLM-call code reads r->reason: it rejects
-       * the cut answer through the checks (finish_reason) and splits. */
-      r->cls = PQ_CLASS_OK;
-      r->content = strdup(text ? text : "");
-#endif
     }
   } else if (fr[0] && strcmp(fr, "stop") != 0) {
     set(r, PQ_REASON_PROVIDER_ERROR);
@@ -534,6 +528,7 @@ void pq_chat_hints_init(struct pq_chat_hints *h) {
   h->retry_after_ms = h->retry_after_ms_hdr = -1;
   h->limit_requests = h->remaining_requests = h->reset_requests_ms = -1;
   h->limit_tokens = h->remaining_tokens = h->reset_tokens_ms = -1;
+  h->per_reply_window = 0;
 }
 
 static void set_count(long *dst, const char *v) {
@@ -560,6 +555,8 @@ void pq_chat_hints_header(struct pq_chat_hints *h, const char *line, size_t len,
     set_count(&h->limit_requests, v);
   } else if (is(name, "x-ratelimit-remaining-requests") || is(name, "x-ratelimit-remaining")) {
     set_count(&h->remaining_requests, v);
+    if (is(name, "x-ratelimit-remaining-requests"))
+      h->per_reply_window = 1;
   } else if (is(name, "x-ratelimit-reset-requests")) {
     h->reset_requests_ms = pq_chat_duration_ms(v);
   } else if (is(name, "x-ratelimit-reset")) {

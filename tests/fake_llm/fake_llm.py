@@ -892,7 +892,7 @@ def parse_args(argv):
     ap.add_argument("--retry-after", type=float, default=1.0, help="Retry-After for injected 429s (s)")
     ap.add_argument("--hang-s", type=float, default=-1.0, help="phang sleeps this long (<0: never answer)")
     for f in FAULTS:
-        ap.add_argument("--" + f, type=float, default=0.0, help="probability 0..1")
+        ap.add_argument("--" + f.replace("_", "-"), type=float, default=0.0, help="probability 0..1")
     ap.add_argument("--rule", action="append", default=[], metavar="SUBSTRING=ACTION[:N]",
                     help="actions: " + ", ".join(ACTIONS))
     ap.add_argument("--report-cost", action="store_true", help="add usage.cost")
