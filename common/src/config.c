@@ -3,6 +3,7 @@
  * message naming the file, line and key (or the environment variable). */
 #include "paperq/config.h"
 #include "paperq/chat.h"
+#include "paperq/cli.h"
 #include "paperq/log.h"
 #include "paperq/redact.h"
 #include "paperq/util.h"
@@ -91,6 +92,17 @@ static const struct key keys[] = {
     {"limits", "max_title_bytes", K_INT, OFF(limits.max_title_bytes), "4096", 64, 1 << 30, 0, NULL},
     {"limits", "max_abstract_bytes", K_INT, OFF(limits.max_abstract_bytes), "65536", 256, 1 << 30, 0, NULL},
     {"limits", "max_response_bytes", K_INT, OFF(limits.max_response_bytes), "4194304", 1024, 1 << 30, 0, NULL},
+    {"harvest", "base_url", K_STRING, OFF(harvest.base_url), "https://archive.org", 0, 0, 0, NULL},
+    {"harvest", "collection", K_STRING, OFF(harvest.collection), "chinaxivmirror", 0, 0, 0, NULL},
+    {"harvest", "page_size", K_INT, OFF(harvest.page_size), "1000", 100, 10000, 0, NULL},
+    {"harvest", "requests_per_minute", K_INT, OFF(harvest.requests_per_minute), "30", 1, 6000, 0, NULL},
+    {"harvest", "max_retries", K_INT, OFF(harvest.max_retries), "6", 0, 100, 0, NULL},
+    {"harvest", "retry_base_ms", K_INT, OFF(harvest.retry_base_ms), "2000", 1, 3600000, 0, NULL},
+    {"harvest", "retry_max_ms", K_INT, OFF(harvest.retry_max_ms), "120000", 1, 3600000, 0, NULL},
+    {"harvest", "timeout_s", K_INT, OFF(harvest.timeout_s), "120", 1, 3600, 0, NULL},
+    {"harvest", "max_page_bytes", K_INT, OFF(harvest.max_page_bytes), "67108864", 1024, 1 << 30, 0, NULL},
+    {"site", "assets_dir", K_STRING, OFF(site.assets_dir), "site-assets", 0, 0, 0, NULL},
+    {"site", "page_size", K_INT, OFF(site.page_size), "50", 5, 10000, 0, NULL},
     {"log", "level", K_STRING, OFF(log.level), "info", 0, 0, 0, "debug|info|warn|error"},
 };
 /* clang-format on */
@@ -463,7 +475,7 @@ static int check_extra_body(const struct pq_config *cfg, const char *key, const 
 }
 
 static int validate(struct pq_config *cfg, char *err, size_t errlen) {
-  long delays[64];
+  long delays[PQ_RETRY_MAX_DELAYS];
   char why[256];
   if (pq_chat_reasoning_check(cfg->translate.reasoning, why, sizeof why) != PQ_OK ||
       pq_chat_reasoning_check(cfg->qa.reasoning, why, sizeof why) != PQ_OK) {
@@ -477,7 +489,7 @@ static int validate(struct pq_config *cfg, char *err, size_t errlen) {
   if (check_extra_body(cfg, "translate.extra_body", cfg->translate.extra_body, err, errlen) ||
       check_extra_body(cfg, "qa.extra_body", cfg->qa.extra_body, err, errlen))
     return PQ_ERR_PARSE;
-  if (pq_config_delays(cfg->retry.delays_ms, delays, 64) < 1) {
+  if (pq_config_delays(cfg->retry.delays_ms, delays, PQ_RETRY_MAX_DELAYS) < 1) {
     snprintf(err, errlen,
              "%s: retry.delays_ms = \"%s\": expected comma-separated milliseconds, e.g. "
              "\"10000,60000,300000\"",
@@ -558,13 +570,13 @@ int pq_config_for_main(const char *program, const char *path, int print_config,
   if (pq_config_load(path, cfg, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "%s: %s\n", program, err);
     pq_config_free(cfg);
-    return 2;
+    return PQ_EXIT_USAGE;
   }
   pq_log_set_level_name(cfg->log.level);
   if (print_config) {
     pq_config_print(cfg, stdout);
     pq_config_free(cfg);
-    return 0;
+    return PQ_EXIT_OK;
   }
   return -1;
 }

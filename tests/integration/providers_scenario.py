@@ -125,7 +125,18 @@ def run(n=300, faults=True, seed=11, timeout=600, tag="prov"):
             if busy or pq.queue_depths(p.prefix).get(p.prefix + ".qa") is None:
                 return None
             return rep
-        rep = p.wait_for(drained, timeout, "every paper terminal and the QA queue empty", interval=1)
+        # An older build may never finish (a flagged paper stopped its
+        # workers again and again): then it is measured as it stands.
+        deadline = time.monotonic() + timeout
+        finished = False
+        while time.monotonic() < deadline:
+            try:
+                if drained():
+                    finished = True
+                    break
+            except AssertionError:
+                pass
+            time.sleep(1)
         # QA finishes after its translation: give the last verdicts a minute
         # to arrive (an older build may never get there; it is measured as is)
         want = len([r for r in recs[FLAGGED:] if sampled(r["id"], 0.1)])
@@ -171,7 +182,7 @@ def run(n=300, faults=True, seed=11, timeout=600, tag="prov"):
         qa = rep["qa"]
         cost = rep["cost"]
         figures = dict(
-            papers=n, seconds=round(time.monotonic() - t0, 1),
+            papers=n, finished=finished, seconds=round(time.monotonic() - t0, 1),
             succeeded=rep["papers"]["succeeded"], parked=rep["papers"]["parked"],
             parked_papers=[(x.get("paper_id"), x.get("reason") or x.get("park_reason") or x.get("error"))
                            for x in parked],
@@ -190,8 +201,9 @@ def run(n=300, faults=True, seed=11, timeout=600, tag="prov"):
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    clean = run(n, faults=False, tag="provclean")
-    faulty = run(n, faults=True, tag="provfaulty")
+    timeout = int(os.environ.get("BENCH_TIMEOUT", "600"))
+    clean = run(n, faults=False, tag="provclean", timeout=timeout)
+    faulty = run(n, faults=True, tag="provfaulty", timeout=timeout)
     wasted = faulty["billed_usd"] - clean["billed_usd"]
     for name, f in (("clean", clean), ("faulty", faulty)):
         g = dict(f)

@@ -35,6 +35,7 @@ class TestProviders(unittest.TestCase):
             self.assertGreater(f["by_action"].get(action, 0), 0, action)
         for style in ("decimal", "string", "fence", "prose", "think", "trailing_comma"):
             self.assertGreater(f["judge_styles"].get(style, 0), 0, style)
+        self.assertTrue(f["finished"], "every paper terminal, QA queues empty")
         self.assertEqual(f["partial"], [], "stored translations that are not the complete answer")
         self.assertEqual(f["worker_exits"], [], "the fleet stopped")
         self.assertEqual(f["parked"], len(f["flagged"]), f["parked_papers"])
