@@ -230,29 +230,35 @@ static void test_retry_asks_the_rest(void) {
 }
 
 /* A judge's 429s are resent after Retry-After; only 50 in a row fail the QA
- * job (transient), and the other judge is cancelled. */
+ * job (transient). The other judge is not cancelled: its answer is paid for
+ * and its verdict kept (issue 11). */
 static void test_rate_limited_judge(void) {
   struct pq_job job;
   qa_job(NULL, &job);
   enum work_status st;
   struct work *w = start(&job, &st);
-  struct http_req *a = fp.pending[0];
+  struct http_req *a = fp.pending[0], *b = fp.pending[1];
   const char *body = "{\"error\":{\"message\":\"Rate limit exceeded\",\"code\":429}}";
   int resent = 0;
   st = WORK_PENDING;
-  while (st == WORK_PENDING && resent <= WORK_MAX_RATE_RETRIES + 1) {
+  while (is_pending(a) && resent <= WORK_MAX_RATE_RETRIES + 1) {
     st = fake_answer(&fp, a, 429, body, 500);
-    if (st == WORK_PENDING) {
+    if (is_pending(a)) {
       CHECK(fp.last_delay_ms == 500);
       resent++;
     }
   }
   CHECK(resent == WORK_MAX_RATE_RETRIES);
-  CHECK(st == WORK_FAILED);
+  CHECK(st == WORK_PENDING); /* b is still out */
   CHECK(w->outcome == PQ_CLASS_TRANSIENT);
   CHECK(strstr(w->error, "rate limited") != NULL);
-  CHECK(fp.npending == 0 && fp.cancelled == 1);
+  CHECK(fp.cancelled == 0);
   CHECK(w->usage.requests == 0); /* 429s are not answers */
+  st = verdict(b, good);
+  CHECK(st == WORK_FAILED);
+  cJSON *events = work_take_events(w);
+  CHECK(cJSON_GetArraySize(events) == 1); /* b's verdict kept */
+  cJSON_Delete(events);
   work_free(w);
   pq_job_free(&job);
 }
