@@ -3,6 +3,7 @@
 #include "db.h"
 #include "ledger.h"
 
+#include "paperq/textutil.h"
 #include "paperq/config.h"
 #include "paperq/util.h"
 
@@ -70,7 +71,7 @@ cleanup:
 
 static const char *str(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : "";
+  return pq_text_safe(cJSON_IsString(v) ? v->valuestring : ""); /* untrusted text, escaped */
 }
 
 static double num(const cJSON *o, const char *k) {

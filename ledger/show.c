@@ -3,6 +3,7 @@
 #include "db.h"
 #include "ledger.h"
 
+#include "paperq/textutil.h"
 #include "paperq/config.h"
 #include "paperq/util.h"
 
@@ -187,9 +188,11 @@ cleanup:
   return rc;
 }
 
+/* Text from the ledger came from events and records: printed escaped, so
+ * control characters cannot reach the terminal (long text cut at 4 KB). */
 static const char *str(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
+  return cJSON_IsString(v) ? pq_text_safe(v->valuestring) : NULL;
 }
 
 static double num(const cJSON *o, const char *k) {
@@ -218,7 +221,7 @@ static void list_line(const char *label, const cJSON *arr) {
   int first = 1;
   cJSON_ArrayForEach(e, arr) {
     if (cJSON_IsString(e)) {
-      printf("%s%s", first ? "" : "; ", e->valuestring);
+      printf("%s%s", first ? "" : "; ", pq_text_safe(e->valuestring));
       first = 0;
     }
   }

@@ -8,6 +8,7 @@
 #include "paperq/log.h"
 #include "paperq/mq.h"
 #include "paperq/record.h"
+#include "paperq/textutil.h"
 #include "paperq/util.h"
 
 #include <getopt.h>
@@ -293,7 +294,8 @@ int main(int argc, char **argv) {
       char where[512];
       int r = pq_record_reader_next(readers[i], &rec, where, sizeof where, err, sizeof err);
       if (r == PQ_ERR_PARSE) {
-        fprintf(stderr, "%s: %s\n", where, err);
+        fprintf(stderr, "%s: %s\n", pq_text_safe(where),
+                pq_text_safe(err)); /* escaped: input text */
         st.rejected++;
         continue;
       }

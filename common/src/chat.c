@@ -96,6 +96,11 @@ static enum pq_err_class classify_status(long status, const char *msg, const cha
   return PQ_CLASS_TRANSIENT;
 }
 
+/* A usage figure: absent/null is fine, else a number in [0, max]. */
+static int usage_ok(const cJSON *v, double max) {
+  return cJSON_IsNull(v) || (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max);
+}
+
 void pq_chat_parse(long status, const char *body, size_t len, const char *curl_error,
                    struct pq_chat_result *r) {
   memset(r, 0, sizeof *r);
@@ -145,9 +150,16 @@ void pq_chat_parse(long status, const char *body, size_t len, const char *curl_e
   const cJSON *pt = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
   const cJSON *ct = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
   const cJSON *cost = cJSON_GetObjectItemCaseSensitive(usage, "cost");
+  /* Absurd usage (9e18 tokens, a cost of 1e300, negative numbers) is a
+   * broken reply, checked before any cast or sum (issue 13). */
+  if ((pt && !usage_ok(pt, PQ_CHAT_MAX_TOKENS)) || (ct && !usage_ok(ct, PQ_CHAT_MAX_TOKENS)) ||
+      (cost && !usage_ok(cost, PQ_CHAT_MAX_COST_USD))) {
+    snprintf(r->error, sizeof r->error, "malformed response: usage out of range");
+    goto cleanup;
+  }
   r->prompt_tokens = cJSON_IsNumber(pt) ? (long)pt->valuedouble : 0;
   r->completion_tokens = cJSON_IsNumber(ct) ? (long)ct->valuedouble : 0;
-  if (cJSON_IsNumber(cost) && cost->valuedouble >= 0)
+  if (cJSON_IsNumber(cost))
     r->cost_usd = cost->valuedouble;
   r->content = strdup(content->valuestring);
   if (!r->content) {

@@ -6,6 +6,7 @@
 #include "paperq/util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -74,9 +75,9 @@ static const struct key keys[] = {
     {"targets", "max_failed_ratio", K_DOUBLE, OFF(targets.max_failed_ratio), "0.01", 0, 1, 0, NULL},
     {"targets", "budget_usd", K_DOUBLE, OFF(targets.budget_usd), "5", 0, 1e9, 0, NULL},
     {"targets", "max_hours", K_DOUBLE, OFF(targets.max_hours), "24", 0, 1e6, 0, NULL},
-    {"limits", "max_record_bytes", K_INT, OFF(limits.max_record_bytes), "1048576", 1024, 1 << 30, 0, NULL},
-    {"limits", "max_title_bytes", K_INT, OFF(limits.max_title_bytes), "4096", 64, 1 << 30, 0, NULL},
-    {"limits", "max_abstract_bytes", K_INT, OFF(limits.max_abstract_bytes), "65536", 256, 1 << 30, 0, NULL},
+    {"limits", "max_record_bytes", K_INT, OFF(limits.max_record_bytes), "1048576", 1024, 16 << 20, 0, NULL},
+    {"limits", "max_title_bytes", K_INT, OFF(limits.max_title_bytes), "4096", 64, 4 << 20, 0, NULL},
+    {"limits", "max_abstract_bytes", K_INT, OFF(limits.max_abstract_bytes), "65536", 256, 4 << 20, 0, NULL},
     {"limits", "max_response_bytes", K_INT, OFF(limits.max_response_bytes), "4194304", 1024, 1 << 30, 0, NULL},
     {"log", "level", K_STRING, OFF(log.level), "info", 0, 0, 0, "debug|info|warn|error"},
 };
@@ -100,6 +101,48 @@ static int oneof_ok(const char *oneof, const char *v) {
     p = bar + 1;
   }
   return 0;
+}
+
+/* Checks of one string key that need no other key, made where the value is
+ * set so the error names its file and line or its environment variable. */
+static int check_string(const struct key *k, const char *text, const char *where, char *err,
+                        size_t errlen) {
+  const char *name = k->name;
+  if (strcmp(k->group, "retry") == 0 && strcmp(name, "delays_ms") == 0) {
+    long delays[64];
+    if (pq_config_delays(text, delays, 64) < 1) {
+      snprintf(err, errlen,
+               "%s: retry.delays_ms = \"%.200s\": expected 1 to 64 comma-separated milliseconds "
+               "(0 to 86400000), e.g. \"10000,60000,300000\"",
+               where, text);
+      return PQ_ERR_PARSE;
+    }
+  } else if (strcmp(k->group, "broker") == 0 && strcmp(name, "url") == 0) {
+    if (strncmp(text, "amqp://", 7) != 0 && strncmp(text, "amqps://", 8) != 0) {
+      snprintf(err, errlen, "%s: broker.url must start with amqp:// (got a value of %zu chars)",
+               where, strlen(text));
+      return PQ_ERR_PARSE;
+    }
+  } else if (strcmp(k->group, "broker") == 0 && strcmp(name, "prefix") == 0) {
+    /* Longer prefixes used to be cut short, so two pipelines with long
+     * prefixes shared queues. */
+    if (!text[0] || strlen(text) > PQ_CONFIG_MAX_PREFIX) {
+      snprintf(err, errlen,
+               "%s: broker.prefix must be 1 to %d characters (got %zu): queue names are "
+               "<prefix>.<name> and must stay distinct",
+               where, PQ_CONFIG_MAX_PREFIX, strlen(text));
+      return PQ_ERR_PARSE;
+    }
+  } else if (strcmp(k->group, "ledger") == 0 && strcmp(name, "db") == 0) {
+    if (!text[0]) {
+      snprintf(err, errlen,
+               "%s: ledger.db must name the ledger's database file (an empty path would consume "
+               "events into nothing)",
+               where);
+      return PQ_ERR_PARSE;
+    }
+  }
+  return PQ_OK;
 }
 
 /* Sets one key from text; where names the origin for the error message. */
@@ -133,6 +176,8 @@ static int set_text(struct pq_config *cfg, const struct key *k, const char *text
                text, k->oneof);
       return PQ_ERR_PARSE;
     }
+    if (check_string(k, text, where, err, errlen) != PQ_OK)
+      return PQ_ERR_PARSE;
     char *dup = strdup(text);
     if (!dup)
       return PQ_ERR_NOMEM;
@@ -244,6 +289,60 @@ double pq_config_cost(const struct pq_config *cfg, const char *model, long promp
   return ((double)prompt_tokens * in + (double)completion_tokens * out) / 1e6;
 }
 
+/* Finds "name = 123" (or "name : 123") on line `line` of file and copies
+ * the integer literal, as written, into out (for pq_parse_long to range
+ * check: one more digit must not wrap). Hex literals are converted. */
+static int literal_int(const char *file, int line, const char *name, char *out, size_t outlen) {
+  FILE *f = fopen(file, "r");
+  char buf[4096];
+  int n = 0, rc = PQ_ERR;
+  if (!f)
+    return PQ_ERR;
+  while (fgets(buf, sizeof buf, f))
+    if (++n == line)
+      break;
+  fclose(f);
+  if (n != line)
+    return PQ_ERR;
+  size_t nl = strlen(name);
+  for (const char *p = strstr(buf, name); p; p = strstr(p + 1, name)) {
+    if (p > buf && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '-'))
+      continue;
+    const char *q = p + nl;
+    while (*q == ' ' || *q == '\t')
+      q++;
+    if (*q != '=' && *q != ':')
+      continue;
+    q++;
+    while (*q == ' ' || *q == '\t')
+      q++;
+    const char *start = q;
+    if (*q == '-' || *q == '+')
+      q++;
+    int hex = q[0] == '0' && (q[1] == 'x' || q[1] == 'X');
+    if (hex)
+      q += 2;
+    while (hex ? isxdigit((unsigned char)*q) : isdigit((unsigned char)*q))
+      q++;
+    size_t len = (size_t)(q - start);
+    if (len == 0 || len >= outlen)
+      return PQ_ERR;
+    if (hex) {
+      errno = 0;
+      long long v = strtoll(start, NULL, 16);
+      if (errno)
+        snprintf(out, outlen, "%.*s", (int)len, start); /* out of range: the parse fails */
+      else
+        snprintf(out, outlen, "%lld", v);
+    } else {
+      snprintf(out, outlen, "%.*s", (int)len, start);
+    }
+    rc = PQ_OK;
+    break;
+  }
+  return rc;
+}
+
 static int load_file(struct pq_config *cfg, const char *path, char *err, size_t errlen) {
   config_t lc;
   int rc = PQ_OK;
@@ -295,10 +394,16 @@ static int load_file(struct pq_config *cfg, const char *path, char *err, size_t 
       const char *val = text;
       switch (config_setting_type(s)) {
       case CONFIG_TYPE_INT:
-        snprintf(text, sizeof text, "%d", config_setting_get_int(s));
-        break;
       case CONFIG_TYPE_INT64:
-        snprintf(text, sizeof text, "%lld", config_setting_get_int64(s));
+        /* libconfig 1.5 wraps integers modulo 2^32 (4294967312 reads as
+         * 16): the number is taken from the file's own text instead. */
+        if (literal_int(config_setting_source_file(s) ? config_setting_source_file(s) : path, line,
+                        name, text, sizeof text) != PQ_OK) {
+          if (config_setting_type(s) == CONFIG_TYPE_INT)
+            snprintf(text, sizeof text, "%d", config_setting_get_int(s));
+          else
+            snprintf(text, sizeof text, "%lld", config_setting_get_int64(s));
+        }
         break;
       case CONFIG_TYPE_FLOAT:
         snprintf(text, sizeof text, "%.17g", config_setting_get_float(s));
@@ -363,28 +468,19 @@ static int load_env(struct pq_config *cfg, char *err, size_t errlen) {
   return PQ_OK;
 }
 
+/* Checks that involve more than one key. The value may come from the file
+ * or from the environment: the message names the one it came from. */
 static int validate(struct pq_config *cfg, char *err, size_t errlen) {
-  long delays[64];
-  if (pq_config_delays(cfg->retry.delays_ms, delays, 64) < 1) {
-    snprintf(err, errlen,
-             "%s: retry.delays_ms = \"%s\": expected comma-separated milliseconds, e.g. "
-             "\"10000,60000,300000\"",
-             cfg->source, cfg->retry.delays_ms);
-    return PQ_ERR_PARSE;
-  }
-  if (strncmp(cfg->broker.url, "amqp://", 7) != 0 && strncmp(cfg->broker.url, "amqps://", 8) != 0) {
-    snprintf(err, errlen, "%s: broker.url must start with amqp:// (got a value of %zu chars)",
-             cfg->source, strlen(cfg->broker.url));
-    return PQ_ERR_PARSE;
-  }
-  if (!cfg->broker.prefix[0]) {
-    snprintf(err, errlen, "%s: broker.prefix must not be empty", cfg->source);
-    return PQ_ERR_PARSE;
-  }
   if (strcmp(cfg->translate.provider, "openai") == 0 &&
       strncmp(cfg->translate.base_url, "http", 4)) {
-    snprintf(err, errlen, "%s: translate.base_url = \"%s\": expected an http(s):// URL",
-             cfg->source, cfg->translate.base_url);
+    const char *var = "PAPERQ_TRANSLATE_BASE_URL";
+    char where[160];
+    if (getenv(var))
+      snprintf(where, sizeof where, "environment variable %s", var);
+    else
+      snprintf(where, sizeof where, "%s", cfg->source);
+    snprintf(err, errlen, "%s: translate.base_url = \"%.200s\": expected an http(s):// URL", where,
+             cfg->translate.base_url);
     return PQ_ERR_PARSE;
   }
   return PQ_OK;

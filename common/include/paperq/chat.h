@@ -17,6 +17,10 @@ enum pq_err_class {
 
 const char *pq_err_class_name(enum pq_err_class c);
 
+/* Usage a reply may report; beyond it the reply is malformed (transient). */
+#define PQ_CHAT_MAX_TOKENS 1e9
+#define PQ_CHAT_MAX_COST_USD 1e4
+
 struct pq_chat_result {
   enum pq_err_class cls;
   char *content; /* malloc'd assistant text, NULL on failure */

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#define PQ_CONFIG_MAX_PREFIX 100 /* broker.prefix, so every queue name fits AMQP's 255 bytes */
+
 struct pq_config {
   struct {
     char *url;          /* amqp://user[:password]@host:port/vhost */
