@@ -1,0 +1,62 @@
+/* Chunk plan, join and split: the input is segments separated by 0xFF, the
+ * first byte sets the token budget. Planning never crashes; a chunk that
+ * joins splits back into as many parts as it has pieces; an arbitrary
+ * answer (the last segment) splits or is refused. */
+#include "fuzz.h"
+#include "paperq/chunk.h"
+#include "paperq/util.h"
+
+#define MAX_SEGS 64
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 1)
+    return 0;
+  size_t budget = PQ_CHUNK_MIN_BUDGET + data[0] * 4;
+  char *buf = fuzz_str(data + 1, size - 1);
+  const char *segs[MAX_SEGS];
+  size_t n = 0;
+  char *p = buf, *end = buf + size - 1;
+  while (n < MAX_SEGS) {
+    segs[n++] = p;
+    char *sep = memchr(p, 0xFF, (size_t)(end - p));
+    if (!sep)
+      break;
+    *sep = '\0';
+    p = sep + 1;
+  }
+  struct pq_chunk_plan plan;
+  memset(&plan, 0, sizeof plan);
+  if (pq_chunk_plan(segs, n, budget, &plan) == PQ_OK) {
+    for (size_t c = 0; c < plan.n_chunks; c++) {
+      char *joined = NULL, **parts = NULL;
+      size_t nparts = 0;
+      if (pq_chunk_plan_join(&plan, segs, c, &joined) != PQ_OK)
+        continue;
+      FUZZ_ASSERT(pq_chunk_split(joined, plan.chunks[c].count, &parts, &nparts) == PQ_OK);
+      FUZZ_ASSERT(nparts == plan.chunks[c].count);
+      pq_chunk_free_strings(parts, nparts);
+      free(joined);
+    }
+    /* Rejoin with the pieces themselves as their "translations". */
+    const char **texts = calloc(plan.n_pieces + 1, sizeof *texts);
+    char **owned = calloc(plan.n_pieces + 1, sizeof *owned);
+    for (size_t i = 0; texts && owned && i < plan.n_pieces; i++) {
+      owned[i] = strndup(segs[plan.pieces[i].segment] + plan.pieces[i].offset, plan.pieces[i].len);
+      texts[i] = owned[i] ? owned[i] : "";
+    }
+    char **out = NULL;
+    if (texts && owned && pq_chunk_rejoin(&plan, texts, &out) == PQ_OK)
+      pq_chunk_free_strings(out, plan.n_segments);
+    for (size_t i = 0; owned && i < plan.n_pieces; i++)
+      free(owned[i]);
+    free(owned);
+    free(texts);
+  }
+  pq_chunk_plan_free(&plan);
+  char **parts = NULL;
+  size_t nparts = 0;
+  if (pq_chunk_split(segs[n - 1], n, &parts, &nparts) == PQ_OK)
+    pq_chunk_free_strings(parts, nparts);
+  free(buf);
+  return 0;
+}
