@@ -4,10 +4,12 @@
  * reused, and the report's counts live in a counters table updated in the
  * same transaction, because ingest must keep up with a whole fleet. */
 #include "db.h"
+#include "db_internal.h"
 
 #include "paperq/job.h"
 #include "paperq/log.h"
 #include "paperq/mq.h"
+#include "paperq/qa.h"
 #include "paperq/util.h"
 
 #include <cjson/cJSON.h>
@@ -30,7 +32,8 @@ static const char *const schema_v1 =
     "  state TEXT NOT NULL,"       /* queued|running|retrying|succeeded|parked */
     "  gen INTEGER NOT NULL,"      /* requeue generation the state belongs to */
     "  attempts INTEGER NOT NULL," /* highest attempt number seen in this generation */
-    "  phase INTEGER NOT NULL,"    /* 0 queued, 1 started, 2 failed: orders events of one attempt */
+    "  phase INTEGER NOT NULL,"    /* 0 queued, 1 started, 2 failed, 3 succeeded (enum phase):
+                                      orders the events of one attempt */
     "  title TEXT, origin TEXT,"
     "  queued_ms INTEGER, started_ms INTEGER, finished_ms INTEGER,"
     "  last_error TEXT, park_reason TEXT, model TEXT,"
@@ -67,6 +70,7 @@ static const char *const schema_v1 =
     "  fatal_error TEXT, fatal_model TEXT, stop_reason TEXT);"
     "CREATE TABLE qa_judgements("
     "  id INTEGER PRIMARY KEY, event_id TEXT, paper_id TEXT NOT NULL, gen INTEGER NOT NULL,"
+    /* the score columns are pq_qa_score_names (common/src/qa.c), in that order */
     "  judge TEXT NOT NULL, accuracy REAL, fluency REAL, terminology REAL, completeness REAL,"
     "  overall REAL, comments TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,"
     "  cost_usd REAL, created_ms INTEGER,"
@@ -97,6 +101,16 @@ static const char *const schema_v1 =
     "CREATE TABLE counters(name TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0,"
     "  x REAL NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
+
+/* papers.phase: how far the paper's current attempt got, so that events of
+ * one attempt that arrive out of order are ordered (order_key). Stored as
+ * these numbers. */
+enum phase {
+  PHASE_QUEUED = 0,   /* no attempt running: new, requeued, or handed back after a fatal error */
+  PHASE_STARTED = 1,  /* job.started */
+  PHASE_FAILED = 2,   /* job.failed: retrying, or parked next */
+  PHASE_SUCCEEDED = 3 /* job.succeeded */
+};
 
 static const char *const state_names[LEDGER_NSTATES] = {"queued", "running", "retrying",
                                                         "succeeded", "parked"};
@@ -256,10 +270,11 @@ struct ledger_db {
   char *path;
   int in_tx;
   sqlite3_stmt *st[ST_COUNT];
-  struct ledger_counters delta; /* changes of the open transaction */
-  int64_t tx_first_queued_ms;   /* earliest job.queued ts in the transaction, 0 = none */
-  int64_t tx_last_finished_ms;  /* latest terminal ts in the transaction, 0 = none */
-  int last_error;               /* SQLite's extended code of the last failure */
+  sqlite3_stmt *readers[LEDGER_DB_READERS]; /* query.c's cached lookups */
+  struct ledger_counters delta;             /* changes of the open transaction */
+  int64_t tx_first_queued_ms;  /* earliest job.queued ts in the transaction, 0 = none */
+  int64_t tx_last_finished_ms; /* latest terminal ts in the transaction, 0 = none */
+  int last_error;              /* SQLite's extended code of the last failure */
 };
 
 const char *ledger_state_name(int state) {
@@ -277,7 +292,7 @@ const char *ledger_counter_name(int counter) {
   return counter >= 0 && counter < LC_COUNT ? counter_names[counter] : "unknown";
 }
 
-sqlite3 *ledger_db_sqlite(struct ledger_db *db) { return db->db; }
+sqlite3 *ledger_db_conn(struct ledger_db *db) { return db->db; }
 const char *ledger_db_path(const struct ledger_db *db) { return db->path; }
 int ledger_db_in_transaction(const struct ledger_db *db) { return db->in_tx; }
 
@@ -285,6 +300,23 @@ static int sql_fail(struct ledger_db *db, const char *what) {
   db->last_error = sqlite3_extended_errcode(db->db);
   pq_error("ledger db %s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
   return PQ_ERR_IO;
+}
+
+int ledger_db_fail(struct ledger_db *db, const char *what) { return sql_fail(db, what); }
+
+sqlite3_stmt *ledger_db_reader(struct ledger_db *db, int slot, const char *sql) {
+  sqlite3_stmt *s = db->readers[slot];
+  if (s) {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+  }
+  if (sqlite3_prepare_v3(db->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->readers[slot], NULL) !=
+      SQLITE_OK) {
+    sql_fail(db, sql);
+    return NULL;
+  }
+  return db->readers[slot];
 }
 
 static int exec(struct ledger_db *db, const char *sql) {
@@ -417,13 +449,30 @@ int ledger_db_open(const char *path, int flags, struct ledger_db **out, char *er
              path);
     goto cleanup;
   }
-  int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  int readonly = (flags & LEDGER_DB_READONLY) && !(flags & LEDGER_DB_CREATE);
+  if (readonly && access(path, R_OK) != 0) {
+    snprintf(err, errlen, "cannot read ledger database %s", path);
+    goto cleanup;
+  }
+  int oflags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
   if (flags & LEDGER_DB_CREATE)
     oflags |= SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(path, &db->db, oflags, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "cannot open ledger database %s: %s", path,
              db->db ? sqlite3_errmsg(db->db) : "out of memory");
     goto cleanup;
+  }
+  if (readonly) {
+    /* A reader beside serve (the producer): no pragmas, no schema changes;
+     * a database of another schema version is not one we can read. */
+    int version = 0;
+    sqlite3_busy_timeout(db->db, 2000);
+    if (schema_version(db, &version) || version != SCHEMA_VERSION) {
+      snprintf(err, errlen, "%s: not a ledger database of schema version %d", path, SCHEMA_VERSION);
+      goto cleanup;
+    }
+    *out = db;
+    return PQ_OK;
   }
   /* Waiting out another writer (requeue while serve runs) beats failing. */
   sqlite3_busy_timeout(db->db, 10000);
@@ -450,6 +499,8 @@ void ledger_db_close(struct ledger_db *db) {
     ledger_db_rollback(db);
   for (int i = 0; i < ST_COUNT; i++)
     sqlite3_finalize(db->st[i]);
+  for (int i = 0; i < LEDGER_DB_READERS; i++)
+    sqlite3_finalize(db->readers[i]);
   sqlite3_close(db->db);
   free(db->path);
   free(db);
@@ -610,7 +661,7 @@ struct paper {
   int orig_dry;   /* counted as a dry-run success when read */
   int state;
   long gen, attempts;
-  int phase;
+  int phase; /* enum phase */
   int dry_run;
   int64_t queued_ms, started_ms, finished_ms;
   long long prompt_tokens, completion_tokens;
@@ -700,7 +751,7 @@ static void new_generation(struct paper *p, long gen, int state) {
   p->gen = gen;
   p->state = state;
   p->attempts = 0;
-  p->phase = 0;
+  p->phase = PHASE_QUEUED;
   p->started_ms = 0;
   p->finished_ms = 0;
   p->park_reason = NULL;
@@ -712,7 +763,7 @@ static int terminal(int state) { return state == LEDGER_SUCCEEDED || state == LE
 /* Orders the non-terminal events of one generation: a later attempt wins,
  * and within an attempt a failure comes after its start. Events from
  * different workers arrive in any order, so timestamps cannot do this. */
-static long order_key(long attempt, int phase) { return attempt * 4 + phase; }
+static long order_key(long attempt, int phase) { return attempt * (PHASE_SUCCEEDED + 1) + phase; }
 
 static int put_source(struct ledger_db *db, const char *paper_id, long gen, const char *origin,
                       const cJSON *record) {
@@ -903,13 +954,13 @@ static int apply_started(struct ledger_db *db, const struct event *e, enum ledge
   }
   if (!p.exists || e->gen > p.gen)
     new_generation(&p, e->gen, LEDGER_QUEUED);
-  if (terminal(p.state) || order_key(e->attempt, 1) < order_key(p.attempts, p.phase)) {
+  if (terminal(p.state) || order_key(e->attempt, PHASE_STARTED) < order_key(p.attempts, p.phase)) {
     *out = LEDGER_KEPT; /* a late start never demotes */
     return put_attempt(db, &a);
   }
   p.state = LEDGER_RUNNING;
   p.attempts = e->attempt;
-  p.phase = 1;
+  p.phase = PHASE_STARTED;
   if (!p.started_ms)
     p.started_ms = e->ts;
   *out = LEDGER_APPLIED;
@@ -936,7 +987,7 @@ static int apply_failed(struct ledger_db *db, const struct event *e, enum ledger
   } else {
     if (!p.exists || e->gen > p.gen)
       new_generation(&p, e->gen, LEDGER_QUEUED);
-    if (terminal(p.state) || order_key(e->attempt, 2) < order_key(p.attempts, p.phase)) {
+    if (terminal(p.state) || order_key(e->attempt, PHASE_FAILED) < order_key(p.attempts, p.phase)) {
       *out = LEDGER_KEPT;
     } else {
       *out = LEDGER_APPLIED;
@@ -946,7 +997,7 @@ static int apply_failed(struct ledger_db *db, const struct event *e, enum ledger
         /* The worker handed the job back unharmed: it waits in the queue
          * and the same attempt number starts again. */
         p.state = LEDGER_QUEUED;
-        p.phase = 0;
+        p.phase = PHASE_QUEUED;
       } else {
         /* Not retryable: the worker parks it next; until that message
          * arrives the paper is still this attempt's. */
@@ -954,7 +1005,7 @@ static int apply_failed(struct ledger_db *db, const struct event *e, enum ledger
           p.state = LEDGER_RETRYING;
         else if (p.state == LEDGER_QUEUED)
           p.state = LEDGER_RUNNING; /* its start event has not arrived (yet) */
-        p.phase = 2;
+        p.phase = PHASE_FAILED;
       }
     }
   }
@@ -997,7 +1048,7 @@ static int apply_succeeded(struct ledger_db *db, const struct event *e, enum led
       p.state = LEDGER_SUCCEEDED;
       if (e->attempt > p.attempts)
         p.attempts = e->attempt;
-      p.phase = 3;
+      p.phase = PHASE_SUCCEEDED;
       p.model = model;
       p.dry_run = dry_run;
       p.finished_ms = finished;
@@ -1113,8 +1164,8 @@ struct judgement {
   char *judge;
   long gen;
   int64_t created_ms;
-  double score[5]; /* accuracy, fluency, terminology, completeness, overall */
-  int current;     /* still current while the set is being changed */
+  double score[PQ_QA_NSCORES]; /* in pq_qa_score_names order */
+  int current;                 /* still current while the set is being changed */
 };
 
 struct judgements {
@@ -1157,7 +1208,7 @@ static int load_current(struct ledger_db *db, const char *paper_id, struct judge
     j->id = sqlite3_column_int64(s, 0);
     j->gen = (long)sqlite3_column_int64(s, 2);
     j->created_ms = sqlite3_column_int64(s, 3);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < PQ_QA_NSCORES; i++)
       j->score[i] = sqlite3_column_double(s, 4 + i);
     j->current = 1;
   }
@@ -1173,7 +1224,7 @@ static int load_current(struct ledger_db *db, const char *paper_id, struct judge
  * others: the paper's other judgements; those still current pair with j. */
 static int qa_stats(struct ledger_db *db, const char *paper_id, const struct judgement *j, int sign,
                     const struct judgements *others) {
-  double overall = j->score[4];
+  double overall = j->score[PQ_QA_OVERALL];
   long bucket = lround(overall);
   bucket = bucket < 1 ? 1 : bucket > 10 ? 10 : bucket;
   sqlite3_stmt *s = stmt(db, ST_QA_JUDGE_STATS);
@@ -1181,10 +1232,10 @@ static int qa_stats(struct ledger_db *db, const char *paper_id, const struct jud
     return PQ_ERR_IO;
   sqlite3_bind_text(s, 1, j->judge, -1, SQLITE_STATIC);
   sqlite3_bind_int(s, 2, sign);
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < PQ_QA_NSCORES; i++)
     sqlite3_bind_double(s, 3 + i, sign * j->score[i]);
   for (int b = 1; b <= 10; b++)
-    sqlite3_bind_int(s, 7 + b, b == bucket ? sign : 0);
+    sqlite3_bind_int(s, 2 + PQ_QA_NSCORES + b, b == bucket ? sign : 0);
   int rc = run(db, s);
   if (rc)
     return rc;
@@ -1201,7 +1252,7 @@ static int qa_stats(struct ledger_db *db, const char *paper_id, const struct jud
       continue;
     alive++;
     db->delta.n[LC_QA_PAIRS] += sign;
-    db->delta.x[LC_QA_PAIRS] += sign * fabs(overall - others->v[i].score[4]);
+    db->delta.x[LC_QA_PAIRS] += sign * fabs(overall - others->v[i].score[PQ_QA_OVERALL]);
   }
   if (alive == 0) /* j is (or was) the paper's only current judgement */
     db->delta.n[LC_QA_PAPERS] += sign;
@@ -1253,8 +1304,6 @@ static int apply_qa_failed(struct ledger_db *db, const struct event *e, enum led
 
 static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_outcome *out,
                     const char **why) {
-  static const char *const names[5] = {"accuracy", "fluency", "terminology", "completeness",
-                                       "overall"};
   struct judgement nj = {0};
   const char *judge = jstr(e->root, "judge");
   const cJSON *scores = cJSON_GetObjectItemCaseSensitive(e->root, "scores");
@@ -1262,8 +1311,8 @@ static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_out
     *why = "qa.scored without a judge";
     return PQ_ERR_PARSE;
   }
-  for (int i = 0; i < 5; i++) {
-    nj.score[i] = jnum(scores, names[i], -1);
+  for (int i = 0; i < PQ_QA_NSCORES; i++) {
+    nj.score[i] = jnum(scores, pq_qa_score_names[i], -1);
     if (nj.score[i] < 1 || nj.score[i] > 10) {
       *why = "qa.scored without five scores from 1 to 10";
       return PQ_ERR_PARSE;
@@ -1314,7 +1363,7 @@ static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_out
   sqlite3_bind_text(s, 2, e->paper_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, e->gen);
   sqlite3_bind_text(s, 4, judge, -1, SQLITE_STATIC);
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < PQ_QA_NSCORES; i++)
     sqlite3_bind_double(s, 5 + i, nj.score[i]);
   bind_text(s, 10, jstr(e->root, "comments"));
   sqlite3_bind_int64(s, 11, pt);

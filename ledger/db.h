@@ -5,7 +5,6 @@
 #ifndef PAPERQ_LEDGER_DB_H
 #define PAPERQ_LEDGER_DB_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,19 +77,21 @@ enum ledger_outcome {
   LEDGER_BAD          /* undecodable or invalid: recorded in bad_messages */
 };
 
-#define LEDGER_DB_CREATE 1 /* create the file and schema if missing (serve) */
+#define LEDGER_DB_CREATE 1   /* create the file and schema if missing (serve) */
+#define LEDGER_DB_READONLY 2 /* read only, nothing configured or created (the producer) */
 
 /* Opens path (WAL, synchronous=NORMAL, busy_timeout) and brings the schema
  * to the current version. Without LEDGER_DB_CREATE a missing file is an
- * error ("no ledger database at ...").
+ * error ("no ledger database at ..."). With LEDGER_DB_READONLY the file is
+ * opened read-only and must already have the current schema; only the
+ * read API (query.h) may then be used.
  * PQ_OK, PQ_ERR_IO (message in err), PQ_ERR_NOMEM. Close with
  * ledger_db_close, which accepts NULL. */
 int ledger_db_open(const char *path, int flags, struct ledger_db **out, char *err, size_t errlen);
 void ledger_db_close(struct ledger_db *db);
 
-/* The connection, for the read-only commands (report, show, export...).
- * Borrowed: valid until ledger_db_close. */
-sqlite3 *ledger_db_sqlite(struct ledger_db *db);
+/* Reads go through query.h; the connection itself stays inside db.c and
+ * query.c. The path is borrowed: valid until ledger_db_close. */
 const char *ledger_db_path(const struct ledger_db *db);
 
 /* Write transactions. apply and requeued begin one themselves when none is

@@ -4,6 +4,7 @@
  * so renderers with math support show it. */
 #include "db.h"
 #include "ledger.h"
+#include "query.h"
 
 #include "paperq/buf.h"
 #include "paperq/config.h"
@@ -257,20 +258,17 @@ static const char *const source_fields[] = {"title",      "abstract", "authors",
                                             "subjects",   "date",     "year",    "license",
                                             "source_url", "pdf_url",  "origin",  "body"};
 
-static cJSON *parse_col(sqlite3_stmt *s, int i) {
-  const char *t = (const char *)sqlite3_column_text(s, i);
-  return t ? cJSON_Parse(t) : NULL;
-}
+static cJSON *parse(const char *text) { return text ? cJSON_Parse(text) : NULL; }
 
 /* The export object of one paper from its row. NULL on out of memory or a
  * translation that does not parse. */
-static cJSON *build(sqlite3_stmt *s) {
+static cJSON *build(const struct ledger_export_row *r) {
   cJSON *x = cJSON_CreateObject();
-  cJSON *doc = parse_col(s, 3), *record = parse_col(s, 8);
+  cJSON *doc = parse(r->doc), *record = parse(r->record);
   if (!x || !cJSON_IsObject(doc))
     goto fail;
-  cJSON_AddStringToObject(x, "paper_id", (const char *)sqlite3_column_text(s, 0));
-  cJSON_AddNumberToObject(x, "gen", (double)sqlite3_column_int64(s, 1));
+  cJSON_AddStringToObject(x, "paper_id", r->paper_id);
+  cJSON_AddNumberToObject(x, "gen", (double)r->gen);
   for (size_t i = 0; i < sizeof source_fields / sizeof source_fields[0]; i++) {
     cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(record, source_fields[i]);
     if (v)
@@ -284,18 +282,17 @@ static cJSON *build(sqlite3_stmt *s) {
     v = cJSON_DetachItemViaPointer(doc, v);
     cJSON_AddItemToObject(x, key, v);
   }
-  const char *model = (const char *)sqlite3_column_text(s, 2);
-  if (model)
-    cJSON_AddStringToObject(x, "model", model);
-  cJSON_AddBoolToObject(x, "dry_run", sqlite3_column_int(s, 4));
-  cJSON *usage = parse_col(s, 6);
+  if (r->model)
+    cJSON_AddStringToObject(x, "model", r->model);
+  cJSON_AddBoolToObject(x, "dry_run", r->dry_run);
+  cJSON *usage = parse(r->usage);
   cJSON_AddItemToObject(x, "usage", usage ? usage : cJSON_CreateObject());
-  cJSON_AddNumberToObject(x, "cost_usd", sqlite3_column_double(s, 7));
-  cJSON_AddNumberToObject(x, "cost_total_usd", sqlite3_column_double(s, 9));
-  cJSON *checks = parse_col(s, 5);
+  cJSON_AddNumberToObject(x, "cost_usd", r->translation_cost_usd);
+  cJSON_AddNumberToObject(x, "cost_total_usd", r->cost_usd);
+  cJSON *checks = parse(r->checks);
   cJSON_AddItemToObject(x, "checks", checks ? checks : cJSON_CreateObject());
-  if (sqlite3_column_type(s, 10) != SQLITE_NULL)
-    cJSON_AddNumberToObject(x, "finished_ms", (double)sqlite3_column_int64(s, 10));
+  if (r->finished_ms.known)
+    cJSON_AddNumberToObject(x, "finished_ms", (double)r->finished_ms.v);
   cJSON_Delete(doc);
   cJSON_Delete(record);
   return x;
@@ -306,14 +303,60 @@ fail:
   return NULL;
 }
 
+struct export {
+  const char *dir;
+  int md;
+  struct pq_buf b;
+  long json_files, md_files, skipped;
+  int write_failed; /* stopped on a file that could not be written (explained) */
+};
+
+/* Writes one paper's files; PQ_ERR_IO (explained) stops the export. */
+static int export_paper(void *ctx, const struct ledger_export_row *r) {
+  struct export *e = ctx;
+  const char *id = r->paper_id;
+  char stem[256], name[300];
+  cJSON *x = build(r);
+  if (!x) {
+    fprintf(stderr,
+            "paperq-ledger: paper %s: stored translation is not a JSON object; "
+            "skipped\n",
+            id);
+    e->skipped++;
+    return PQ_OK;
+  }
+  file_stem(id, stem, sizeof stem);
+  char *text = cJSON_Print(x);
+  int ok = text != NULL;
+  snprintf(name, sizeof name, "%s.json", stem);
+  if (ok && write_file(e->dir, name, text, strlen(text)) != PQ_OK) {
+    fprintf(stderr, "paperq-ledger: cannot write %s/%s: %s\n", e->dir, name, strerror(errno));
+    ok = 0;
+  }
+  cJSON_free(text);
+  if (ok)
+    e->json_files++;
+  if (ok && e->md) {
+    pq_buf_reset(&e->b);
+    snprintf(name, sizeof name, "%s.md", stem);
+    if (markdown(x, &e->b) != PQ_OK || write_file(e->dir, name, e->b.data, e->b.len) != PQ_OK) {
+      fprintf(stderr, "paperq-ledger: cannot write %s/%s\n", e->dir, name);
+      ok = 0;
+    } else {
+      e->md_files++;
+    }
+  }
+  cJSON_Delete(x);
+  e->write_failed = !ok;
+  return ok ? PQ_OK : PQ_ERR_IO;
+}
+
 int ledger_export(const struct pq_config *cfg, const char *dir, int md) {
   struct ledger_db *db = NULL;
-  sqlite3_stmt *s = NULL;
-  struct pq_buf b;
+  struct export e = {dir, md, {0}, 0, 0, 0, 0};
   char err[1024];
-  long json_files = 0, md_files = 0, skipped = 0;
   int rc = LEDGER_EXIT_RUNTIME;
-  pq_buf_init(&b, MAX_DOC_BYTES);
+  pq_buf_init(&e.b, MAX_DOC_BYTES);
   if (ledger_db_open(cfg->ledger.db, 0, &db, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "paperq-ledger: %s\n", err);
     goto cleanup;
@@ -322,70 +365,21 @@ int ledger_export(const struct pq_config *cfg, const char *dir, int md) {
     fprintf(stderr, "paperq-ledger: cannot create directory %s: %s\n", dir, strerror(errno));
     goto cleanup;
   }
-  /* The succeeded paper's translation is the one of its current generation. */
-  if (sqlite3_prepare_v2(ledger_db_sqlite(db),
-                         "SELECT p.paper_id, p.gen, t.model, t.doc, t.dry_run, t.checks, t.usage,"
-                         " t.cost_usd, s.record, p.cost_usd, p.finished_ms FROM papers p"
-                         " JOIN translations t ON t.paper_id = p.paper_id AND t.gen = p.gen"
-                         " LEFT JOIN sources s ON s.paper_id = p.paper_id"
-                         " WHERE p.state = 'succeeded' ORDER BY p.paper_id",
-                         -1, &s, NULL) != SQLITE_OK) {
-    fprintf(stderr, "paperq-ledger: %s\n", sqlite3_errmsg(ledger_db_sqlite(db)));
-    goto cleanup;
-  }
-  int step;
-  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-    const char *id = (const char *)sqlite3_column_text(s, 0);
-    char stem[256], name[300];
-    cJSON *x = build(s);
-    if (!x) {
-      fprintf(stderr,
-              "paperq-ledger: paper %s: stored translation is not a JSON object; "
-              "skipped\n",
-              id);
-      skipped++;
-      continue;
-    }
-    file_stem(id, stem, sizeof stem);
-    char *text = cJSON_Print(x);
-    int ok = text != NULL;
-    snprintf(name, sizeof name, "%s.json", stem);
-    if (ok && write_file(dir, name, text, strlen(text)) != PQ_OK) {
-      fprintf(stderr, "paperq-ledger: cannot write %s/%s: %s\n", dir, name, strerror(errno));
-      ok = 0;
-    }
-    cJSON_free(text);
-    if (ok)
-      json_files++;
-    if (ok && md) {
-      pq_buf_reset(&b);
-      snprintf(name, sizeof name, "%s.md", stem);
-      if (markdown(x, &b) != PQ_OK || write_file(dir, name, b.data, b.len) != PQ_OK) {
-        fprintf(stderr, "paperq-ledger: cannot write %s/%s\n", dir, name);
-        ok = 0;
-      } else {
-        md_files++;
-      }
-    }
-    cJSON_Delete(x);
-    if (!ok)
-      goto cleanup;
-  }
-  if (step != SQLITE_DONE) {
-    fprintf(stderr, "paperq-ledger: reading %s: %s\n", cfg->ledger.db,
-            sqlite3_errmsg(ledger_db_sqlite(db)));
+  if (ledger_query_succeeded(db, export_paper, &e) != PQ_OK) {
+    if (!e.write_failed) /* the database error was logged */
+      fprintf(stderr, "paperq-ledger: cannot read %s (see the error above)\n", cfg->ledger.db);
     goto cleanup;
   }
   if (md)
-    printf("wrote %ld papers to %s (%ld .json, %ld .md)\n", json_files, dir, json_files, md_files);
+    printf("wrote %ld papers to %s (%ld .json, %ld .md)\n", e.json_files, dir, e.json_files,
+           e.md_files);
   else
-    printf("wrote %ld papers to %s (%ld .json)\n", json_files, dir, json_files);
-  if (skipped)
-    printf("skipped %ld papers whose stored translation is unreadable (see above)\n", skipped);
-  rc = skipped ? LEDGER_EXIT_RUNTIME : LEDGER_EXIT_OK;
+    printf("wrote %ld papers to %s (%ld .json)\n", e.json_files, dir, e.json_files);
+  if (e.skipped)
+    printf("skipped %ld papers whose stored translation is unreadable (see above)\n", e.skipped);
+  rc = e.skipped ? LEDGER_EXIT_RUNTIME : LEDGER_EXIT_OK;
 cleanup:
-  sqlite3_finalize(s);
   ledger_db_close(db);
-  pq_buf_free(&b);
+  pq_buf_free(&e.b);
   return rc;
 }

@@ -2,6 +2,7 @@
  * error of every attempt, so an operator can decide what to requeue. */
 #include "db.h"
 #include "ledger.h"
+#include "query.h"
 
 #include "paperq/textutil.h"
 #include "paperq/config.h"
@@ -11,62 +12,47 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *col(sqlite3_stmt *s, int i) { return (const char *)sqlite3_column_text(s, i); }
+struct parked_ctx {
+  struct ledger_db *db;
+  cJSON *list;
+};
+
+static int attempt_item(void *ctx, const struct ledger_attempt_row *r) {
+  cJSON *a = cJSON_CreateObject();
+  cJSON_AddNumberToObject(a, "gen", (double)r->gen);
+  cJSON_AddNumberToObject(a, "attempt", (double)r->attempt);
+  cJSON_AddStringToObject(a, "worker", r->worker ? r->worker : "");
+  cJSON_AddStringToObject(a, "outcome", r->outcome ? r->outcome : "");
+  if (r->error_class)
+    cJSON_AddStringToObject(a, "error_class", r->error_class);
+  if (r->error)
+    cJSON_AddStringToObject(a, "error", r->error);
+  cJSON_AddItemToArray(ctx, a);
+  return PQ_OK;
+}
+
+static int parked_item(void *ctx, const struct ledger_paper_row *r) {
+  struct parked_ctx *c = ctx;
+  cJSON *p = cJSON_CreateObject();
+  if (!p)
+    return PQ_ERR_NOMEM;
+  cJSON_AddItemToArray(c->list, p);
+  cJSON_AddStringToObject(p, "paper_id", r->paper_id);
+  cJSON_AddNumberToObject(p, "gen", (double)r->gen);
+  cJSON_AddNumberToObject(p, "attempt_count", (double)r->attempts);
+  cJSON_AddStringToObject(p, "park_reason", r->park_reason ? r->park_reason : "");
+  if (r->last_error)
+    cJSON_AddStringToObject(p, "last_error", r->last_error);
+  if (r->title)
+    cJSON_AddStringToObject(p, "title", r->title);
+  cJSON_AddNumberToObject(p, "parked_ms", (double)r->finished_ms.v);
+  return ledger_query_attempts(c->db, r->paper_id, attempt_item,
+                               cJSON_AddArrayToObject(p, "attempts"));
+}
 
 static int build(struct ledger_db *db, cJSON *list) {
-  sqlite3 *sq = ledger_db_sqlite(db);
-  sqlite3_stmt *papers = NULL, *att = NULL;
-  int rc = PQ_ERR_IO;
-  if (sqlite3_prepare_v2(sq,
-                         "SELECT paper_id, gen, attempts, park_reason, last_error, title,"
-                         " finished_ms FROM papers WHERE state = 'parked' ORDER BY paper_id",
-                         -1, &papers, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(sq,
-                         "SELECT gen, attempt, worker, outcome, error_class, error, finished_ms"
-                         " FROM attempts WHERE paper_id = ?1"
-                         " ORDER BY gen, attempt, coalesce(started_ms, finished_ms)",
-                         -1, &att, NULL) != SQLITE_OK) {
-    fprintf(stderr, "paperq-ledger: %s\n", sqlite3_errmsg(sq));
-    goto cleanup;
-  }
-  while (sqlite3_step(papers) == SQLITE_ROW) {
-    cJSON *p = cJSON_CreateObject();
-    if (!p) {
-      rc = PQ_ERR_NOMEM;
-      goto cleanup;
-    }
-    cJSON_AddItemToArray(list, p);
-    cJSON_AddStringToObject(p, "paper_id", col(papers, 0));
-    cJSON_AddNumberToObject(p, "gen", (double)sqlite3_column_int64(papers, 1));
-    cJSON_AddNumberToObject(p, "attempt_count", (double)sqlite3_column_int64(papers, 2));
-    cJSON_AddStringToObject(p, "park_reason", col(papers, 3) ? col(papers, 3) : "");
-    if (col(papers, 4))
-      cJSON_AddStringToObject(p, "last_error", col(papers, 4));
-    if (col(papers, 5))
-      cJSON_AddStringToObject(p, "title", col(papers, 5));
-    cJSON_AddNumberToObject(p, "parked_ms", (double)sqlite3_column_int64(papers, 6));
-    cJSON *errors = cJSON_AddArrayToObject(p, "attempts");
-    sqlite3_bind_text(att, 1, col(papers, 0), -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(att) == SQLITE_ROW) {
-      cJSON *a = cJSON_CreateObject();
-      cJSON_AddNumberToObject(a, "gen", (double)sqlite3_column_int64(att, 0));
-      cJSON_AddNumberToObject(a, "attempt", (double)sqlite3_column_int64(att, 1));
-      cJSON_AddStringToObject(a, "worker", col(att, 2) ? col(att, 2) : "");
-      cJSON_AddStringToObject(a, "outcome", col(att, 3) ? col(att, 3) : "");
-      if (col(att, 4))
-        cJSON_AddStringToObject(a, "error_class", col(att, 4));
-      if (col(att, 5))
-        cJSON_AddStringToObject(a, "error", col(att, 5));
-      cJSON_AddItemToArray(errors, a);
-    }
-    sqlite3_reset(att);
-    sqlite3_clear_bindings(att);
-  }
-  rc = PQ_OK;
-cleanup:
-  sqlite3_finalize(papers);
-  sqlite3_finalize(att);
-  return rc;
+  struct parked_ctx c = {db, list};
+  return ledger_query_papers_in_state(db, LEDGER_PARKED, parked_item, &c);
 }
 
 static const char *str(const cJSON *o, const char *k) {

@@ -4,34 +4,18 @@
 #include "report.h"
 #include "db.h"
 #include "ledger.h"
+#include "query.h"
 
 #include "paperq/textutil.h"
 #include "paperq/config.h"
 #include "paperq/log.h"
+#include "paperq/qa.h"
 #include "paperq/util.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const char *const scores[5] = {"accuracy", "fluency", "terminology", "completeness",
-                                      "overall"};
-
-static int sql_fail(struct ledger_db *db, const char *what) {
-  pq_error("ledger db %s: %s: %s", ledger_db_path(db), what, sqlite3_errmsg(ledger_db_sqlite(db)));
-  return PQ_ERR_IO;
-}
-
-static sqlite3_stmt *prepare(struct ledger_db *db, const char *sql) {
-  sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(ledger_db_sqlite(db), sql, -1, &s, NULL) != SQLITE_OK) {
-    sql_fail(db, sql);
-    sqlite3_finalize(s);
-    return NULL;
-  }
-  return s;
-}
 
 /* cJSON helpers that tolerate NULL parents so building stays linear; a
  * failed allocation is caught once at the end by checking the tree. */
@@ -52,13 +36,9 @@ static int rate(struct ledger_db *db, int64_t now_ms, int minutes, int64_t first
   int64_t start_ms = start_min * 60000;
   if (first_ms > start_ms)
     start_ms = first_ms;
-  sqlite3_stmt *s = prepare(db, "SELECT coalesce(sum(succeeded), 0) FROM throughput"
-                                " WHERE minute >= ?1");
-  if (!s)
-    return PQ_ERR_IO;
-  sqlite3_bind_int64(s, 1, start_min);
-  *count = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_finalize(s);
+  int rc = ledger_query_succeeded_since(db, start_min, count);
+  if (rc)
+    return rc;
   double span_min = (double)(now_ms - start_ms) / 60000.0;
   if (span_min < 1.0 / 60)
     span_min = 1.0 / 60; /* under a second of history: do not divide by ~0 */
@@ -76,82 +56,110 @@ static int64_t meta_ms(struct ledger_db *db, const char *key) {
   return n;
 }
 
+struct workers_ctx {
+  const struct pq_config *cfg;
+  int64_t now_ms;
+  cJSON *fatal, *list;
+  long live, stale, stopped;
+};
+
+static int add_worker(void *ctx, const struct ledger_worker_row *r) {
+  struct workers_ctx *c = ctx;
+  const char *id = r->worker;
+  const char *state = r->state;
+  int64_t seen = r->last_seen_ms;
+  const char *shown = state ? state : "unknown";
+  if (state && strcmp(state, "running") == 0) {
+    if (c->now_ms - seen <= (int64_t)c->cfg->ledger.stale_s * 1000) {
+      c->live++;
+      shown = "live";
+    } else {
+      c->stale++;
+      shown = "stale";
+    }
+  } else if (state && strcmp(state, "fatal") == 0) {
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "worker", id ? id : "");
+    cJSON_AddStringToObject(f, "error", r->fatal_error ? r->fatal_error : "");
+    if (r->fatal_model)
+      cJSON_AddStringToObject(f, "model", r->fatal_model);
+    add_num(f, "since_ms", (double)r->state_ms);
+    cJSON_AddItemToArray(c->fatal, f);
+  } else {
+    c->stopped++;
+  }
+  cJSON *e = cJSON_CreateObject();
+  cJSON_AddStringToObject(e, "worker", id ? id : "");
+  cJSON_AddStringToObject(e, "state", shown);
+  add_num(e, "last_seen_ms", (double)seen);
+  const struct ledger_int *stat[4] = {&r->in_flight, &r->done, &r->failed, &r->concurrency};
+  static const char *const f[4] = {"in_flight", "done", "failed", "concurrency"};
+  for (int i = 0; i < 4; i++)
+    if (stat[i]->known)
+      add_num(e, f[i], (double)stat[i]->v);
+  if (r->stop_reason)
+    cJSON_AddStringToObject(e, "stop_reason", r->stop_reason);
+  cJSON_AddItemToArray(c->list, e);
+  return PQ_OK;
+}
+
 static int add_workers(struct ledger_db *db, const struct pq_config *cfg, int64_t now_ms,
                        cJSON *r) {
   cJSON *w = add_obj(r, "workers");
-  cJSON *fatal = cJSON_AddArrayToObject(w, "fatal");
-  cJSON *list = cJSON_AddArrayToObject(w, "list");
-  long live = 0, stale = 0, stopped = 0;
-  sqlite3_stmt *s = prepare(db, "SELECT worker, state, last_seen_ms, state_ms, in_flight, done,"
-                                " failed, concurrency, fatal_error, fatal_model, stop_reason"
-                                " FROM workers ORDER BY worker");
-  if (!s)
-    return PQ_ERR_IO;
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    const char *id = (const char *)sqlite3_column_text(s, 0);
-    const char *state = (const char *)sqlite3_column_text(s, 1);
-    int64_t seen = sqlite3_column_int64(s, 2);
-    const char *shown = state ? state : "unknown";
-    if (state && strcmp(state, "running") == 0) {
-      if (now_ms - seen <= (int64_t)cfg->ledger.stale_s * 1000) {
-        live++;
-        shown = "live";
-      } else {
-        stale++;
-        shown = "stale";
-      }
-    } else if (state && strcmp(state, "fatal") == 0) {
-      cJSON *f = cJSON_CreateObject();
-      cJSON_AddStringToObject(f, "worker", id ? id : "");
-      const char *err = (const char *)sqlite3_column_text(s, 8);
-      const char *model = (const char *)sqlite3_column_text(s, 9);
-      cJSON_AddStringToObject(f, "error", err ? err : "");
-      if (model)
-        cJSON_AddStringToObject(f, "model", model);
-      add_num(f, "since_ms", (double)sqlite3_column_int64(s, 3));
-      cJSON_AddItemToArray(fatal, f);
-    } else {
-      stopped++;
-    }
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "worker", id ? id : "");
-    cJSON_AddStringToObject(e, "state", shown);
-    add_num(e, "last_seen_ms", (double)seen);
-    static const char *const f[4] = {"in_flight", "done", "failed", "concurrency"};
-    for (int i = 0; i < 4; i++)
-      if (sqlite3_column_type(s, 4 + i) != SQLITE_NULL)
-        add_num(e, f[i], (double)sqlite3_column_int64(s, 4 + i));
-    const char *why = (const char *)sqlite3_column_text(s, 10);
-    if (why)
-      cJSON_AddStringToObject(e, "stop_reason", why);
-    cJSON_AddItemToArray(list, e);
-  }
-  sqlite3_finalize(s);
-  if (rc != SQLITE_DONE)
-    return sql_fail(db, "reading workers");
-  add_num(w, "live", (double)live);
-  add_num(w, "stale", (double)stale);
-  add_num(w, "stopped", (double)stopped);
+  struct workers_ctx c = {cfg, now_ms, NULL, NULL, 0, 0, 0};
+  c.fatal = cJSON_AddArrayToObject(w, "fatal");
+  c.list = cJSON_AddArrayToObject(w, "list");
+  int rc = ledger_query_workers(db, add_worker, &c);
+  if (rc)
+    return rc;
+  add_num(w, "live", (double)c.live);
+  add_num(w, "stale", (double)c.stale);
+  add_num(w, "stopped", (double)c.stopped);
   add_num(w, "stale_s", cfg->ledger.stale_s);
+  return PQ_OK;
+}
+
+static int add_bad_latest(void *ctx, const struct ledger_bad_row *row) {
+  cJSON *b = add_obj(ctx, "bad_latest");
+  cJSON_AddStringToObject(b, "reason", row->reason ? row->reason : "");
+  add_num(b, "received_ms", (double)row->received_ms);
   return PQ_OK;
 }
 
 static int add_bad(struct ledger_db *db, long long count, cJSON *r) {
   add_num(r, "bad_messages", (double)count);
-  if (!count)
-    return PQ_OK;
-  sqlite3_stmt *s = prepare(db, "SELECT reason, received_ms FROM bad_messages"
-                                " ORDER BY id DESC LIMIT 1");
-  if (!s)
-    return PQ_ERR_IO;
-  if (sqlite3_step(s) == SQLITE_ROW) {
-    cJSON *b = add_obj(r, "bad_latest");
-    const char *why = (const char *)sqlite3_column_text(s, 0);
-    cJSON_AddStringToObject(b, "reason", why ? why : "");
-    add_num(b, "received_ms", (double)sqlite3_column_int64(s, 1));
+  return count ? ledger_query_latest_bad(db, add_bad_latest, r) : PQ_OK;
+}
+
+struct judges_ctx {
+  cJSON *by;
+  double hist[LEDGER_QA_HIST]; /* summed over judges */
+};
+
+static int add_judge(void *ctx, const struct ledger_judge_row *row) {
+  struct judges_ctx *c = ctx;
+  double count = (double)row->n;
+  double h[LEDGER_QA_HIST];
+  cJSON *j = add_obj(c->by, row->judge ? row->judge : "");
+  for (int i = 0; i < PQ_QA_NSCORES; i++)
+    add_num(j, pq_qa_score_names[i], row->sum[i] / count);
+  add_num(j, "count", count);
+  for (int i = 0; i < LEDGER_QA_HIST; i++) {
+    h[i] = (double)row->hist[i];
+    c->hist[i] += h[i];
   }
-  sqlite3_finalize(s);
+  cJSON_AddItemToObject(j, "overall_histogram", cJSON_CreateDoubleArray(h, LEDGER_QA_HIST));
+  return PQ_OK;
+}
+
+static int add_lowest(void *ctx, const struct ledger_qa_paper_row *row) {
+  cJSON *e = cJSON_CreateObject();
+  cJSON_AddStringToObject(e, "paper_id", row->paper_id ? row->paper_id : "");
+  add_num(e, "overall", row->mean_overall);
+  add_num(e, "judgements", (double)row->n);
+  if (row->title)
+    cJSON_AddStringToObject(e, "title", row->title);
+  cJSON_AddItemToArray(ctx, e);
   return PQ_OK;
 }
 
@@ -173,49 +181,12 @@ static int add_qa(struct ledger_db *db, const struct ledger_counters *c, cJSON *
   add_num(qa, "agreement_pairs", (double)pairs);
   add_num(qa, "jobs_parked", (double)c->n[LC_QA_PARKED]);
 
-  cJSON *by = add_obj(qa, "by_judge");
-  double hist[10] = {0};
-  sqlite3_stmt *s = prepare(db, "SELECT judge, n, accuracy, fluency, terminology, completeness,"
-                                " overall, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10"
-                                " FROM qa_judge_stats WHERE n > 0 ORDER BY judge");
-  if (!s)
-    return PQ_ERR_IO;
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    const char *judge = (const char *)sqlite3_column_text(s, 0);
-    double count = (double)sqlite3_column_int64(s, 1);
-    double h[10];
-    cJSON *j = add_obj(by, judge ? judge : "");
-    for (int i = 0; i < 5; i++)
-      add_num(j, scores[i], sqlite3_column_double(s, 2 + i) / count);
-    add_num(j, "count", count);
-    for (int i = 0; i < 10; i++) {
-      h[i] = (double)sqlite3_column_int64(s, 7 + i);
-      hist[i] += h[i];
-    }
-    cJSON_AddItemToObject(j, "overall_histogram", cJSON_CreateDoubleArray(h, 10));
-  }
-  sqlite3_finalize(s);
-  cJSON_AddItemToObject(qa, "overall_histogram", cJSON_CreateDoubleArray(hist, 10));
-
-  cJSON *low = cJSON_AddArrayToObject(qa, "lowest");
-  s = prepare(db, "SELECT q.paper_id, q.mean_overall, q.n, p.title FROM qa_paper_stats q"
-                  " LEFT JOIN papers p ON p.paper_id = q.paper_id WHERE q.n > 0"
-                  " ORDER BY q.mean_overall, q.paper_id LIMIT 5");
-  if (!s)
-    return PQ_ERR_IO;
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    cJSON *e = cJSON_CreateObject();
-    const char *id = (const char *)sqlite3_column_text(s, 0);
-    const char *title = (const char *)sqlite3_column_text(s, 3);
-    cJSON_AddStringToObject(e, "paper_id", id ? id : "");
-    add_num(e, "overall", sqlite3_column_double(s, 1));
-    add_num(e, "judgements", (double)sqlite3_column_int64(s, 2));
-    if (title)
-      cJSON_AddStringToObject(e, "title", title);
-    cJSON_AddItemToArray(low, e);
-  }
-  sqlite3_finalize(s);
-  return PQ_OK;
+  struct judges_ctx jc = {add_obj(qa, "by_judge"), {0}};
+  int rc = ledger_query_judges(db, add_judge, &jc);
+  if (rc)
+    return rc;
+  cJSON_AddItemToObject(qa, "overall_histogram", cJSON_CreateDoubleArray(jc.hist, LEDGER_QA_HIST));
+  return ledger_query_lowest_qa(db, 5, add_lowest, cJSON_AddArrayToObject(qa, "lowest"));
 }
 
 static void add_target(cJSON *list, const char *name, const char *what, double target, int known,
@@ -238,13 +209,13 @@ int ledger_report_build(struct ledger_db *db, const struct pq_config *cfg, int64
                         cJSON **out) {
   /* One read transaction: every figure from the same snapshot while serve
    * keeps committing. */
-  sqlite3 *sq = ledger_db_sqlite(db);
-  int own = sqlite3_get_autocommit(sq);
-  if (own && sqlite3_exec(sq, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-    return sql_fail(db, "BEGIN");
-  int rc = build(db, cfg, now_ms, out);
-  if (own)
-    sqlite3_exec(sq, "COMMIT", NULL, NULL, NULL);
+  int own;
+  int rc = ledger_query_begin(db, &own);
+  *out = NULL;
+  if (rc)
+    return rc;
+  rc = build(db, cfg, now_ms, out);
+  ledger_query_end(db, own);
   return rc;
 }
 

@@ -6,6 +6,7 @@
  * does not exist. */
 #include "db.h"
 #include "ledger.h"
+#include "query.h"
 
 #include "paperq/config.h"
 #include "paperq/job.h"
@@ -83,79 +84,62 @@ static void on_parked(void *ctx, const struct pq_mq_delivery *d) {
   r->held++;
 }
 
+struct select {
+  struct requeue *r;
+  long no_source;
+};
+
+static int add_target(void *ctx, const struct ledger_source_row *row) {
+  struct select *sel = ctx;
+  struct requeue *r = sel->r;
+  if (!row->record) {
+    fprintf(stderr,
+            "paperq-ledger: paper %s: no source record stored (its job.queued event never "
+            "reached the ledger); queue it again with paperq-producer --force\n",
+            row->paper_id);
+    sel->no_source++;
+    return PQ_OK;
+  }
+  struct target *t = realloc(r->t, (r->n + 1) * sizeof *t);
+  if (!t)
+    return PQ_ERR_NOMEM;
+  r->t = t;
+  t = &r->t[r->n];
+  memset(t, 0, sizeof *t);
+  t->paper_id = strdup(row->paper_id);
+  t->record = strdup(row->record);
+  t->gen = row->gen;
+  r->n++;
+  return t->paper_id && t->record ? PQ_OK : PQ_ERR_NOMEM;
+}
+
 /* Loads the papers to requeue, sorted by id. Explains on stderr and returns
  * LEDGER_EXIT_RUNTIME when --paper names a paper that does not qualify. */
 static int select_targets(struct ledger_db *db, const struct ledger_requeue_opts *o,
                           struct requeue *r, long *no_source) {
-  sqlite3 *sq = ledger_db_sqlite(db);
-  sqlite3_stmt *s = NULL;
-  const char *sql =
-      o->parked
-          ? "SELECT p.paper_id, p.gen, s.record FROM papers p"
-            " LEFT JOIN sources s ON s.paper_id = p.paper_id"
-            " WHERE p.state = 'parked' AND (?1 IS NULL OR p.paper_id = ?1) ORDER BY p.paper_id"
-          : "SELECT p.paper_id, p.gen, s.record FROM qa_paper_stats q"
-            " JOIN papers p ON p.paper_id = q.paper_id"
-            " LEFT JOIN sources s ON s.paper_id = p.paper_id"
-            " WHERE q.n > 0 AND q.mean_overall < ?2 AND p.state = 'succeeded'"
-            " AND (?1 IS NULL OR p.paper_id = ?1) ORDER BY p.paper_id";
-  int rc = LEDGER_EXIT_RUNTIME;
-  *no_source = 0;
-  if (sqlite3_prepare_v2(sq, sql, -1, &s, NULL) != SQLITE_OK) {
-    fprintf(stderr, "paperq-ledger: %s\n", sqlite3_errmsg(sq));
-    goto cleanup;
-  }
-  if (o->paper_id)
-    sqlite3_bind_text(s, 1, o->paper_id, -1, SQLITE_STATIC);
-  if (!o->parked)
-    sqlite3_bind_double(s, 2, o->qa_below);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    const char *id = (const char *)sqlite3_column_text(s, 0);
-    const char *record = (const char *)sqlite3_column_text(s, 2);
-    if (!record) {
-      fprintf(stderr,
-              "paperq-ledger: paper %s: no source record stored (its job.queued event never "
-              "reached the ledger); queue it again with paperq-producer --force\n",
-              id);
-      (*no_source)++;
-      continue;
-    }
-    struct target *t = realloc(r->t, (r->n + 1) * sizeof *t);
-    if (!t)
-      goto cleanup;
-    r->t = t;
-    t = &r->t[r->n];
-    memset(t, 0, sizeof *t);
-    t->paper_id = strdup(id);
-    t->record = strdup(record);
-    t->gen = (long)sqlite3_column_int64(s, 1);
-    r->n++;
-    if (!t->paper_id || !t->record)
-      goto cleanup;
-  }
-  rc = LEDGER_EXIT_OK;
+  struct select sel = {r, 0};
+  int rc = o->parked ? ledger_query_parked_sources(db, o->paper_id, add_target, &sel)
+                     : ledger_query_low_qa_sources(db, o->qa_below, o->paper_id, add_target, &sel);
+  *no_source = sel.no_source;
+  if (rc != PQ_OK)
+    return LEDGER_EXIT_RUNTIME;
   if (o->paper_id && r->n == 0 && *no_source == 0) {
     /* Say why the paper named does not qualify. */
-    sqlite3_finalize(s);
-    s = NULL;
-    rc = LEDGER_EXIT_RUNTIME;
-    if (sqlite3_prepare_v2(sq, "SELECT state FROM papers WHERE paper_id = ?1", -1, &s, NULL) !=
-        SQLITE_OK)
-      goto cleanup;
-    sqlite3_bind_text(s, 1, o->paper_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_ROW)
+    int found, state;
+    if (ledger_query_state(db, o->paper_id, &found, &state) != PQ_OK)
+      return LEDGER_EXIT_RUNTIME;
+    if (!found)
       fprintf(stderr, "paperq-ledger: no paper %s in %s\n", o->paper_id, ledger_db_path(db));
     else if (o->parked)
       fprintf(stderr, "paperq-ledger: paper %s is %s, not parked; nothing requeued\n", o->paper_id,
-              (const char *)sqlite3_column_text(s, 0));
+              ledger_state_name(state));
     else
       fprintf(stderr,
               "paperq-ledger: paper %s (%s) has no current QA mean below %g; nothing requeued\n",
-              o->paper_id, (const char *)sqlite3_column_text(s, 0), o->qa_below);
+              o->paper_id, ledger_state_name(state), o->qa_below);
+    return LEDGER_EXIT_RUNTIME;
   }
-cleanup:
-  sqlite3_finalize(s);
-  return rc;
+  return LEDGER_EXIT_OK;
 }
 
 /* Publishes targets [first, end) and waits for their confirms. */
@@ -293,50 +277,49 @@ cleanup:
   return rc;
 }
 
+/* The paper's source record and current translation, parsed. */
+struct qa_source {
+  const char *paper_id;
+  int gen;
+  cJSON *record, *doc;
+};
+
+static int read_current(void *ctx, const struct ledger_current_row *row) {
+  struct qa_source *q = ctx;
+  q->gen = (int)row->gen;
+  if (!row->state || strcmp(row->state, "succeeded") != 0) {
+    fprintf(stderr, "paperq-ledger: paper %s is %s: only a succeeded paper can be judged\n",
+            q->paper_id, row->state ? row->state : "?");
+    return PQ_ERR_PARSE;
+  }
+  q->record = row->record ? cJSON_Parse(row->record) : NULL;
+  q->doc = row->doc ? cJSON_Parse(row->doc) : NULL;
+  return PQ_OK;
+}
+
 int ledger_qa_request(const struct pq_config *cfg, const char *paper_id) {
   struct ledger_db *db = NULL;
   struct pq_mq *mq = NULL;
-  sqlite3_stmt *s = NULL;
-  cJSON *record = NULL, *doc = NULL;
-  char *body = NULL, err[1024], q[256];
-  int rc = LEDGER_EXIT_RUNTIME;
+  struct qa_source q = {paper_id, 0, NULL, NULL};
+  char *body = NULL, err[1024], qname[256];
+  int found = 0, rc = LEDGER_EXIT_RUNTIME;
   if (ledger_db_open(cfg->ledger.db, 0, &db, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "paperq-ledger: %s\n", err);
     goto cleanup;
   }
-  sqlite3 *sq = ledger_db_sqlite(db);
-  if (sqlite3_prepare_v2(sq,
-                         "SELECT p.state, p.gen, s.record, t.doc FROM papers p"
-                         " LEFT JOIN sources s ON s.paper_id = p.paper_id"
-                         " LEFT JOIN translations t ON t.paper_id = p.paper_id AND t.gen = p.gen"
-                         " WHERE p.paper_id = ?1",
-                         -1, &s, NULL) != SQLITE_OK) {
-    fprintf(stderr, "paperq-ledger: %s\n", sqlite3_errmsg(sq));
+  if (ledger_query_current(db, paper_id, read_current, &q, &found) != PQ_OK)
     goto cleanup;
-  }
-  sqlite3_bind_text(s, 1, paper_id, -1, SQLITE_STATIC);
-  if (sqlite3_step(s) != SQLITE_ROW) {
+  if (!found) {
     fprintf(stderr, "paperq-ledger: no paper %s in %s\n", paper_id, cfg->ledger.db);
     goto cleanup;
   }
-  const char *state = (const char *)sqlite3_column_text(s, 0);
-  int gen = sqlite3_column_int(s, 1);
-  if (!state || strcmp(state, "succeeded") != 0) {
-    fprintf(stderr, "paperq-ledger: paper %s is %s: only a succeeded paper can be judged\n",
-            paper_id, state ? state : "?");
-    goto cleanup;
-  }
-  const char *rtext = (const char *)sqlite3_column_text(s, 2);
-  const char *dtext = (const char *)sqlite3_column_text(s, 3);
-  record = rtext ? cJSON_Parse(rtext) : NULL;
-  doc = dtext ? cJSON_Parse(dtext) : NULL;
-  if (!cJSON_IsObject(record) || !cJSON_IsObject(doc)) {
+  if (!cJSON_IsObject(q.record) || !cJSON_IsObject(q.doc)) {
     fprintf(stderr, "paperq-ledger: paper %s: the ledger lacks its %s\n", paper_id,
-            cJSON_IsObject(record) ? "translation" : "source record");
+            cJSON_IsObject(q.record) ? "translation" : "source record");
     goto cleanup;
   }
   size_t len = 0;
-  if (!(body = pq_job_encode_qa(record, gen, doc, NULL, &len))) {
+  if (!(body = pq_job_encode_qa(q.record, q.gen, q.doc, NULL, &len))) {
     fprintf(stderr, "paperq-ledger: out of memory\n");
     goto cleanup;
   }
@@ -358,12 +341,11 @@ int ledger_qa_request(const struct pq_config *cfg, const char *paper_id) {
   }
   printf("queued a QA job for %s on %s; `paperq-ledger show %s` lists the judgements as they "
          "arrive\n",
-         paper_id, pq_mq_name(mq, "qa", q, sizeof q), paper_id);
+         paper_id, pq_mq_name(mq, "qa", qname, sizeof qname), paper_id);
   rc = LEDGER_EXIT_OK;
 cleanup:
-  sqlite3_finalize(s);
-  cJSON_Delete(record);
-  cJSON_Delete(doc);
+  cJSON_Delete(q.record);
+  cJSON_Delete(q.doc);
   free(body);
   pq_mq_close(mq);
   ledger_db_close(db);

@@ -2,9 +2,11 @@
  * paper. The JSON object is built first; the human text prints from it. */
 #include "db.h"
 #include "ledger.h"
+#include "query.h"
 
 #include "paperq/textutil.h"
 #include "paperq/config.h"
+#include "paperq/qa.h"
 #include "paperq/util.h"
 
 #include <cjson/cJSON.h>
@@ -12,174 +14,134 @@
 #include <string.h>
 #include <time.h>
 
-static const char *col(sqlite3_stmt *s, int i) { return (const char *)sqlite3_column_text(s, i); }
-
-static void add_text(cJSON *o, const char *k, sqlite3_stmt *s, int i) {
-  if (sqlite3_column_type(s, i) != SQLITE_NULL)
-    cJSON_AddStringToObject(o, k, col(s, i));
+static void add_text(cJSON *o, const char *k, const char *v) {
+  if (v)
+    cJSON_AddStringToObject(o, k, v);
 }
 
-static void add_int(cJSON *o, const char *k, sqlite3_stmt *s, int i) {
-  if (sqlite3_column_type(s, i) != SQLITE_NULL)
-    cJSON_AddNumberToObject(o, k, (double)sqlite3_column_int64(s, i));
+static void add_int(cJSON *o, const char *k, struct ledger_int v) {
+  if (v.known)
+    cJSON_AddNumberToObject(o, k, (double)v.v);
+}
+
+static void add_num(cJSON *o, const char *k, int64_t v) {
+  cJSON_AddNumberToObject(o, k, (double)v);
 }
 
 /* A stored JSON column, embedded as JSON (as text if it does not parse). */
-static void add_json(cJSON *o, const char *k, sqlite3_stmt *s, int i) {
-  if (sqlite3_column_type(s, i) == SQLITE_NULL)
+static void add_json(cJSON *o, const char *k, const char *v) {
+  if (!v)
     return;
-  cJSON *v = cJSON_Parse(col(s, i));
-  if (v)
-    cJSON_AddItemToObject(o, k, v);
+  cJSON *j = cJSON_Parse(v);
+  if (j)
+    cJSON_AddItemToObject(o, k, j);
   else
-    cJSON_AddStringToObject(o, k, col(s, i));
+    cJSON_AddStringToObject(o, k, v);
 }
 
-static sqlite3_stmt *query(sqlite3 *sq, const char *sql, const char *paper_id) {
-  sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(sq, sql, -1, &s, NULL) != SQLITE_OK) {
-    fprintf(stderr, "paperq-ledger: %s\n", sqlite3_errmsg(sq));
-    sqlite3_finalize(s);
-    return NULL;
-  }
-  sqlite3_bind_text(s, 1, paper_id, -1, SQLITE_STATIC);
-  return s;
+static int paper_fields(void *ctx, const struct ledger_paper_row *r) {
+  cJSON *p = ctx;
+  add_text(p, "state", r->state);
+  add_num(p, "gen", r->gen);
+  add_num(p, "attempt_count", r->attempts);
+  add_text(p, "title", r->title);
+  add_text(p, "origin", r->origin);
+  add_int(p, "queued_ms", r->queued_ms);
+  add_int(p, "started_ms", r->started_ms);
+  add_int(p, "finished_ms", r->finished_ms);
+  add_text(p, "last_error", r->last_error);
+  add_text(p, "park_reason", r->park_reason);
+  add_text(p, "model", r->model);
+  cJSON_AddBoolToObject(p, "dry_run", r->dry_run);
+  cJSON *tok = cJSON_AddObjectToObject(p, "tokens");
+  add_num(tok, "prompt", r->prompt_tokens);
+  add_num(tok, "completion", r->completion_tokens);
+  cJSON_AddNumberToObject(p, "cost_usd", r->cost_usd);
+  cJSON_AddNumberToObject(p, "qa_cost_usd", r->qa_cost_usd);
+  add_num(p, "updated_ms", r->updated_ms);
+  return PQ_OK;
+}
+
+static int attempt_item(void *ctx, const struct ledger_attempt_row *r) {
+  cJSON *a = cJSON_CreateObject();
+  add_num(a, "gen", r->gen);
+  add_num(a, "attempt", r->attempt);
+  add_text(a, "worker", r->worker);
+  add_int(a, "started_ms", r->started_ms);
+  add_int(a, "finished_ms", r->finished_ms);
+  add_text(a, "outcome", r->outcome);
+  add_text(a, "error_class", r->error_class);
+  add_text(a, "error", r->error);
+  add_num(a, "prompt_tokens", r->prompt_tokens);
+  add_num(a, "completion_tokens", r->completion_tokens);
+  cJSON_AddNumberToObject(a, "cost_usd", r->cost_usd);
+  cJSON_AddItemToArray(ctx, a);
+  return PQ_OK;
+}
+
+static int translation_item(void *ctx, const struct ledger_translation_row *r) {
+  cJSON *t = cJSON_AddObjectToObject(ctx, "translation");
+  add_num(t, "gen", r->gen);
+  add_text(t, "model", r->model);
+  cJSON_AddBoolToObject(t, "dry_run", r->dry_run);
+  add_json(t, "doc", r->doc);
+  add_json(t, "checks", r->checks);
+  add_json(t, "usage", r->usage);
+  cJSON_AddNumberToObject(t, "cost_usd", r->cost_usd);
+  add_int(t, "llm_ms", r->llm_ms);
+  add_int(t, "created_ms", r->created_ms);
+  add_text(t, "worker", r->worker);
+  add_text(t, "event_id", r->event_id);
+  return PQ_OK;
+}
+
+static int judgement_item(void *ctx, const struct ledger_judgement_row *r) {
+  cJSON *j = cJSON_CreateObject();
+  add_text(j, "judge", r->judge);
+  add_num(j, "gen", r->gen);
+  cJSON *sc = cJSON_AddObjectToObject(j, "scores");
+  for (int i = 0; i < PQ_QA_NSCORES; i++)
+    cJSON_AddNumberToObject(sc, pq_qa_score_names[i], r->score[i]);
+  add_text(j, "comments", r->comments);
+  add_int(j, "created_ms", r->created_ms);
+  cJSON_AddBoolToObject(j, "current", r->current);
+  cJSON_AddItemToArray(ctx, j);
+  return PQ_OK;
+}
+
+static int qa_parked_item(void *ctx, const struct ledger_qa_parked_row *r) {
+  cJSON *j = cJSON_CreateObject();
+  add_num(j, "gen", r->gen);
+  add_int(j, "attempt", r->attempt);
+  add_text(j, "reason", r->reason);
+  add_int(j, "received_ms", r->received_ms);
+  cJSON_AddItemToArray(ctx, j);
+  return PQ_OK;
 }
 
 /* Builds the paper object; *found = 0 when the ledger has no such paper. */
 static int build(struct ledger_db *db, const char *paper_id, cJSON **out, int *found) {
-  sqlite3 *sq = ledger_db_sqlite(db);
   cJSON *p = cJSON_CreateObject();
-  int rc = PQ_ERR_IO;
+  int rc;
   *found = 0;
   *out = NULL;
   if (!p)
     return PQ_ERR_NOMEM;
-  sqlite3_stmt *s = query(sq,
-                          "SELECT state, gen, attempts, title, origin, queued_ms, started_ms,"
-                          " finished_ms, last_error, park_reason, model, dry_run, prompt_tokens,"
-                          " completion_tokens, cost_usd, qa_cost_usd, updated_ms"
-                          " FROM papers WHERE paper_id = ?1",
-                          paper_id);
-  if (!s)
-    goto cleanup;
-  if (sqlite3_step(s) != SQLITE_ROW) {
-    sqlite3_finalize(s);
-    rc = PQ_OK;
-    goto cleanup;
-  }
-  *found = 1;
   cJSON_AddStringToObject(p, "paper_id", paper_id);
-  add_text(p, "state", s, 0);
-  add_int(p, "gen", s, 1);
-  add_int(p, "attempt_count", s, 2);
-  add_text(p, "title", s, 3);
-  add_text(p, "origin", s, 4);
-  add_int(p, "queued_ms", s, 5);
-  add_int(p, "started_ms", s, 6);
-  add_int(p, "finished_ms", s, 7);
-  add_text(p, "last_error", s, 8);
-  add_text(p, "park_reason", s, 9);
-  add_text(p, "model", s, 10);
-  cJSON_AddBoolToObject(p, "dry_run", sqlite3_column_int(s, 11));
-  cJSON *tok = cJSON_AddObjectToObject(p, "tokens");
-  add_int(tok, "prompt", s, 12);
-  add_int(tok, "completion", s, 13);
-  cJSON_AddNumberToObject(p, "cost_usd", sqlite3_column_double(s, 14));
-  cJSON_AddNumberToObject(p, "qa_cost_usd", sqlite3_column_double(s, 15));
-  add_int(p, "updated_ms", s, 16);
-  sqlite3_finalize(s);
-
+  if ((rc = ledger_query_paper(db, paper_id, paper_fields, p, found)) || !*found)
+    goto cleanup;
   /* Every attempt of every generation, oldest first: the last is the
-   * latest start (a redelivered attempt keeps its number, so one attempt
-   * can have rows from several workers). */
-  cJSON *list = cJSON_AddArrayToObject(p, "attempts");
-  if (!(s = query(
-            sq,
-            "SELECT gen, attempt, worker, started_ms, finished_ms, outcome, error_class, error,"
-            " prompt_tokens, completion_tokens, cost_usd FROM attempts WHERE paper_id = ?1"
-            " ORDER BY gen, attempt, coalesce(started_ms, finished_ms)",
-            paper_id)))
+   * latest start. */
+  if ((rc = ledger_query_attempts(db, paper_id, attempt_item,
+                                  cJSON_AddArrayToObject(p, "attempts"))))
     goto cleanup;
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    cJSON *a = cJSON_CreateObject();
-    add_int(a, "gen", s, 0);
-    add_int(a, "attempt", s, 1);
-    add_text(a, "worker", s, 2);
-    add_int(a, "started_ms", s, 3);
-    add_int(a, "finished_ms", s, 4);
-    add_text(a, "outcome", s, 5);
-    add_text(a, "error_class", s, 6);
-    add_text(a, "error", s, 7);
-    add_int(a, "prompt_tokens", s, 8);
-    add_int(a, "completion_tokens", s, 9);
-    cJSON_AddNumberToObject(a, "cost_usd", sqlite3_column_double(s, 10));
-    cJSON_AddItemToArray(list, a);
-  }
-  sqlite3_finalize(s);
-
   /* The newest translation: the current one when the paper succeeded. */
-  if (!(s = query(sq,
-                  "SELECT gen, model, dry_run, doc, checks, usage, cost_usd, llm_ms, created_ms,"
-                  " worker, event_id FROM translations WHERE paper_id = ?1 ORDER BY gen DESC"
-                  " LIMIT 1",
-                  paper_id)))
+  if ((rc = ledger_query_latest_translation(db, paper_id, translation_item, p)))
     goto cleanup;
-  if (sqlite3_step(s) == SQLITE_ROW) {
-    cJSON *t = cJSON_AddObjectToObject(p, "translation");
-    add_int(t, "gen", s, 0);
-    add_text(t, "model", s, 1);
-    cJSON_AddBoolToObject(t, "dry_run", sqlite3_column_int(s, 2));
-    add_json(t, "doc", s, 3);
-    add_json(t, "checks", s, 4);
-    add_json(t, "usage", s, 5);
-    cJSON_AddNumberToObject(t, "cost_usd", sqlite3_column_double(s, 6));
-    add_int(t, "llm_ms", s, 7);
-    add_int(t, "created_ms", s, 8);
-    add_text(t, "worker", s, 9);
-    add_text(t, "event_id", s, 10);
-  }
-  sqlite3_finalize(s);
-
-  list = cJSON_AddArrayToObject(p, "qa"); /* judgements, history included */
-  if (!(s = query(sq,
-                  "SELECT judge, gen, accuracy, fluency, terminology, completeness, overall,"
-                  " comments, created_ms, current FROM qa_judgements WHERE paper_id = ?1"
-                  " ORDER BY created_ms, id",
-                  paper_id)))
+  /* judgements, history included */
+  if ((rc = ledger_query_judgements(db, paper_id, judgement_item, cJSON_AddArrayToObject(p, "qa"))))
     goto cleanup;
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    static const char *const names[5] = {"accuracy", "fluency", "terminology", "completeness",
-                                         "overall"};
-    cJSON *j = cJSON_CreateObject();
-    add_text(j, "judge", s, 0);
-    add_int(j, "gen", s, 1);
-    cJSON *sc = cJSON_AddObjectToObject(j, "scores");
-    for (int i = 0; i < 5; i++)
-      cJSON_AddNumberToObject(sc, names[i], sqlite3_column_double(s, 2 + i));
-    add_text(j, "comments", s, 7);
-    add_int(j, "created_ms", s, 8);
-    cJSON_AddBoolToObject(j, "current", sqlite3_column_int(s, 9));
-    cJSON_AddItemToArray(list, j);
-  }
-  sqlite3_finalize(s);
-
-  list = cJSON_AddArrayToObject(p, "qa_parked");
-  if (!(s = query(sq,
-                  "SELECT gen, attempt, reason, received_ms FROM qa_parked"
-                  " WHERE paper_id = ?1 ORDER BY id",
-                  paper_id)))
-    goto cleanup;
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    cJSON *j = cJSON_CreateObject();
-    add_int(j, "gen", s, 0);
-    add_int(j, "attempt", s, 1);
-    add_text(j, "reason", s, 2);
-    add_int(j, "received_ms", s, 3);
-    cJSON_AddItemToArray(list, j);
-  }
-  sqlite3_finalize(s);
-  rc = PQ_OK;
+  rc = ledger_query_qa_parked(db, paper_id, qa_parked_item, cJSON_AddArrayToObject(p, "qa_parked"));
 cleanup:
   if (rc == PQ_OK && *found)
     *out = p;

@@ -11,9 +11,11 @@
 #include "paperq/textutil.h"
 #include "paperq/util.h"
 
+#include "db.h"
+#include "query.h"
+
 #include <getopt.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,33 +102,21 @@ static void idset_free(struct idset *s) {
 }
 
 /* The ledger's database, opened read-only when it is on this machine, lets a
- * second run skip papers already queued or done instead of paying twice. */
-static sqlite3 *open_ledger(const char *path) {
-  sqlite3 *db = NULL;
-  if (access(path, R_OK) != 0)
+ * second run skip papers already queued or done instead of paying twice.
+ * Without a readable ledger every paper is queued. */
+static struct ledger_db *open_ledger(const char *path) {
+  struct ledger_db *db = NULL;
+  char err[1024];
+  if (ledger_db_open(path, LEDGER_DB_READONLY, &db, err, sizeof err) != PQ_OK)
     return NULL;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    sqlite3_close(db);
-    return NULL;
-  }
-  sqlite3_busy_timeout(db, 2000);
   return db;
 }
 
-static int ledger_knows(sqlite3 *db, sqlite3_stmt **st, const char *id) {
-  if (!db)
+static int ledger_knows(struct ledger_db *db, const char *id) {
+  int found, state;
+  if (!db || ledger_query_state(db, id, &found, &state) != PQ_OK)
     return 0;
-  if (!*st && sqlite3_prepare_v2(db, "SELECT state FROM papers WHERE paper_id = ?", -1, st, NULL) !=
-                  SQLITE_OK)
-    return 0;
-  sqlite3_reset(*st);
-  sqlite3_bind_text(*st, 1, id, -1, SQLITE_TRANSIENT);
-  int known = 0;
-  if (sqlite3_step(*st) == SQLITE_ROW) {
-    const char *state = (const char *)sqlite3_column_text(*st, 0);
-    known = state && strcmp(state, "parked") != 0; /* parked papers are requeued by the ledger */
-  }
-  return known;
+  return found && state != LEDGER_PARKED; /* parked papers are requeued by the ledger */
 }
 
 static int publish_record(struct pq_mq *mq, const cJSON *rec) {
@@ -260,8 +250,7 @@ int main(int argc, char **argv) {
   struct pq_mq *mq = NULL;
   struct stats st = {0};
   struct idset seen = {0};
-  sqlite3 *ledger = NULL;
-  sqlite3_stmt *known_st = NULL;
+  struct ledger_db *ledger = NULL;
   int rc = 2;
 
   /* Every input must open before anything is published. */
@@ -313,7 +302,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: paper %s: duplicate of an earlier record in this run; skipped\n",
                 where, id);
         st.skipped_dup++;
-      } else if (ledger_knows(ledger, &known_st, id)) {
+      } else if (ledger_knows(ledger, id)) {
         st.skipped_known++;
       } else if (publish_record(mq, rec) != PQ_OK) {
         broker_failed = 1;
@@ -356,8 +345,7 @@ int main(int argc, char **argv) {
     rc = stop_requested ? 1 : 0;
   }
 cleanup:
-  sqlite3_finalize(known_st);
-  sqlite3_close(ledger);
+  ledger_db_close(ledger);
   idset_free(&seen);
   pq_mq_close(mq);
   for (int i = 0; i < ninputs; i++)

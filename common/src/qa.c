@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const pq_qa_score_names[PQ_QA_NSCORES] = {"accuracy", "fluency", "terminology",
-                                                      "completeness", "overall"};
+const char *const pq_qa_score_names[PQ_QA_NSCORES] = {[PQ_QA_ACCURACY] = "accuracy",
+                                                      [PQ_QA_FLUENCY] = "fluency",
+                                                      [PQ_QA_TERMINOLOGY] = "terminology",
+                                                      [PQ_QA_COMPLETENESS] = "completeness",
+                                                      [PQ_QA_OVERALL] = "overall"};
 
 int pq_qa_sampled(const char *paper_id, double rate) {
   if (rate <= 0)

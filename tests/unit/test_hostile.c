@@ -4,6 +4,7 @@
  * reach the terminal unescaped. Items needing the real programs are in
  * tests/integration/test_hostile.py. */
 #include "db.h"
+#include "db_internal.h" /* the connection, to lower its length limit */
 #include "report.h"
 
 #include "paperq/chat.h"
@@ -224,7 +225,7 @@ static void ledger_items(void) {
    * SQLite's length limit, lowered for the test) is recorded as bad and the
    * ledger goes on with the rest of the batch, instead of stopping on it
    * forever. */
-  sqlite3_limit(ledger_db_sqlite(db), SQLITE_LIMIT_LENGTH, 100000);
+  sqlite3_limit(ledger_db_conn(db), SQLITE_LIMIT_LENGTH, 100000);
   static const char *const heads[] = {
       "{\"v\":1,\"id\":\"b1\",\"kind\":\"job.queued\",\"ts\":1764406800002,"
       "\"paper_id\":\"p-2\",\"gen\":0,\"record\":{\"id\":\"p-2\",\"title\":\"",

@@ -13,6 +13,7 @@
 #include "pq_test.h"
 
 #include <math.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #define MIN 60000LL
 
 static char dir[] = "/tmp/pq-ledger-XXXXXX";
+static char db_path[512];
 static struct ledger_db *db;
 
 /* Applies one event given as printf-style JSON and commits. */
@@ -75,13 +77,18 @@ static enum ledger_outcome raw(const char *type, const char *body) {
   return out;
 }
 
-/* First column of the first row of a query with one text parameter, as text. */
+/* First column of the first row of a query with one text parameter, as
+ * text. The test reads the file through a connection of its own: what it
+ * sees is what the ledger committed. */
 static const char *q(const char *sql, const char *param) {
   static char out[1024];
+  sqlite3 *sq = NULL;
   sqlite3_stmt *s = NULL;
   out[0] = '\0';
-  if (sqlite3_prepare_v2(ledger_db_sqlite(db), sql, -1, &s, NULL) != SQLITE_OK) {
-    fprintf(stderr, "bad test query %s\n", sql);
+  if (sqlite3_open_v2(db_path, &sq, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(sq, sql, -1, &s, NULL) != SQLITE_OK) {
+    fprintf(stderr, "bad test query %s: %s\n", sql, sqlite3_errmsg(sq));
+    sqlite3_close(sq);
     return "(error)";
   }
   if (param)
@@ -91,6 +98,7 @@ static const char *q(const char *sql, const char *param) {
   else
     snprintf(out, sizeof out, "(none)");
   sqlite3_finalize(s);
+  sqlite3_close(sq);
   return out;
 }
 
@@ -218,23 +226,23 @@ static const cJSON *target(const cJSON *r, const char *name) {
 }
 
 int main(void) {
-  char err[512], path[256], conf[256];
+  char err[512], conf[256];
   struct pq_config cfg;
   if (!mkdtemp(dir))
     return 2;
-  snprintf(path, sizeof path, "%s/ledger.db", dir);
+  snprintf(db_path, sizeof db_path, "%s/ledger.db", dir);
   snprintf(conf, sizeof conf, "%s/empty.conf", dir);
   FILE *cf = fopen(conf, "w");
   fclose(cf);
   CHECK(pq_config_load(conf, &cfg, err, sizeof err) == PQ_OK);
 
   /* Read commands refuse a missing database with a message naming it. */
-  CHECK(ledger_db_open(path, 0, &db, err, sizeof err) != PQ_OK);
-  CHECK(strstr(err, "no ledger database at") && strstr(err, path));
-  CHECK(ledger_db_open(path, LEDGER_DB_CREATE, &db, err, sizeof err) == PQ_OK);
+  CHECK(ledger_db_open(db_path, 0, &db, err, sizeof err) != PQ_OK);
+  CHECK(strstr(err, "no ledger database at") && strstr(err, db_path));
+  CHECK(ledger_db_open(db_path, LEDGER_DB_CREATE, &db, err, sizeof err) == PQ_OK);
   CHECK(strcmp(q("PRAGMA journal_mode", NULL), "wal") == 0);
 
-  /* p1: the normal path, then a duplicate event id: nothing changes. */
+  /* p1: the normal db_path, then a duplicate event id: nothing changes. */
   queued("p1", 0, T0);
   CHECK_STR(state("p1"), "queued");
   CHECK(started("s-p1-1", "p1", 0, 1, T0 + 1000) == LEDGER_APPLIED);
@@ -517,7 +525,7 @@ int main(void) {
     queued("a/b", 0, T0);
     succeeded("ok-ab", "a/b", 0, 1, T0 + 9 * MIN, 0, 0);
     free(cfg.ledger.db);
-    cfg.ledger.db = strdup(path);
+    cfg.ledger.db = strdup(db_path);
     snprintf(out, sizeof out, "%s/export", dir);
     CHECK(ledger_export(&cfg, out, 1) == LEDGER_EXIT_OK);
     snprintf(file, sizeof file, "%s/p1.json", out);
@@ -589,7 +597,7 @@ int main(void) {
 
   /* Counters survive a reopen and match a recount of the rows. */
   ledger_db_close(db);
-  CHECK(ledger_db_open(path, 0, &db, err, sizeof err) == PQ_OK);
+  CHECK(ledger_db_open(db_path, 0, &db, err, sizeof err) == PQ_OK);
   struct ledger_counters c;
   CHECK(ledger_db_counters(db, &c) == PQ_OK);
   CHECK(c.n[LC_PAPERS] == qn("SELECT count(*) FROM papers", NULL));

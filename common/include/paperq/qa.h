@@ -8,8 +8,18 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
-#define PQ_QA_NSCORES 5
-extern const char *const pq_qa_score_names[PQ_QA_NSCORES]; /* accuracy … overall */
+/* The scores a judge gives (1..10), in this order everywhere: the rubric,
+ * qa.scored events, the ledger's columns and the report. PQ_QA_OVERALL is
+ * the one the report averages, histograms and compares between judges. */
+enum pq_qa_score {
+  PQ_QA_ACCURACY = 0,
+  PQ_QA_FLUENCY,
+  PQ_QA_TERMINOLOGY,
+  PQ_QA_COMPLETENESS,
+  PQ_QA_OVERALL,
+  PQ_QA_NSCORES
+};
+extern const char *const pq_qa_score_names[PQ_QA_NSCORES]; /* "accuracy" … "overall" */
 
 struct pq_qa_scores {
   int score[PQ_QA_NSCORES]; /* 1..10, in pq_qa_score_names order */
