@@ -149,6 +149,10 @@ log.console = false
 # look at queue depths see the present, not the state of seconds ago.
 collect_statistics_interval = 500
 EOF
+  # scripts/cluster.sh puts each node's cluster-formation lines here.
+  if [[ -f "$DIR/rabbitmq.extra.conf" ]]; then
+    cat "$DIR/rabbitmq.extra.conf" >>"$DIR/rabbitmq.conf"
+  fi
   # Quorum queues report their metrics on their own tick (default 5 s).
   echo '[{rabbit, [{quorum_tick_interval, 500}]}].' >"$DIR/advanced.config"
   # The cookie: Erlang creates \$HOME/.erlang.cookie on first boot; make it

@@ -13,7 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-enum key_type { K_INT, K_DOUBLE, K_STRING };
+/* K_LIST: a string that the file may also give as a list of strings
+ * (url = ["a", "b"]); it is kept joined with commas, the form the
+ * environment variable takes. */
+enum key_type { K_INT, K_DOUBLE, K_STRING, K_LIST };
 
 struct key {
   const char *group, *name;
@@ -29,13 +32,14 @@ struct key {
 /* One key per line reads best as a table, so the formatter leaves it alone. */
 /* clang-format off */
 static const struct key keys[] = {
-    {"broker", "url", K_STRING, OFF(broker.url), "amqp://guest:guest@localhost:5672/", 0, 0, 1, NULL},
+    {"broker", "url", K_LIST, OFF(broker.url), "amqp://guest:guest@localhost:5672/", 0, 0, 1, NULL},
     {"broker", "password_env", K_STRING, OFF(broker.password_env), "PAPERQ_BROKER_PASSWORD", 0, 0, 0, NULL},
     {"broker", "prefix", K_STRING, OFF(broker.prefix), "paperq", 0, 0, 0, NULL},
     {"broker", "heartbeat_s", K_INT, OFF(broker.heartbeat_s), "30", 0, 3600, 0, NULL},
     {"broker", "connect_timeout_s", K_INT, OFF(broker.connect_timeout_s), "10", 1, 600, 0, NULL},
     {"broker", "reconnect_max_s", K_INT, OFF(broker.reconnect_max_s), "30", 1, 3600, 0, NULL},
     {"broker", "delivery_limit", K_INT, OFF(broker.delivery_limit), "5", 1, 1000, 0, NULL},
+    {"broker", "quorum_size", K_INT, OFF(broker.quorum_size), "0", 0, 99, 0, NULL},
     {"translate", "provider", K_STRING, OFF(translate.provider), "openai", 0, 0, 0, "openai|dry-run"},
     {"translate", "base_url", K_STRING, OFF(translate.base_url), "https://openrouter.ai/api/v1", 0, 0, 0, NULL},
     {"translate", "model", K_STRING, OFF(translate.model), "deepseek/deepseek-v3.2-exp", 0, 0, 0, NULL},
@@ -117,12 +121,6 @@ static int check_string(const struct key *k, const char *text, const char *where
                where, text);
       return PQ_ERR_PARSE;
     }
-  } else if (strcmp(k->group, "broker") == 0 && strcmp(name, "url") == 0) {
-    if (strncmp(text, "amqp://", 7) != 0 && strncmp(text, "amqps://", 8) != 0) {
-      snprintf(err, errlen, "%s: broker.url must start with amqp:// (got a value of %zu chars)",
-               where, strlen(text));
-      return PQ_ERR_PARSE;
-    }
   } else if (strcmp(k->group, "broker") == 0 && strcmp(name, "prefix") == 0) {
     /* Longer prefixes used to be cut short, so two pipelines with long
      * prefixes shared queues. */
@@ -171,6 +169,7 @@ static int set_text(struct pq_config *cfg, const struct key *k, const char *text
     return PQ_OK;
   }
   case K_STRING:
+  case K_LIST:
     if (k->oneof && !oneof_ok(k->oneof, text)) {
       snprintf(err, errlen, "%s: %s.%s = \"%s\": expected one of %s", where, k->group, k->name,
                text, k->oneof);
@@ -343,8 +342,66 @@ static int literal_int(const char *file, int line, const char *name, char *out, 
   return rc;
 }
 
+/* Joins a list of strings into one comma-separated string in *out. */
+static int join_list(config_setting_t *s, char **out, const char *where, const char *gname,
+                     const char *name, char *err, size_t errlen) {
+  size_t len = 1;
+  int n = config_setting_length(s);
+  for (int i = 0; i < n; i++) {
+    config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+    const char *v =
+        config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
+    if (!v || !v[0] || strchr(v, ',')) {
+      snprintf(err, errlen, "%s: %s.%s[%d]: expected a non-empty string without commas", where,
+               gname, name, i);
+      return PQ_ERR_PARSE;
+    }
+    len += strlen(v) + 1;
+  }
+  if (n == 0) {
+    snprintf(err, errlen, "%s: %s.%s: the list is empty", where, gname, name);
+    return PQ_ERR_PARSE;
+  }
+  char *joined = malloc(len);
+  if (!joined)
+    return PQ_ERR_NOMEM;
+  size_t at = 0;
+  for (int i = 0; i < n; i++) {
+    const char *v = config_setting_get_string(config_setting_get_elem(s, (unsigned)i));
+    size_t vl = strlen(v);
+    if (i)
+      joined[at++] = ',';
+    memcpy(joined + at, v, vl);
+    at += vl;
+  }
+  joined[at] = '\0';
+  *out = joined;
+  return PQ_OK;
+}
+
+/* 1 if any URL of a comma-separated list holds a password other than
+ * RabbitMQ's public default guest. */
+static int url_has_password(const char *list) {
+  for (const char *u = list; *u;) {
+    size_t n = strcspn(u, ",");
+    const char *scheme = strstr(u, "://");
+    if (scheme && scheme < u + n) {
+      const char *host = scheme + 3;
+      const char *at = memchr(host, '@', (size_t)(u + n - host));
+      const char *colon = at ? memchr(host, ':', (size_t)(at - host)) : NULL;
+      if (colon && strncmp(colon, ":guest@", 7) != 0)
+        return 1;
+    }
+    u += n;
+    if (*u == ',')
+      u++;
+  }
+  return 0;
+}
+
 static int load_file(struct pq_config *cfg, const char *path, char *err, size_t errlen) {
   config_t lc;
+  char *list = NULL; /* a K_LIST value joined */
   int rc = PQ_OK;
   config_init(&lc);
   if (config_read_file(&lc, path) != CONFIG_TRUE) {
@@ -408,8 +465,21 @@ static int load_file(struct pq_config *cfg, const char *path, char *err, size_t 
       case CONFIG_TYPE_FLOAT:
         snprintf(text, sizeof text, "%.17g", config_setting_get_float(s));
         break;
+      case CONFIG_TYPE_ARRAY:
+      case CONFIG_TYPE_LIST:
+        if (k->type != K_LIST) {
+          snprintf(err, errlen, "%s: %s.%s: expected a %s, not a list", where, gname, name,
+                   k->type == K_STRING ? "string" : "number");
+          rc = PQ_ERR_PARSE;
+          goto cleanup;
+        }
+        rc = join_list(s, &list, where, gname, name, err, errlen);
+        if (rc)
+          goto cleanup;
+        val = list;
+        break;
       case CONFIG_TYPE_STRING:
-        if (k->type != K_STRING) {
+        if (k->type != K_STRING && k->type != K_LIST) {
           snprintf(err, errlen, "%s: %s.%s: expected a number, not a string", where, gname, name);
           rc = PQ_ERR_PARSE;
           goto cleanup;
@@ -418,7 +488,7 @@ static int load_file(struct pq_config *cfg, const char *path, char *err, size_t 
         break;
       default:
         snprintf(err, errlen, "%s: %s.%s: expected a %s", where, gname, name,
-                 k->type == K_STRING ? "string" : "number");
+                 k->type == K_INT || k->type == K_DOUBLE ? "number" : "string");
         rc = PQ_ERR_PARSE;
         goto cleanup;
       }
@@ -428,25 +498,23 @@ static int load_file(struct pq_config *cfg, const char *path, char *err, size_t 
         goto cleanup;
       }
       rc = set_text(cfg, k, val, where, err, errlen);
+      free(list);
+      list = NULL;
       if (rc)
         goto cleanup;
       /* A password inside broker.url in a file is refused: secrets come
        * from the environment. guest:guest is the broker's public default. */
-      if (k->secret) {
-        const char *at = strchr(val, '@');
-        const char *colon = strstr(val, "://");
-        colon = colon ? strchr(colon + 3, ':') : NULL;
-        if (at && colon && colon < at && strncmp(colon, ":guest@", 7) != 0) {
-          snprintf(err, errlen,
-                   "%s: broker.url must not hold a password; set it in $%s or PAPERQ_BROKER_URL",
-                   where, cfg->broker.password_env);
-          rc = PQ_ERR_PARSE;
-          goto cleanup;
-        }
+      if (k->secret && url_has_password(*(char **)field(cfg, k))) {
+        snprintf(err, errlen,
+                 "%s: broker.url must not hold a password; set it in $%s or PAPERQ_BROKER_URL",
+                 where, cfg->broker.password_env);
+        rc = PQ_ERR_PARSE;
+        goto cleanup;
       }
     }
   }
 cleanup:
+  free(list);
   config_destroy(&lc);
   return rc;
 }
@@ -470,16 +538,43 @@ static int load_env(struct pq_config *cfg, char *err, size_t errlen) {
 
 /* Checks that involve more than one key. The value may come from the file
  * or from the environment: the message names the one it came from. */
+/* Where a key's effective value came from: its variable when set, else the file. */
+static const char *origin(const struct pq_config *cfg, const char *var, char *out, size_t outlen) {
+  if (getenv(var))
+    snprintf(out, outlen, "environment variable %s", var);
+  else
+    snprintf(out, outlen, "%s", cfg->source);
+  return out;
+}
+
 static int validate(struct pq_config *cfg, char *err, size_t errlen) {
+  char where[160];
+  int nurls = 0;
+  for (const char *u = cfg->broker.url;;) {
+    size_t n = strcspn(u, ",");
+    size_t sp = strspn(u, " ");
+    nurls++;
+    if (sp > n || (strncmp(u + sp, "amqp://", 7) != 0 && strncmp(u + sp, "amqps://", 8) != 0) ||
+        n - sp <= 7) {
+      snprintf(err, errlen,
+               "%s: broker.url: address %d must start with amqp:// or amqps:// (got a value of "
+               "%zu chars; several addresses are separated by commas)",
+               origin(cfg, "PAPERQ_BROKER_URL", where, sizeof where), nurls, n);
+      return PQ_ERR_PARSE;
+    }
+    u += n;
+    if (!*u++)
+      break;
+  }
+  if (nurls > PQ_BROKER_MAX_URLS) {
+    snprintf(err, errlen, "%s: broker.url lists %d addresses; at most %d",
+             origin(cfg, "PAPERQ_BROKER_URL", where, sizeof where), nurls, PQ_BROKER_MAX_URLS);
+    return PQ_ERR_PARSE;
+  }
   if (strcmp(cfg->translate.provider, "openai") == 0 &&
       strncmp(cfg->translate.base_url, "http", 4)) {
-    const char *var = "PAPERQ_TRANSLATE_BASE_URL";
-    char where[160];
-    if (getenv(var))
-      snprintf(where, sizeof where, "environment variable %s", var);
-    else
-      snprintf(where, sizeof where, "%s", cfg->source);
-    snprintf(err, errlen, "%s: translate.base_url = \"%.200s\": expected an http(s):// URL", where,
+    snprintf(err, errlen, "%s: translate.base_url = \"%.200s\": expected an http(s):// URL",
+             origin(cfg, "PAPERQ_TRANSLATE_BASE_URL", where, sizeof where),
              cfg->translate.base_url);
     return PQ_ERR_PARSE;
   }
@@ -540,7 +635,7 @@ void pq_config_free(struct pq_config *cfg) {
   if (!cfg)
     return;
   for (size_t i = 0; i < NKEYS; i++)
-    if (keys[i].type == K_STRING) {
+    if (keys[i].type == K_STRING || keys[i].type == K_LIST) {
       char **p = field(cfg, &keys[i]);
       free(*p);
       *p = NULL;
@@ -554,15 +649,32 @@ void pq_config_free(struct pq_config *cfg) {
   cfg->source = NULL;
 }
 
-/* Masks the password part of a URL: amqp://user:****@host/. */
-static void mask_url(const char *url, char *out, size_t outlen) {
-  const char *scheme = strstr(url, "://");
-  const char *at = strrchr(url, '@');
-  const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-  if (scheme && at && colon && colon < at)
-    snprintf(out, outlen, "%.*s:****%s", (int)(colon - url), url, at);
-  else
-    snprintf(out, outlen, "%s", url);
+/* Masks the password part of each URL of a comma-separated list:
+ * amqp://user:****@host/. */
+static void mask_url(const char *list, char *out, size_t outlen) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (const char *url = list; *url && used + 1 < outlen;) {
+    int n = (int)strcspn(url, ",");
+    const char *end = url + n;
+    const char *scheme = strstr(url, "://");
+    const char *host = scheme && scheme < end ? scheme + 3 : NULL;
+    const char *at = NULL, *colon = NULL;
+    for (const char *c = host; c && c < end; c++)
+      if (*c == '@')
+        at = c;
+    colon = at ? memchr(host, ':', (size_t)(at - host)) : NULL;
+    int w;
+    if (colon)
+      w = snprintf(out + used, outlen - used, "%.*s:****%.*s%s", (int)(colon - url), url,
+                   (int)(end - at), at, *end ? "," : "");
+    else
+      w = snprintf(out + used, outlen - used, "%.*s%s", n, url, *end ? "," : "");
+    if (w < 0 || (size_t)w >= outlen - used)
+      break;
+    used += (size_t)w;
+    url = *end ? end + 1 : end;
+  }
 }
 
 void pq_config_print(const struct pq_config *cfg, FILE *out) {
@@ -583,7 +695,7 @@ void pq_config_print(const struct pq_config *cfg, FILE *out) {
     else if (k->type == K_DOUBLE)
       fprintf(out, "  %s = %g;\n", k->name, *(const double *)f);
     else {
-      char masked[1024];
+      char masked[4096];
       mask_url(*(char *const *)f, masked, sizeof masked);
       fprintf(out, "  %s = \"%s\";\n", k->name, k->secret ? masked : *(char *const *)f);
     }

@@ -1,5 +1,6 @@
-/* RabbitMQ connection: login, topology, confirm-mode publishing and
- * non-blocking frame servicing on top of rabbitmq-c 0.11.
+/* RabbitMQ connection: login (to the first node of broker.url that answers),
+ * topology, confirm-mode publishing and non-blocking frame servicing on top
+ * of rabbitmq-c 0.11.
  * Channel 1 consumes; channel 2 publishes with confirms, so a basic.ack on
  * channel 2 is always a publisher confirm and never a consumer ack. */
 #include "paperq/mq.h"
@@ -17,11 +18,21 @@
 #define CH_CONSUME 1
 #define CH_PUBLISH 2
 
+/* Where the next pq_mq_open starts in broker.url's list: 0 (the first
+ * address that answers wins) until a connection is lost, then the address
+ * after the lost node's, so a reconnect does not first wait on the node that
+ * just went away. One per process: the programs are single-threaded and hold
+ * one connection at a time. */
+static int first_url;
+
 struct pq_mq {
   amqp_connection_state_t conn;
   char prefix[128];
   int delivery_limit;
+  int quorum_size; /* x-quorum-initial-group-size; 0 = not sent (RabbitMQ's default) */
   int heartbeat_s;
+  int url_index; /* which address of broker.url this connection went to */
+  int nurls;
   uint64_t next_seq;      /* publish number of the next publish (confirm mode) */
   uint64_t confirmed;     /* every publish <= this is settled */
   unsigned char *settled; /* settled[i]: publish confirmed+1+i is settled */
@@ -89,6 +100,7 @@ static int declare_exchange(struct pq_mq *mq, const char *suffix, const char *ty
  * overflow on the source queue. */
 enum queue_kind {
   Q_CLASSIC,       /* P.parked: a plain durable queue for inspection */
+  Q_QUORUM,        /* P.parked on a cluster (broker.quorum_size) */
   Q_QUORUM_LEDGER, /* P.ledger: delivery limit, dead-letters to P.ledger.parked */
   Q_QUORUM_WORK,   /* P.jobs, P.qa: delivery limit, dead-letters to P.parked */
   Q_QUORUM_DELAY,  /* P.retry.*: no consumer; expired messages go back to P.jobs */
@@ -105,11 +117,16 @@ static void arg_str(amqp_table_entry_t *e, const char *k, const char *v) {
 static int declare_queue(struct pq_mq *mq, const char *suffix, enum queue_kind kind,
                          const char *dlrk) {
   char name[256], dlx_name[256];
-  amqp_table_entry_t e[6];
+  amqp_table_entry_t e[8];
   int n = 0;
   pq_mq_name(mq, suffix, name, sizeof name);
   if (kind != Q_CLASSIC)
     arg_str(&e[n++], "x-queue-type", "quorum");
+  if (kind != Q_CLASSIC && mq->quorum_size > 0) {
+    e[n].key = amqp_cstring_bytes("x-quorum-initial-group-size");
+    e[n].value.kind = AMQP_FIELD_KIND_I32;
+    e[n++].value.value.i32 = mq->quorum_size;
+  }
   if (kind == Q_QUORUM_WORK) {
     e[n].key = amqp_cstring_bytes("x-delivery-limit");
     e[n].value.kind = AMQP_FIELD_KIND_I64;
@@ -156,9 +173,13 @@ static int declare_topology(struct pq_mq *mq) {
   rc = rc ? rc : declare_exchange(mq, "ledger.parked", "fanout");
   rc = rc ? rc : declare_queue(mq, "jobs", Q_QUORUM_WORK, NULL);
   rc = rc ? rc : declare_queue(mq, "qa", Q_QUORUM_WORK, NULL);
-  rc = rc ? rc : declare_queue(mq, "parked", Q_CLASSIC, NULL);
+  /* On a cluster P.parked is replicated too: a classic queue lives on one
+   * node, and while that node is down every declare of it fails, so no
+   * program could connect. On one node it stays what it always was. */
+  rc = rc ? rc : declare_queue(mq, "parked", mq->quorum_size > 0 ? Q_QUORUM : Q_CLASSIC, NULL);
   rc = rc ? rc : declare_queue(mq, "ledger", Q_QUORUM_LEDGER, NULL);
-  rc = rc ? rc : declare_queue(mq, "ledger.parked", Q_CLASSIC, NULL);
+  rc = rc ? rc
+          : declare_queue(mq, "ledger.parked", mq->quorum_size > 0 ? Q_QUORUM : Q_CLASSIC, NULL);
   rc = rc ? rc : bind_queue(mq, "jobs", "jobs", PQ_RK_JOB);
   rc = rc ? rc : bind_queue(mq, "qa", "jobs", PQ_RK_QA);
   rc = rc ? rc : bind_queue(mq, "parked", "parked", "");
@@ -176,25 +197,16 @@ int pq_mq_declare_retry_queue(struct pq_mq *mq, const char *rk, long delay_ms) {
   return rc ? rc : bind_queue(mq, suffix, "retry", key);
 }
 
-int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_mq **out, char *err,
-               size_t errlen) {
+/* Connects mq to one address (an element of broker.url, modified in
+ * place), logs in, opens both channels and declares the topology. On failure
+ * mq->conn is released and err says why. */
+static int connect_one(struct pq_mq *mq, const struct pq_config *cfg, char *url,
+                       const char *client_name, char *err, size_t errlen) {
   struct amqp_connection_info ci;
-  char *url = strdup(cfg->broker.url);
-  struct pq_mq *mq = calloc(1, sizeof *mq);
   int rc = PQ_ERR_BROKER;
-  *out = NULL;
-  err[0] = '\0';
-  if (!url || !mq) {
-    rc = PQ_ERR_NOMEM;
-    goto cleanup;
-  }
-  snprintf(mq->prefix, sizeof mq->prefix, "%s", cfg->broker.prefix);
-  mq->delivery_limit = cfg->broker.delivery_limit;
-  mq->heartbeat_s = cfg->broker.heartbeat_s;
-  mq->next_seq = 1;
   if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
     snprintf(err, errlen, "broker.url is not a valid AMQP URL (amqp://user@host:port/vhost)");
-    goto cleanup;
+    return PQ_ERR_BROKER;
   }
   /* "amqp://host:5672/" parses to the empty vhost, which RabbitMQ does not
    * have; everyone who writes the trailing slash means the default one. */
@@ -204,11 +216,10 @@ int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_m
   if (!password)
     password = ci.password;
 
+  mq->broken = 0;
   mq->conn = amqp_new_connection();
-  if (!mq->conn) {
-    rc = PQ_ERR_NOMEM;
-    goto cleanup;
-  }
+  if (!mq->conn)
+    return PQ_ERR_NOMEM;
   amqp_socket_t *sock = ci.ssl ? amqp_ssl_socket_new(mq->conn) : amqp_tcp_socket_new(mq->conn);
   if (!sock) {
     rc = PQ_ERR_NOMEM;
@@ -265,18 +276,81 @@ int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_m
   /* The RPC timeout guards the handshake only; in normal operation the
    * heartbeat detects a dead peer. */
   amqp_set_rpc_timeout(mq->conn, NULL);
-  *out = mq;
-  mq = NULL;
-  rc = PQ_OK;
+  if (mq->nurls > 1)
+    pq_info("broker: connected to %s:%d (address %d of %d in broker.url)", ci.host, ci.port,
+            mq->url_index + 1, mq->nurls);
+  return PQ_OK;
+cleanup:
+  if (!mq->broken && rc != PQ_ERR_NOMEM)
+    mq->broken = 1; /* nothing to close politely after a failed handshake */
+  amqp_destroy_connection(mq->conn);
+  mq->conn = NULL;
+  return rc;
+}
+
+int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_mq **out, char *err,
+               size_t errlen) {
+  char *urls = strdup(cfg->broker.url);
+  char *url[PQ_BROKER_MAX_URLS];
+  struct pq_mq *mq = calloc(1, sizeof *mq);
+  int rc = PQ_ERR_BROKER;
+  *out = NULL;
+  err[0] = '\0';
+  if (!urls || !mq) {
+    rc = PQ_ERR_NOMEM;
+    goto cleanup;
+  }
+  for (char *u = urls; mq->nurls < PQ_BROKER_MAX_URLS;) {
+    size_t n = strcspn(u, ",");
+    int last = u[n] == '\0';
+    u[n] = '\0';
+    url[mq->nurls++] = u + strspn(u, " ");
+    if (last)
+      break;
+    u += n + 1;
+  }
+  snprintf(mq->prefix, sizeof mq->prefix, "%s", cfg->broker.prefix);
+  mq->delivery_limit = cfg->broker.delivery_limit;
+  mq->quorum_size = cfg->broker.quorum_size > 0 ? cfg->broker.quorum_size
+                    : mq->nurls > 1             ? mq->nurls
+                                                : 0;
+  mq->heartbeat_s = cfg->broker.heartbeat_s;
+  mq->next_seq = 1;
+  if (first_url >= mq->nurls)
+    first_url = 0;
+  /* Each address in turn, from first_url; err keeps every address's cause
+   * when none answers. */
+  size_t used = 0;
+  for (int k = 0; k < mq->nurls; k++) {
+    char one[1024];
+    mq->url_index = (first_url + k) % mq->nurls;
+    rc = connect_one(mq, cfg, url[mq->url_index], client_name, one, sizeof one);
+    if (rc == PQ_OK) {
+      first_url = mq->url_index;
+      *out = mq;
+      mq = NULL;
+      goto cleanup;
+    }
+    if (rc == PQ_ERR_NOMEM)
+      goto cleanup;
+    if (mq->nurls > 1)
+      pq_warn("broker: address %d of %d: %s", mq->url_index + 1, mq->nurls, one);
+    int w = snprintf(err + used, errlen - used, "%s%s", used ? "; " : "", one);
+    if (w > 0 && (size_t)w < errlen - used)
+      used += (size_t)w;
+  }
 cleanup:
   pq_mq_close(mq);
-  free(url);
+  free(urls);
   return rc;
 }
 
 void pq_mq_close(struct pq_mq *mq) {
   if (!mq)
     return;
+  /* A lost node: the next connection starts with the address after it. */
+  if (mq->conn && mq->broken && mq->nurls > 1)
+    first_url = (mq->url_index + 1) % mq->nurls;
   if (mq->conn) {
     if (!mq->broken) {
       amqp_channel_close(mq->conn, CH_PUBLISH, AMQP_REPLY_SUCCESS);

@@ -38,6 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("PQ_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 FAKE_LLM = os.path.join(SOURCE_DIR, "tests", "fake_llm", "fake_llm.py")
 BROKER_SH = os.path.join(SOURCE_DIR, "scripts", "broker.sh")
+CLUSTER_SH = os.path.join(SOURCE_DIR, "scripts", "cluster.sh")
 FAKE_KEY = "test-key"
 
 # Han ideographs (and the kana/CJK-punctuation blocks) that a translation must
@@ -245,9 +246,10 @@ class Pipeline:
     broker, which scripts/test.sh deletes with its data at the end of the run.
     """
 
-    def __init__(self, name, fake=None, **env):
+    def __init__(self, name, fake=None, cluster=None, **env):
         self.name = name
         self.fake = fake
+        self.cluster = cluster  # a Cluster: its nodes instead of the test broker
         self.extra_env = env
         self.procs = []
         self.tmp = None
@@ -255,7 +257,7 @@ class Pipeline:
         self._dumped = False
 
     def __enter__(self):
-        url = broker_url()
+        url = self.cluster.url if self.cluster else broker_url()
         for p in ("producer", "worker", "ledger"):
             program(p)
         self.tmp = tempfile.mkdtemp(prefix="pq-%s-" % self.name)
@@ -419,9 +421,10 @@ class Pipeline:
         `ignore`) reads 0 messages for `settle` seconds in a row (the broker's
         queue metrics lag: see queue_depths)."""
         since = [None]
+        depths = self.cluster.queue_depths if self.cluster else queue_depths
 
         def empty():
-            busy = {q: n for q, n in queue_depths(self.prefix).items()
+            busy = {q: n for q, n in depths(self.prefix).items()
                     if n and not q.endswith(tuple(ignore))}
             if busy:
                 since[0] = None
@@ -500,12 +503,100 @@ def queue_depths(prefix):
     r = broker_ctl("list_queues", "name", "messages", "--quiet", "--no-table-headers")
     if r.returncode != 0:
         raise AssertionError("rabbitmqctl list_queues failed: %s" % r.stderr)
+    return _parse_depths(r.stdout, prefix)
+
+
+def _parse_depths(stdout, prefix):
     out = {}
-    for line in r.stdout.splitlines():
+    for line in stdout.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[0].startswith(prefix):
             out[parts[0]] = int(parts[1])
     return out
+
+
+class Cluster:
+    """A private RabbitMQ cluster of n nodes (scripts/cluster.sh) in a temp
+    dir, stopped on exit; its data and logs are kept if the block raised.
+
+        with pq.Cluster(3) as c, pq.Pipeline("x", fake=fake, cluster=c) as p:
+            c.kill(1); c.restart(1)
+
+    Nodes are numbered from 1, in the order of c.url's addresses."""
+
+    def __init__(self, n=3):
+        self.n = n
+        self.dir = None
+        self.url = None
+        self.ports = []
+        self.down = set()
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="pq-cluster-")
+        t0 = time.monotonic()
+        r = subprocess.run(["bash", CLUSTER_SH, "start", self.dir, str(self.n)], capture_output=True,
+                           text=True, timeout=300)
+        if r.returncode != 0:
+            self._stop()
+            raise SetupError("scripts/cluster.sh start failed:\n%s\n%s" % (r.stdout, r.stderr))
+        self.start_s = time.monotonic() - t0
+        with open(os.path.join(self.dir, "env")) as f:
+            for line in f:
+                m = re.match(r"export PAPERQ_BROKER_URL=(\S+)", line)
+                if m:
+                    self.url = m.group(1)
+        self.ports = [int(re.search(r":(\d+)/?$", u).group(1)) for u in self.url.split(",")]
+        print("cluster: %d nodes up in %.1f s (%s)" % (self.n, self.start_s, self.dir), flush=True)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._stop()
+        if exc_type is not None or os.environ.get("PQ_KEEP_TMP") == "1":
+            print("cluster: kept %s (node data and logs in n1..n%d/)" % (self.dir, self.n), flush=True)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+    def _stop(self):
+        subprocess.run(["bash", CLUSTER_SH, "stop", self.dir], capture_output=True, text=True,
+                       timeout=300)
+
+    def _run(self, *args, timeout=300):
+        r = subprocess.run(["bash", CLUSTER_SH] + [args[0], self.dir] + [str(a) for a in args[1:]],
+                           capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise AssertionError("cluster.sh %s failed:\n%s\n%s" % (" ".join(map(str, args)), r.stdout,
+                                                                     r.stderr))
+        return r.stdout
+
+    def kill(self, i):
+        """kill -9 node i; returns once its process is gone."""
+        self._run("kill", i)
+        self.down.add(i)
+
+    def restart(self, i):
+        """Bring node i back; returns once it runs in the cluster again."""
+        self._run("restart", i)
+        self.down.discard(i)
+
+    def up(self):
+        return [i for i in range(1, self.n + 1) if i not in self.down]
+
+    def leader(self, queue):
+        """The number of the node that leads quorum queue `queue`."""
+        return int(self._run("leader", queue).strip())
+
+    def node_of_port(self, port):
+        return self.ports.index(port) + 1
+
+    def queue_depths(self, prefix):
+        """Like queue_depths(), asked of a running node."""
+        r = subprocess.run(["bash", CLUSTER_SH, "ctl", self.dir, str(self.up()[0]), "list_queues",
+                            "name", "messages", "--quiet", "--no-table-headers"],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise AssertionError("rabbitmqctl list_queues failed: %s" % r.stderr)
+        return _parse_depths(r.stdout, prefix)
 
 
 def main(test_module_name="__main__"):

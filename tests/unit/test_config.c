@@ -109,6 +109,41 @@ int main(void) {
   pq_config_free(&cfg);
   unsetenv("PAPERQ_BROKER_URL");
 
+  /* Several broker addresses: a list in the file, comma-separated in the
+   * environment; every one is checked, and printing masks each password. */
+  CHECK(
+      pq_config_load(write_conf("broker: { url = [\"amqp://h1:5672/\", \"amqp://h2:5672/\"]; };\n"),
+                     &cfg, err, sizeof err) == PQ_OK);
+  CHECK_STR(cfg.broker.url, "amqp://h1:5672/,amqp://h2:5672/");
+  CHECK(cfg.broker.quorum_size == 0);
+  pq_config_free(&cfg);
+  CHECK(load("broker: {\n  url = [\"amqp://h1/\", \"http://h2/\"];\n};\n", err, sizeof err) ==
+        PQ_ERR_PARSE);
+  CHECK(strstr(err, "broker.url") && strstr(err, "address 2"));
+  CHECK(load("broker: {\n  url = [\"amqp://h1/\", \"amqp://bob:hunter2@h2/\"];\n};\n", err,
+             sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "t.conf:2") && strstr(err, "password") && !strstr(err, "hunter2"));
+  CHECK(load("broker: { url = []; };\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "broker.url") != NULL);
+  CHECK(load("worker: { concurrency = [1, 2]; };\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "worker.concurrency") && strstr(err, "not a list"));
+  setenv("PAPERQ_BROKER_URL", "amqp://a:pw1@h1:5672/, amqp://b:pw2@h2:5673/,amqp://h3/", 1);
+  setenv("PAPERQ_BROKER_QUORUM_SIZE", "3", 1);
+  CHECK(pq_config_load(write_conf(""), &cfg, err, sizeof err) == PQ_OK);
+  CHECK(cfg.broker.quorum_size == 3);
+  char listed[8192] = {0};
+  FILE *lm = fmemopen(listed, sizeof listed - 1, "w");
+  pq_config_print(&cfg, lm);
+  fclose(lm);
+  CHECK(strstr(listed, "pw1") == NULL && strstr(listed, "pw2") == NULL);
+  CHECK(strstr(listed, "amqp://a:****@h1:5672/, amqp://b:****@h2:5673/,amqp://h3/") != NULL);
+  pq_config_free(&cfg);
+  setenv("PAPERQ_BROKER_URL", "amqp://h1/,,amqp://h3/", 1);
+  CHECK(load("", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "address 2") != NULL);
+  unsetenv("PAPERQ_BROKER_URL");
+  unsetenv("PAPERQ_BROKER_QUORUM_SIZE");
+
   /* Per-model prices: from the file, then PAPERQ_PRICES; the rest at
    * translate.price_*_per_m. */
   CHECK(pq_config_load(

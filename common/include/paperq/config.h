@@ -8,16 +8,18 @@
 #include <stdio.h>
 
 #define PQ_CONFIG_MAX_PREFIX 100 /* broker.prefix, so every queue name fits AMQP's 255 bytes */
+#define PQ_BROKER_MAX_URLS 16    /* addresses broker.url may list */
 
 struct pq_config {
   struct {
-    char *url;          /* amqp://user[:password]@host:port/vhost */
+    char *url;          /* amqp://user[:password]@host:port/vhost; several comma-separated */
     char *password_env; /* name of a variable holding the broker password */
     char *prefix;       /* every exchange and queue name starts with it */
     int heartbeat_s;    /* AMQP heartbeat; 0 disables */
     int connect_timeout_s;
     int reconnect_max_s; /* cap of the reconnect backoff */
     int delivery_limit;  /* quorum x-delivery-limit: poison jobs park after it */
+    int quorum_size;     /* x-quorum-initial-group-size; 0 = the number of URLs if several */
   } broker;
   struct {
     char *provider; /* "openai" or "dry-run" */

@@ -21,7 +21,8 @@ struct pq_mq;
  *   exchange P.retry (direct) -> quorum queues P.retry.<rk>.<ms> (no consumers; each
  *       message expires after its own delay and dead-letters to P.jobs with
  *       routing key <rk>)                              routing key "<rk>.<ms>"
- *   exchange P.parked (fanout) -> queues P.parked and P.ledger
+ *   exchange P.parked (fanout) -> queues P.parked (classic; quorum on a
+ *       cluster) and P.ledger
  *   exchange P.events (topic) -> queue P.ledger        routing key "#"
  *   P.ledger past broker.delivery_limit deliveries -> exchange P.ledger.parked
  *     (fanout) -> queue P.ledger.parked (events that crashed the ledger)
@@ -77,8 +78,14 @@ struct pq_mq_handler {
 /* Connects (timeout broker.connect_timeout_s), logs in with heartbeats, opens
  * both channels, puts channel 2 in confirm mode and declares the topology
  * idempotently. client_name shows in the management UI.
- * PQ_OK, PQ_ERR_BROKER (message in err: host, port and cause; never the
- * password), PQ_ERR_NOMEM. *out must be closed with pq_mq_close. */
+ * broker.url may list several nodes of a cluster (comma-separated): they are
+ * tried in order and the first that answers wins; after a connection was
+ * lost (pq_mq_close of a broken one), the next call starts with the address
+ * after the lost one. With several addresses (or broker.quorum_size > 0)
+ * every queue is a quorum queue with x-quorum-initial-group-size.
+ * PQ_OK, PQ_ERR_BROKER (message in err: host, port and cause for every
+ * address tried; never the password), PQ_ERR_NOMEM. *out must be closed with
+ * pq_mq_close. */
 int pq_mq_open(const struct pq_config *cfg, const char *client_name, struct pq_mq **out, char *err,
                size_t errlen);
 void pq_mq_close(struct pq_mq *mq); /* accepts NULL */
