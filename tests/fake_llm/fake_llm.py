@@ -135,7 +135,7 @@ def approx_tokens(s):
 
 
 ACTIONS = ("500", "400", "401", "429", "hang", "reset", "malformed", "truncate",
-           "untranslated", "ok", "503")
+           "untranslated", "ok", "503", "runaway")
 
 
 class Rule:
@@ -172,7 +172,7 @@ FAULTS = ("p429", "p500", "p503", "p400", "phang", "preset", "pmalformed",
 OPTION_DEFAULTS = {
     "require_key": None, "unknown_models": [], "latency_ms": 0.0, "jitter_ms": 0.0,
     "rpm": 0.0, "burst": 0.0, "seed": 1, "retry_after": 1.0, "hang_s": -1.0,
-    "report_cost": False, "verbose": False,
+    "report_cost": False, "verbose": False, "runaway_bytes": 3000000,
     **{f: 0.0 for f in FAULTS},
 }
 
@@ -537,6 +537,12 @@ class Server:
         if action == "truncate":
             content = content[: len(content) // 2]
             finish = "length"
+        if action == "runaway":
+            # A real LLM failure: the answer repeats itself until the
+            # completion budget runs out (finish_reason "length").
+            loop = " and the results show that the results show that"
+            content += loop * max(1, (int(opts["runaway_bytes"]) - len(content)) // len(loop))
+            finish = "length"
         pt = approx_tokens(all_text)
         ct = approx_tokens(content)
         self.req_seq += 1
@@ -648,6 +654,8 @@ def parse_args(argv):
     ap.add_argument("--rule", action="append", default=[], metavar="SUBSTRING=ACTION[:N]",
                     help="actions: " + ", ".join(ACTIONS))
     ap.add_argument("--report-cost", action="store_true", help="add usage.cost")
+    ap.add_argument("--runaway-bytes", type=int, default=3000000,
+                    help="length of a 'runaway' answer (repeats itself, finish_reason length)")
     ap.add_argument("--verbose", action="store_true")
     return ap.parse_args(argv)
 
