@@ -1574,7 +1574,7 @@ static int apply_parked_job(struct ledger_db *db, const struct ledger_msg *m, in
                             enum ledger_outcome *out) {
   struct pq_job job;
   char err[256], reason[1200];
-  if (pq_job_decode(m->body, m->len, &job, err, sizeof err) != PQ_OK) {
+  if (pq_job_decode_delivery(m->body, m->len, m->attempt, &job, err, sizeof err) != PQ_OK) {
     if (!job.paper_id[0] || qa) {
       *out = LEDGER_BAD;
       return record_bad(db, m, err);

@@ -77,7 +77,6 @@ static int check_done(const cJSON *done, const char *id, char *err, size_t errle
 int pq_job_decode(const void *body, size_t len, struct pq_job *job, char *err, size_t errlen) {
   char why[512];
   memset(job, 0, sizeof *job);
-  job->gen = -1;
   if (len > PQ_JOB_MAX_BYTES) {
     snprintf(err, errlen, "job message too large (%zu bytes, limit %u)", len, PQ_JOB_MAX_BYTES);
     goto bad;
@@ -136,6 +135,21 @@ bad:
   job->record = job->done = job->translation = NULL;
   job->model = NULL;
   return PQ_ERR_PARSE;
+}
+
+int pq_job_decode_delivery(const void *body, size_t len, long attempt, struct pq_job *job,
+                           char *err, size_t errlen) {
+  int rc = pq_job_decode(body, len, job, err, errlen);
+  if (rc == PQ_OK && attempt != 0 && !pq_job_attempt_ok((double)attempt)) {
+    snprintf(err, errlen, "job for paper %s: x-paperq-attempt %ld is out of range (1 to %ld)",
+             job->paper_id, attempt, PQ_JOB_MAX_ATTEMPT);
+    cJSON_Delete(job->root);
+    job->root = NULL;
+    job->record = job->done = job->translation = NULL;
+    job->model = NULL;
+    rc = PQ_ERR_PARSE;
+  }
+  return rc;
 }
 
 void pq_job_free(struct pq_job *job) {

@@ -54,4 +54,10 @@ char *pq_job_encode_qa(const cJSON *record, int gen, const cJSON *translation, c
 int pq_job_decode(const void *body, size_t len, struct pq_job *job, char *err, size_t errlen);
 void pq_job_free(struct pq_job *job);
 
+/* pq_job_decode plus the delivery's x-paperq-attempt header (0 = absent),
+ * which must satisfy pq_job_attempt_ok: the worker and the ledger decode
+ * deliveries with it, so both refuse the same jobs. Same returns. */
+int pq_job_decode_delivery(const void *body, size_t len, long attempt, struct pq_job *job,
+                           char *err, size_t errlen);
+
 #endif
