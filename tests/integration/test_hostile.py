@@ -8,6 +8,8 @@ are in tests/unit/test_hostile.c):
 - item 4: jobs with gen -1 or 1e300 or attempt 2^31-1 are parked, not
   translated and paid for and then refused by the ledger (the paper and its
   spend used to vanish);
+- item 3: an event that crashes the ledger is set aside in P.ledger.parked
+  after broker.delivery_limit deliveries, and the ledger goes on;
 - item 2: papers whose answers are 3 MB runaways (re-asked, then failed) do
   not grow the worker: each re-ask used to leak its whole response buffer
   (the issue saw 40 such papers take a worker to 3.5 GB; 12 show it here).
@@ -132,6 +134,36 @@ class TestHostile(unittest.TestCase):
                 # 80+ of them: 250+ MB); 4 requests in flight with their parsed
                 # copies stay well under 150 MB.
                 self.assertLess(rss, 150, "worker peak RSS %.0f MB" % rss)
+
+    def test_event_that_crashes_the_ledger_is_set_aside(self):
+        # Item 3: the ledger queue has a delivery limit and a parking place.
+        # pq_crash_consumer stands for a ledger that dies on one event (the
+        # fixed ledger no longer does); after broker.delivery_limit deliveries
+        # the event is in P.ledger.parked and what follows it is applied.
+        with pq.Pipeline("ledgerlimit", PAPERQ_BROKER_DELIVERY_LIMIT=2) as p:
+            tool = os.path.join(pq.bin_dir(), "tests", "integration", "pq_crash_consumer")
+            ev = {"v": 1, "id": "%032x" % 7, "kind": "worker.heartbeat", "ts": 1764406800000,
+                  "worker": "poison:1", "in_flight": 0}
+            publish(p, "events", "worker.heartbeat", "paperq.event", 0, json.dumps(ev).encode())
+            crashes = 0
+            while True:
+                r = subprocess.run([tool, "ledger"], env=p.env, capture_output=True, text=True,
+                                   timeout=60)
+                if r.returncode == 0:
+                    break  # nothing left to crash on
+                self.assertEqual(r.returncode, 3, r.stderr)
+                crashes += 1
+                self.assertLessEqual(crashes, 5, "the event keeps coming back: %s" % r.stdout)
+            print("crashed on it %d times (delivery limit 2)" % crashes)
+            depths = p.wait_for(lambda: pq.queue_depths(p.prefix).get(p.prefix + ".ledger.parked") == 1
+                                and pq.queue_depths(p.prefix), 30, "the event in P.ledger.parked")
+            self.assertEqual(depths.get(p.prefix + ".ledger", 0), 0, depths)
+            # The real ledger then goes on with what comes next.
+            p.start_ledger()
+            ev2 = dict(ev, id="%032x" % 8, worker="fine:1")
+            publish(p, "events", "worker.heartbeat", "paperq.event", 0, json.dumps(ev2).encode())
+            p.wait_for(lambda: any(w.get("worker") == "fine:1" for w in p.report()["workers"]["list"]),
+                       60, "the next event applied")
 
 
 if __name__ == "__main__":
