@@ -5,7 +5,7 @@
  *   pq_crash_consumer QUEUE     e.g. "ledger"
  *
  * Exit 3 after "crashing" on a delivery (its first 200 bytes on stdout), 0
- * when nothing arrived within 10 s. Configuration as the programs'. */
+ * when nothing arrived within 3 s. Configuration as the programs'. */
 #include "paperq/config.h"
 #include "paperq/log.h"
 #include "paperq/mq.h"
@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
     goto cleanup;
   }
   struct pq_mq_handler h = {NULL, on_delivery, NULL};
-  int64_t until = pq_mono_ms() + 10000;
+  int64_t until = pq_mono_ms() + 3000;
   while (pq_mono_ms() < until)
     if (pq_mq_pump(mq, 200, &h) != PQ_OK)
       goto cleanup;
