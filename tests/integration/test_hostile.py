@@ -86,7 +86,9 @@ class TestHostile(unittest.TestCase):
             publish(p, "jobs", "job", "paperq.job", 1, job("hostile-gen-big", "1e300"))
             publish(p, "jobs", "job", "paperq.job", 2147483647, job("hostile-attempt"))
             self.assertEqual(p.run_producer("--input", src).returncode, 0)
-            rep = p.wait_drained(7, timeout=180)
+            # A 36 MB job is parsed by the worker and the ledger: slow under
+            # the sanitizers on a busy machine, hence the long deadline.
+            rep = p.wait_drained(7, timeout=600)
             self.assertEqual(rep["papers"]["succeeded"], 3, rep)
             self.assertEqual(rep["papers"]["parked"], 4, rep)
             self.assertIsNone(w.poll(), "the worker died on a hostile job")
@@ -115,7 +117,7 @@ class TestHostile(unittest.TestCase):
             p.start_ledger()
             w = p.start_worker(PAPERQ_WORKER_CONCURRENCY=4, PAPERQ_WORKER_MAX_REQUESTS=4)
             self.assertEqual(p.run_producer("--input", src).returncode, 0)
-            rep = p.wait_drained(12, timeout=300)
+            rep = p.wait_drained(12, timeout=600)
             self.assertEqual(rep["papers"]["parked"], 12, rep)
             st = fake.stats()
             asks = st["rule_hits"].get(RUNAWAY, 0)
