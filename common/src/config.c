@@ -2,9 +2,13 @@
  * environment, and any bad value stops the program before it connects with a
  * message naming the file, line and key (or the environment variable). */
 #include "paperq/config.h"
+#include "paperq/chat.h"
+#include "paperq/cli.h"
 #include "paperq/log.h"
+#include "paperq/redact.h"
 #include "paperq/util.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
@@ -58,6 +62,8 @@ static const struct key keys[] = {
     {"translate", "price_input_per_m", K_DOUBLE, OFF(translate.price_input_per_m), "0.27", 0, 1e6, 0, NULL},
     {"translate", "price_output_per_m", K_DOUBLE, OFF(translate.price_output_per_m), "0.40", 0, 1e6, 0, NULL},
     {"translate", "requests_per_minute", K_INT, OFF(translate.requests_per_minute), "0", 0, 10000000, 0, NULL},
+    {"translate", "reasoning", K_STRING, OFF(translate.reasoning), "", 0, 0, 0, NULL},
+    {"translate", "extra_body", K_STRING, OFF(translate.extra_body), "", 0, 0, 0, NULL},
     {"worker", "concurrency", K_INT, OFF(worker.concurrency), "16", 1, 100000, 0, NULL},
     {"worker", "max_requests", K_INT, OFF(worker.max_requests), "64", 1, 100000, 0, NULL},
     {"worker", "idle_exit_s", K_INT, OFF(worker.idle_exit_s), "0", 0, 1000000, 0, NULL},
@@ -74,6 +80,10 @@ static const struct key keys[] = {
     {"qa", "base_url", K_STRING, OFF(qa.base_url), "", 0, 0, 0, NULL},
     {"qa", "api_key_env", K_STRING, OFF(qa.api_key_env), "", 0, 0, 0, NULL},
     {"qa", "excerpt_tokens", K_INT, OFF(qa.excerpt_tokens), "3000", 100, 1000000, 0, NULL},
+    {"qa", "max_tokens", K_INT, OFF(qa.max_tokens), "1024", 16, 1000000, 0, NULL},
+    {"qa", "reasoning", K_STRING, OFF(qa.reasoning), "off", 0, 0, 0, NULL},
+    {"qa", "extra_body", K_STRING, OFF(qa.extra_body), "", 0, 0, 0, NULL},
+    {"qa", "max_requests_per_paper", K_INT, OFF(qa.max_requests_per_paper), "6", 1, 1000, 0, NULL},
     {"budget", "max_usd", K_DOUBLE, OFF(budget.max_usd), "0", 0, 1e9, 0, NULL},
     {"targets", "qa_min", K_DOUBLE, OFF(targets.qa_min), "8.5", 0, 10, 0, NULL},
     {"targets", "max_failed_ratio", K_DOUBLE, OFF(targets.max_failed_ratio), "0.01", 0, 1, 0, NULL},
@@ -83,6 +93,17 @@ static const struct key keys[] = {
     {"limits", "max_title_bytes", K_INT, OFF(limits.max_title_bytes), "4096", 64, 4 << 20, 0, NULL},
     {"limits", "max_abstract_bytes", K_INT, OFF(limits.max_abstract_bytes), "65536", 256, 4 << 20, 0, NULL},
     {"limits", "max_response_bytes", K_INT, OFF(limits.max_response_bytes), "4194304", 1024, 1 << 30, 0, NULL},
+    {"harvest", "base_url", K_STRING, OFF(harvest.base_url), "https://archive.org", 0, 0, 0, NULL},
+    {"harvest", "collection", K_STRING, OFF(harvest.collection), "chinaxivmirror", 0, 0, 0, NULL},
+    {"harvest", "page_size", K_INT, OFF(harvest.page_size), "1000", 100, 10000, 0, NULL},
+    {"harvest", "requests_per_minute", K_INT, OFF(harvest.requests_per_minute), "30", 1, 6000, 0, NULL},
+    {"harvest", "max_retries", K_INT, OFF(harvest.max_retries), "6", 0, 100, 0, NULL},
+    {"harvest", "retry_base_ms", K_INT, OFF(harvest.retry_base_ms), "2000", 1, 3600000, 0, NULL},
+    {"harvest", "retry_max_ms", K_INT, OFF(harvest.retry_max_ms), "120000", 1, 3600000, 0, NULL},
+    {"harvest", "timeout_s", K_INT, OFF(harvest.timeout_s), "120", 1, 3600, 0, NULL},
+    {"harvest", "max_page_bytes", K_INT, OFF(harvest.max_page_bytes), "67108864", 1024, 1 << 30, 0, NULL},
+    {"site", "assets_dir", K_STRING, OFF(site.assets_dir), "site-assets", 0, 0, 0, NULL},
+    {"site", "page_size", K_INT, OFF(site.page_size), "50", 5, 10000, 0, NULL},
     {"log", "level", K_STRING, OFF(log.level), "info", 0, 0, 0, "debug|info|warn|error"},
 };
 /* clang-format on */
@@ -113,8 +134,8 @@ static int check_string(const struct key *k, const char *text, const char *where
                         size_t errlen) {
   const char *name = k->name;
   if (strcmp(k->group, "retry") == 0 && strcmp(name, "delays_ms") == 0) {
-    long delays[64];
-    if (pq_config_delays(text, delays, 64) < 1) {
+    long delays[PQ_RETRY_MAX_DELAYS];
+    if (pq_config_delays(text, delays, PQ_RETRY_MAX_DELAYS) < 1) {
       snprintf(err, errlen,
                "%s: retry.delays_ms = \"%.200s\": expected 1 to 64 comma-separated milliseconds "
                "(0 to 86400000), e.g. \"10000,60000,300000\"",
@@ -547,8 +568,36 @@ static const char *origin(const struct pq_config *cfg, const char *var, char *ou
   return out;
 }
 
+/* translate.extra_body / qa.extra_body: a JSON object or "". */
+static int check_extra_body(const struct pq_config *cfg, const char *key, const char *v, char *err,
+                            size_t errlen) {
+  if (!v[0])
+    return PQ_OK;
+  cJSON *o = cJSON_Parse(v);
+  int ok = cJSON_IsObject(o);
+  cJSON_Delete(o);
+  if (ok)
+    return PQ_OK;
+  snprintf(err, errlen,
+           "%s: %s is not a JSON object (e.g. {\"provider\": {\"order\": [\"DeepInfra\"]}})",
+           cfg->source, key);
+  return PQ_ERR_PARSE;
+}
+
 static int validate(struct pq_config *cfg, char *err, size_t errlen) {
-  char where[160];
+  char why[256], where[160];
+  if (pq_chat_reasoning_check(cfg->translate.reasoning, why, sizeof why) != PQ_OK ||
+      pq_chat_reasoning_check(cfg->qa.reasoning, why, sizeof why) != PQ_OK) {
+    snprintf(err, errlen, "%s: %s = %s", cfg->source,
+             pq_chat_reasoning_check(cfg->translate.reasoning, why, sizeof why) != PQ_OK
+                 ? "translate.reasoning"
+                 : "qa.reasoning",
+             why);
+    return PQ_ERR_PARSE;
+  }
+  if (check_extra_body(cfg, "translate.extra_body", cfg->translate.extra_body, err, errlen) ||
+      check_extra_body(cfg, "qa.extra_body", cfg->qa.extra_body, err, errlen))
+    return PQ_ERR_PARSE;
   int nurls = 0;
   for (const char *u = cfg->broker.url;;) {
     size_t n = strcspn(u, ",");
@@ -620,13 +669,13 @@ int pq_config_for_main(const char *program, const char *path, int print_config,
   if (pq_config_load(path, cfg, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "%s: %s\n", program, err);
     pq_config_free(cfg);
-    return 2;
+    return PQ_EXIT_USAGE;
   }
   pq_log_set_level_name(cfg->log.level);
   if (print_config) {
     pq_config_print(cfg, stdout);
     pq_config_free(cfg);
-    return 0;
+    return PQ_EXIT_OK;
   }
   return -1;
 }
@@ -737,5 +786,8 @@ const char *pq_config_secret(const char *env_name) {
   if (!env_name || !env_name[0])
     return NULL;
   const char *v = getenv(env_name);
-  return v && v[0] ? v : NULL;
+  if (!v || !v[0])
+    return NULL;
+  pq_redact_add_secret(v); /* whatever echoes it back is scrubbed (redact.h) */
+  return v;
 }

@@ -1,6 +1,7 @@
 /* Logging: level check before formatting, one write(2) per line so lines from
  * concurrent processes sharing a terminal do not interleave. */
 #include "paperq/log.h"
+#include "paperq/redact.h"
 #include "paperq/textutil.h"
 
 #include <stdarg.h>
@@ -54,6 +55,9 @@ void pq_log(enum pq_log_level level, const char *fmt, ...) {
   int m = vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   size_t mlen = m < 0 ? 0 : (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1;
+  msg[mlen] = '\0';
+  if (pq_redact(msg)) /* a provider's text may echo the key */
+    mlen = strlen(msg);
   /* Messages carry untrusted text (provider errors, ids, event fields): an
    * ESC sequence or a newline in it must not reach the terminal or split
    * the line. Long lines are cut, never overflow. */

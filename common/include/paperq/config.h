@@ -39,6 +39,8 @@ struct pq_config {
     double price_input_per_m;  /* USD per 1M prompt tokens */
     double price_output_per_m; /* USD per 1M completion tokens */
     int requests_per_minute;   /* static cap per worker process, 0 = none */
+    char *reasoning;           /* reasoning controls sent with each request (chat.h), "" = none */
+    char *extra_body; /* JSON object merged into every request (provider routing), "" = none */
   } translate;
   struct {
     int concurrency;  /* papers in flight per process */
@@ -63,6 +65,10 @@ struct pq_config {
     char *base_url;
     char *api_key_env;
     int excerpt_tokens;
+    int max_tokens;             /* completion cap of a judge request */
+    char *reasoning;            /* as translate.reasoning; "off" keeps judges from thinking */
+    char *extra_body;           /* as translate.extra_body, for judge requests */
+    int max_requests_per_paper; /* paid judge requests per QA job before it is parked */
   } qa;
   struct {
     double max_usd; /* 0 = no budget */
@@ -82,6 +88,21 @@ struct pq_config {
   struct {
     char *level;
   } log;
+  struct {
+    char *base_url;          /* the Internet Archive (or a stand-in in tests) */
+    char *collection;        /* the ChinaXiv mirror's collection */
+    int page_size;           /* scrape API `count`: 100..10000 per request */
+    int requests_per_minute; /* politeness cap on every request */
+    int max_retries;         /* per request, on 429, 5xx, network or malformed page */
+    int retry_base_ms;       /* first backoff; doubles per retry, capped at retry_max_ms */
+    int retry_max_ms;
+    int timeout_s; /* whole-request timeout */
+    int max_page_bytes;
+  } harvest;
+  struct {
+    char *assets_dir; /* KaTeX and MiniSearch, as scripts/site-assets.sh installs them */
+    int page_size;    /* papers per page of the site's index */
+  } site;
   /* Per-model prices (USD per 1M tokens): the `prices` list in the file,
    * or PAPERQ_PRICES="model=in/out,model=in/out". A model not listed is
    * priced at translate.price_*_per_m. The provider's own usage.cost wins
@@ -105,27 +126,24 @@ double pq_config_cost(const struct pq_config *cfg, const char *model, long promp
 int pq_config_load(const char *path, struct pq_config *cfg, char *err, size_t errlen);
 void pq_config_free(struct pq_config *cfg);
 
-/* For main(): loads the configuration (path may be NULL), sets the log
- * level, and handles --print-config. Returns -1 to go on with *cfg loaded,
- * or the exit code to return: 0 after printing, 2 for a bad configuration
- * (printed as "<program>: <message>"). When it returns >= 0, cfg is freed. */
+/* For main() (through pq_cli_start, paperq/cli.h): loads the configuration
+ * (path may be NULL), sets the log level, and handles --print-config.
+ * Returns -1 to go on with *cfg loaded, or the exit code to return:
+ * PQ_EXIT_OK after printing, PQ_EXIT_USAGE for a bad configuration (printed
+ * as "<program>: <message>"). When it returns >= 0, cfg is freed. */
 int pq_config_for_main(const char *program, const char *path, int print_config,
                        struct pq_config *cfg);
 
 /* Prints the effective configuration in libconfig syntax, secrets masked. */
 void pq_config_print(const struct pq_config *cfg, FILE *out);
 
-/* Parses retry.delays_ms into out[0..max); returns the count or -1. */
+/* Parses retry.delays_ms into out[0..max); returns the count or -1.
+ * PQ_RETRY_MAX_DELAYS is the most tiers retry.delays_ms may list (the
+ * config check and the worker's retry policy both use it). */
+#define PQ_RETRY_MAX_DELAYS 64
 int pq_config_delays(const char *list, long *out, int max);
 
 /* Reads the secret held by the variable named env_name; NULL if unset/empty. */
 const char *pq_config_secret(const char *env_name);
-
-/* Standard options shared by the three programs. Scans argv for --config,
- * --help, --version, --print-config (removing them is the caller's job). */
-struct pq_cli {
-  const char *config_path;
-  int help, version, print_config;
-};
 
 #endif
