@@ -466,7 +466,6 @@ static int index_entry(struct site *s, const cJSON *x, const char *stem,
   }
   cJSON_AddStringToObject(e, "date", date);
   cJSON_AddStringToObject(e, "abstract", str(x, "abstract_en") ? str(x, "abstract_en") : "");
-  cJSON_AddStringToObject(e, "abstract_zh", str(x, "abstract") ? str(x, "abstract") : "");
   if (qa)
     cJSON_AddNumberToObject(e, "qa", qa->mean);
   else
