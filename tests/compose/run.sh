@@ -169,6 +169,12 @@ say "building the RabbitMQ stand-in ($RABBITMQ_TEST_IMAGE, Debian's rabbitmq-ser
 out=$("${DK[@]}" build -q -f tests/compose/rabbitmq.Dockerfile -t "$RABBITMQ_TEST_IMAGE" tests/compose 2>&1) ||
   fail "building the RabbitMQ stand-in failed: $out"
 stage_done "build rabbitmq stand-in"
+# KaTeX and MiniSearch for the image, fetched on this machine (whose npm
+# trusts its network's proxy; an image build may not): docker/Dockerfile
+# takes site-assets/ from the build context when it is there.
+say "scripts/site-assets.sh site-assets (KaTeX + MiniSearch for the image)"
+scripts/site-assets.sh site-assets 2>&1 | sed 's/^/   /'
+stage_done "site assets (npm)"
 say "building paperq and the fake LLM (docker-compose build)"
 "${COMPOSE[@]}" build >/tmp/"$PROJECT"-build.log 2>&1 || {
   tail -n 60 /tmp/"$PROJECT"-build.log >&2
