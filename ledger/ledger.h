@@ -4,16 +4,15 @@
 #ifndef PAPERQ_LEDGER_H
 #define PAPERQ_LEDGER_H
 
+#include "paperq/cli.h"
+
 #include <signal.h>
 
 struct pq_config;
 
-/* Exit codes of paperq-ledger (also what every command returns). */
-enum {
-  LEDGER_EXIT_OK = 0,
-  LEDGER_EXIT_RUNTIME = 1, /* broker, database, unknown paper */
-  LEDGER_EXIT_USAGE = 2    /* bad arguments or config; nothing was touched */
-};
+/* Every command returns an exit code of enum pq_exit (paperq/cli.h):
+ * PQ_EXIT_OK, PQ_EXIT_RUNTIME (broker, database, unknown paper) or
+ * PQ_EXIT_USAGE (bad arguments or config; nothing was touched). */
 
 /* Set by SIGTERM/SIGINT: serve commits, acks and returns. */
 extern volatile sig_atomic_t ledger_stop;

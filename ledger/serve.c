@@ -172,7 +172,7 @@ static int session(struct serve *s, const struct pq_mq_handler *h) {
 int ledger_serve(const struct pq_config *cfg) {
   struct serve s;
   char err[1024];
-  int rc = LEDGER_EXIT_RUNTIME;
+  int rc = PQ_EXIT_RUNTIME;
   memset(&s, 0, sizeof s);
   s.cfg = cfg;
   s.batch = cfg->ledger.batch;
@@ -219,7 +219,7 @@ int ledger_serve(const struct pq_config *cfg) {
     }
   }
   pq_info("stopping on signal: %lld messages applied since start, all committed", s.applied);
-  rc = LEDGER_EXIT_OK;
+  rc = PQ_EXIT_OK;
 cleanup:
   pq_mq_close(s.mq);
   ledger_db_close(s.db);

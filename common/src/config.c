@@ -3,6 +3,7 @@
  * message naming the file, line and key (or the environment variable). */
 #include "paperq/config.h"
 #include "paperq/chat.h"
+#include "paperq/cli.h"
 #include "paperq/log.h"
 #include "paperq/redact.h"
 #include "paperq/util.h"
@@ -474,7 +475,7 @@ static int check_extra_body(const struct pq_config *cfg, const char *key, const 
 }
 
 static int validate(struct pq_config *cfg, char *err, size_t errlen) {
-  long delays[64];
+  long delays[PQ_RETRY_MAX_DELAYS];
   char why[256];
   if (pq_chat_reasoning_check(cfg->translate.reasoning, why, sizeof why) != PQ_OK ||
       pq_chat_reasoning_check(cfg->qa.reasoning, why, sizeof why) != PQ_OK) {
@@ -488,7 +489,7 @@ static int validate(struct pq_config *cfg, char *err, size_t errlen) {
   if (check_extra_body(cfg, "translate.extra_body", cfg->translate.extra_body, err, errlen) ||
       check_extra_body(cfg, "qa.extra_body", cfg->qa.extra_body, err, errlen))
     return PQ_ERR_PARSE;
-  if (pq_config_delays(cfg->retry.delays_ms, delays, 64) < 1) {
+  if (pq_config_delays(cfg->retry.delays_ms, delays, PQ_RETRY_MAX_DELAYS) < 1) {
     snprintf(err, errlen,
              "%s: retry.delays_ms = \"%s\": expected comma-separated milliseconds, e.g. "
              "\"10000,60000,300000\"",
@@ -569,13 +570,13 @@ int pq_config_for_main(const char *program, const char *path, int print_config,
   if (pq_config_load(path, cfg, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "%s: %s\n", program, err);
     pq_config_free(cfg);
-    return 2;
+    return PQ_EXIT_USAGE;
   }
   pq_log_set_level_name(cfg->log.level);
   if (print_config) {
     pq_config_print(cfg, stdout);
     pq_config_free(cfg);
-    return 0;
+    return PQ_EXIT_OK;
   }
   return -1;
 }
