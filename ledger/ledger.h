@@ -23,6 +23,16 @@ int ledger_serve(const struct pq_config *cfg);
 /* Prints the run report (human text, or the JSON object with json=1). */
 int ledger_report_cmd(const struct pq_config *cfg, int json);
 
+/* Redraws the run's progress every interval_s seconds on a terminal, or
+ * prints one summary line per interval when stdout is not a terminal or
+ * plain is set. Reads the database only. Runs until ledger_stop (exit 0) or
+ * until stdout's reader goes away. */
+int ledger_watch(const struct pq_config *cfg, double interval_s, int plain);
+
+/* Writes the run report as one self-contained HTML page with inline SVG
+ * charts to path (report_html.c). */
+int ledger_report_html(const struct pq_config *cfg, const char *path);
+
 /* One paper: state, attempts, errors, cost, checks, translation. */
 int ledger_show(const struct pq_config *cfg, const char *paper_id, int json);
 

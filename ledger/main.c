@@ -28,8 +28,18 @@ static const char usage[] =
     "usage: paperq-ledger [--config FILE] COMMAND [OPTIONS]\n"
     "\n"
     "commands:\n"
-    "  serve                       record outcome events from RabbitMQ (runs until SIGTERM)\n"
+    "  serve                       record outcome events from RabbitMQ (runs until SIGTERM);\n"
+    "                              with ledger.metrics_listen (PAPERQ_LEDGER_METRICS_LISTEN)\n"
+    "                              = host:port it serves the fleet's Prometheus /metrics\n"
     "  report [--json]             progress, rate, ETA, cost, workers, QA, success metrics\n"
+    "  report --html FILE          the same as one self-contained HTML page with charts\n"
+    "                              (progress, throughput, spend, QA, failures, slowest)\n"
+
+    "  watch [--interval S] [--plain]\n"
+    "                              live view, redrawn every S seconds (default 2): progress,\n"
+    "                              rate, ETA, spend, workers, recent completions, failures,\n"
+    "                              QA; one line per interval when piped or with --plain;\n"
+    "                              reads the database only; Ctrl-C or SIGTERM ends it\n"
     "  show PAPER_ID [--json]      one paper: state, attempts and errors, cost, translation\n"
     "  failed [--json]             parked papers with every attempt's error\n"
     "  export --out DIR [--markdown]\n"
@@ -56,6 +66,12 @@ static const char usage[] =
     "  paperq-ledger serve\n"
     "  paperq-ledger report\n"
     "  paperq-ledger report --json | jq .papers\n"
+    "  paperq-ledger report --html run.html\n"
+
+    "  paperq-ledger watch\n"
+    "  paperq-ledger watch --interval 10 --plain >> progress.log\n"
+    "  PAPERQ_LEDGER_METRICS_LISTEN=127.0.0.1:9464 paperq-ledger serve\n"
+
     "  paperq-ledger show chinaxiv-201601.00051\n"
     "  paperq-ledger failed\n"
     "  paperq-ledger requeue --parked\n"
@@ -77,6 +93,9 @@ static const char usage[] =
 #define OPT_QA_BELOW 32
 #define OPT_FALLBACK 64
 #define OPT_SITE 128
+#define OPT_HTML 256
+#define OPT_INTERVAL 512
+#define OPT_PLAIN 1024
 
 static const struct command {
   const char *name;
@@ -84,7 +103,8 @@ static const struct command {
   int positional; /* 1: takes PAPER_ID */
 } commands[] = {
     {"serve", 0, 0},
-    {"report", OPT_JSON, 0},
+    {"report", OPT_JSON | OPT_HTML, 0},
+    {"watch", OPT_INTERVAL | OPT_PLAIN, 0},
     {"show", OPT_JSON, 1},
     {"failed", OPT_JSON, 0},
     {"export", OPT_OUT | OPT_MARKDOWN | OPT_SITE, 0},
@@ -93,7 +113,9 @@ static const struct command {
 };
 
 static const char *const option_names[] = {"--json",  "--out",      "--markdown", "--parked",
-                                           "--paper", "--qa-below", "--fallback", "--site"};
+                                           "--paper", "--qa-below", "--fallback", "--site",
+                                           "--html",  "--interval", "--plain"};
+#define NOPTIONS (int)(sizeof option_names / sizeof option_names[0])
 
 struct args {
   struct pq_cli cli; /* --config, --print-config, --help, --version */
@@ -102,12 +124,16 @@ struct args {
   int given; /* OPT_* seen */
   int json, markdown, fallback;
   const char *out, *site;
+  const char *html;  /* report --html FILE */
+  double interval_s; /* watch --interval */
+  int plain;         /* watch --plain */
   struct ledger_requeue_opts requeue;
 };
 
 static int parse(int argc, char **argv, struct args *a) {
   char err[256];
   memset(a, 0, sizeof *a);
+  a->interval_s = 2;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     const char *v;
@@ -137,6 +163,18 @@ static int parse(int argc, char **argv, struct args *a) {
       a->given |= OPT_PAPER;
       if (r < 0 || !a->requeue.paper_id[0])
         return pq_cli_usage_error(PROGRAM, "--paper needs a paper id");
+    } else if ((r = pq_cli_value(argc, argv, &i, "html", 0, &a->html)) != 0) {
+      a->given |= OPT_HTML;
+      if (r < 0 || !a->html[0])
+        return pq_cli_usage_error(PROGRAM, "--html needs a file name");
+    } else if ((r = pq_cli_value(argc, argv, &i, "interval", 0, &v)) != 0) {
+      a->given |= OPT_INTERVAL;
+      if (r < 0 || pq_parse_double(v, 0.1, 3600, &a->interval_s) != PQ_OK)
+        return pq_cli_usage_error(PROGRAM, "--interval needs seconds from 0.1 to 3600, not \"%s\"",
+                                  r < 0 ? "" : v);
+    } else if (strcmp(arg, "--plain") == 0) {
+      a->given |= OPT_PLAIN;
+      a->plain = 1;
     } else if (strcmp(arg, "--fallback") == 0) {
       a->given |= OPT_FALLBACK;
       a->fallback = 1;
@@ -164,8 +202,8 @@ static int parse(int argc, char **argv, struct args *a) {
     return PQ_EXIT_OK;
   if (!a->cmd)
     return pq_cli_usage_error(
-        PROGRAM, "a command is needed: serve, report, show, failed, export, requeue or qa");
-  for (int bit = 0; bit < 8; bit++)
+        PROGRAM, "a command is needed: serve, report, watch, show, failed, export, requeue or qa");
+  for (int bit = 0; bit < NOPTIONS; bit++)
     if ((a->given & (1 << bit)) && !(a->cmd->options & (1 << bit))) {
       fprintf(stderr, "paperq-ledger: %s does not apply to %s (see paperq-ledger --help)\n",
               option_names[bit], a->cmd->name);
@@ -174,6 +212,8 @@ static int parse(int argc, char **argv, struct args *a) {
   const char *name = a->cmd->name;
   if (strcmp(name, "show") == 0 && !a->positional)
     return pq_cli_usage_error(PROGRAM, "show needs a paper id: paperq-ledger show PAPER_ID");
+  if (strcmp(name, "report") == 0 && a->json && a->html)
+    return pq_cli_usage_error(PROGRAM, "report takes --json or --html, not both");
   if (strcmp(name, "export") == 0 && !a->out == !a->site)
     return pq_cli_usage_error(PROGRAM, "export needs --out DIR or --site DIR");
   if (strcmp(name, "export") == 0 && a->site && a->markdown)
@@ -210,8 +250,12 @@ int main(int argc, char **argv) {
   const char *name = a.cmd->name;
   if (strcmp(name, "serve") == 0)
     rc = ledger_serve(&cfg);
+  else if (strcmp(name, "report") == 0 && a.html)
+    rc = ledger_report_html(&cfg, a.html);
   else if (strcmp(name, "report") == 0)
     rc = ledger_report_cmd(&cfg, a.json);
+  else if (strcmp(name, "watch") == 0)
+    rc = ledger_watch(&cfg, a.interval_s, a.plain);
   else if (strcmp(name, "show") == 0)
     rc = ledger_show(&cfg, a.positional, a.json);
   else if (strcmp(name, "failed") == 0)

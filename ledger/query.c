@@ -451,3 +451,157 @@ int ledger_query_lowest_qa(struct ledger_db *db, int limit,
   sqlite3_finalize(s);
   return rc;
 }
+
+/* ---- watch, metrics and the HTML report ---- */
+
+int ledger_query_recent_translations(struct ledger_db *db, int limit,
+                                     int (*fn)(void *ctx, const struct ledger_recent_row *r),
+                                     void *ctx) {
+  /* translations is a rowid table: the newest rows are at its end, so this
+   * reads `limit` rows whatever the size of the ledger. */
+  sqlite3_stmt *s = prepare(db,
+                            "SELECT t.paper_id, p.title, t.model, t.worker, t.created_ms, t.llm_ms,"
+                            " t.cost_usd FROM translations t"
+                            " LEFT JOIN papers p ON p.paper_id = t.paper_id"
+                            " ORDER BY t.rowid DESC LIMIT ?1",
+                            NULL);
+  struct ledger_recent_row r;
+  int rc = PQ_OK;
+  if (s)
+    sqlite3_bind_int(s, 1, limit);
+  while (next_row(db, s, &rc)) {
+    r.paper_id = text(s, 0);
+    r.title = text(s, 1);
+    r.model = text(s, 2);
+    r.worker = text(s, 3);
+    r.created_ms = opt_int(s, 4);
+    r.llm_ms = opt_int(s, 5);
+    r.cost_usd = sqlite3_column_double(s, 6);
+    rc = fn(ctx, &r);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int ledger_query_failure_classes(struct ledger_db *db,
+                                 int (*fn)(void *ctx, const struct ledger_failure_row *r),
+                                 void *ctx) {
+  sqlite3_stmt *s = prepare(db,
+                            "SELECT coalesce(error_class, 'unknown') AS c, count(*),"
+                            " count(DISTINCT paper_id) FROM attempts WHERE outcome = 'failed'"
+                            " GROUP BY c ORDER BY 2 DESC, c",
+                            NULL);
+  struct ledger_failure_row r;
+  int rc = PQ_OK;
+  while (next_row(db, s, &rc)) {
+    r.error_class = text(s, 0);
+    r.attempts = sqlite3_column_int64(s, 1);
+    r.papers = sqlite3_column_int64(s, 2);
+    rc = fn(ctx, &r);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int ledger_query_parked_reasons(struct ledger_db *db,
+                                int (*fn)(void *ctx, const struct ledger_parked_reason_row *r),
+                                void *ctx) {
+  sqlite3_stmt *s = prepare(db,
+                            "SELECT coalesce(park_reason, 'unknown') AS r, count(*) FROM papers"
+                            " WHERE state = 'parked' GROUP BY r ORDER BY 2 DESC, r",
+                            NULL);
+  struct ledger_parked_reason_row r;
+  int rc = PQ_OK;
+  while (next_row(db, s, &rc)) {
+    r.reason = text(s, 0);
+    r.papers = sqlite3_column_int64(s, 1);
+    rc = fn(ctx, &r);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int ledger_query_throughput(struct ledger_db *db,
+                            int (*fn)(void *ctx, const struct ledger_minute_row *r), void *ctx) {
+  sqlite3_stmt *s =
+      prepare(db, "SELECT minute, succeeded, parked FROM throughput ORDER BY minute", NULL);
+  struct ledger_minute_row r;
+  int rc = PQ_OK;
+  while (next_row(db, s, &rc)) {
+    r.minute = sqlite3_column_int64(s, 0);
+    r.succeeded = sqlite3_column_int64(s, 1);
+    r.parked = sqlite3_column_int64(s, 2);
+    rc = fn(ctx, &r);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int ledger_query_spend_by_minute(struct ledger_db *db,
+                                 int (*fn)(void *ctx, const struct ledger_spend_row *r),
+                                 void *ctx) {
+  sqlite3_stmt *s =
+      prepare(db,
+              "SELECT m, sum(t), sum(q) FROM ("
+              " SELECT finished_ms / 60000 AS m, cost_usd AS t, 0 AS q FROM attempts"
+              "  WHERE finished_ms IS NOT NULL AND cost_usd != 0"
+              " UNION ALL"
+              " SELECT created_ms / 60000, 0, coalesce(cost_usd, 0) FROM qa_judgements"
+              "  WHERE created_ms IS NOT NULL AND cost_usd != 0)"
+              " GROUP BY m ORDER BY m",
+              NULL);
+  struct ledger_spend_row r;
+  int rc = PQ_OK;
+  while (next_row(db, s, &rc)) {
+    r.minute = sqlite3_column_int64(s, 0);
+    r.translate_usd = sqlite3_column_double(s, 1);
+    r.qa_usd = sqlite3_column_double(s, 2);
+    rc = fn(ctx, &r);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int ledger_query_spend_split(struct ledger_db *db, double *used_usd, double *thrown_usd) {
+  sqlite3_stmt *s =
+      prepare(db,
+              "SELECT coalesce(sum(CASE WHEN outcome = 'succeeded' THEN cost_usd END),"
+              " 0), coalesce(sum(CASE WHEN outcome != 'succeeded' THEN cost_usd END),"
+              " 0) FROM attempts",
+              NULL);
+  int rc = PQ_OK;
+  *used_usd = *thrown_usd = 0;
+  if (next_row(db, s, &rc)) {
+    *used_usd = sqlite3_column_double(s, 0);
+    *thrown_usd = sqlite3_column_double(s, 1);
+  } else if (rc == PQ_OK) {
+    rc = ledger_db_fail(db, "reading the spend by outcome");
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int ledger_query_slowest(struct ledger_db *db, int limit,
+                         int (*fn)(void *ctx, const struct ledger_slow_row *r), void *ctx) {
+  sqlite3_stmt *s = prepare(db,
+                            "SELECT p.paper_id, p.title, p.finished_ms - p.started_ms AS d,"
+                            " p.attempts, t.llm_ms FROM papers p"
+                            " LEFT JOIN translations t ON t.paper_id = p.paper_id AND t.gen = p.gen"
+                            " WHERE p.state = 'succeeded' AND p.started_ms IS NOT NULL"
+                            " AND p.finished_ms IS NOT NULL ORDER BY d DESC, p.paper_id LIMIT ?1",
+                            NULL);
+  struct ledger_slow_row r;
+  int rc = PQ_OK;
+  if (s)
+    sqlite3_bind_int(s, 1, limit);
+  while (next_row(db, s, &rc)) {
+    r.paper_id = text(s, 0);
+    r.title = text(s, 1);
+    r.duration_ms = sqlite3_column_int64(s, 2);
+    r.attempts = (long)sqlite3_column_int64(s, 3);
+    r.llm_ms = opt_int(s, 4);
+    rc = fn(ctx, &r);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}

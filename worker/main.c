@@ -43,12 +43,18 @@ static const char usage[] =
     "(default OPENROUTER_API_KEY). With translate.provider = \"dry-run\" no request\n"
     "is made and results are marked as dry run.\n"
     "\n"
+    "Metrics: with worker.metrics_listen (PAPERQ_WORKER_METRICS_LISTEN) set to\n"
+    "host:port, GET /metrics there answers in the Prometheus text format: papers in\n"
+    "flight, HTTP requests by outcome, 429s, the adaptive limit, request latency,\n"
+    "AMQP reconnects (the fleet's totals are the ledger's: ledger.metrics_listen).\n"
+    "\n"
     "Signals: SIGTERM/SIGINT stop taking papers, finish or hand back those in\n"
     "flight, exit 0.\n"
     "Exit codes: 0 stopped, 1 broker unreachable, 2 configuration error,\n"
     "3 fatal provider error (HTTP 401/402/403 or unknown model): nothing was\n"
     "parked; fix the key/model/credit and start the worker again.\n"
-    "Example: PAPERQ_WORKER_CONCURRENCY=64 paperq-worker\n";
+    "Example: PAPERQ_WORKER_CONCURRENCY=64 paperq-worker\n"
+    "         PAPERQ_WORKER_METRICS_LISTEN=0.0.0.0:9465 paperq-worker\n";
 
 int main(int argc, char **argv) {
   struct pq_cli cli = {0};
@@ -126,7 +132,10 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+  if (worker_metrics_start(&cfg, &w.metrics) != PQ_OK)
+    goto cleanup; /* rc 1: the address is unusable */
   rc = worker_run(&w);
+  worker_metrics_stop(&w.metrics);
 cleanup:
   http_free(w.http);
   pq_glossary_free(w.glossary);

@@ -6,11 +6,9 @@
 # ledger reports every paper succeeded exactly once; restarts RabbitMQ and
 # runs the producer again on the whole 200-paper sample (it must skip the 100
 # known ones, and the reconnected workers do the rest); `stop worker` and
-# checks the workers exited 0; `stop`, `run --rm ledger report --json` from
-# the volume; `run --rm producer harvest` from a stand-in Internet Archive
-# (tests/fake_ia/) and `run --rm ledger export --site /out` (KaTeX and
-# MiniSearch from the image); then `down -v`. Cleans up on failure too;
-# prints timings.
+# checks the workers exited 0 (and, before, that the ledger and a worker answer
+# /metrics on the compose network); `stop`, `run --rm ledger report --json` from
+# the volume; then `down -v`. Cleans up on failure too; prints timings.
 #
 #   tests/compose/run.sh                 (CI: .ci/run calls it after scripts/test.sh)
 #
@@ -169,12 +167,6 @@ say "building the RabbitMQ stand-in ($RABBITMQ_TEST_IMAGE, Debian's rabbitmq-ser
 out=$("${DK[@]}" build -q -f tests/compose/rabbitmq.Dockerfile -t "$RABBITMQ_TEST_IMAGE" tests/compose 2>&1) ||
   fail "building the RabbitMQ stand-in failed: $out"
 stage_done "build rabbitmq stand-in"
-# KaTeX and MiniSearch for the image, fetched on this machine (whose npm
-# trusts its network's proxy; an image build may not): docker/Dockerfile
-# takes site-assets/ from the build context when it is there.
-say "scripts/site-assets.sh site-assets (KaTeX + MiniSearch for the image)"
-scripts/site-assets.sh site-assets 2>&1 | sed 's/^/   /'
-stage_done "site assets (npm)"
 say "building paperq and the fake LLM (docker-compose build)"
 "${COMPOSE[@]}" build >/tmp/"$PROJECT"-build.log 2>&1 || {
   tail -n 60 /tmp/"$PROJECT"-build.log >&2
@@ -315,6 +307,29 @@ s = json.loads(sys.argv[1])
 sys.exit(0 if s["by_status"].get("200", 0) >= int(sys.argv[2]) else 1)' "$stats" "$PAPERS" ||
   fail "the fake LLM saw fewer requests than papers: $stats"
 
+# ---- Prometheus /metrics on the compose network (what the monitoring profile
+# scrapes): the ledger's fleet view, and a worker's own (any live one).
+scrape='
+import socket, sys, urllib.request
+host, port = sys.argv[1], int(sys.argv[2])
+for ip in sorted({a[4][0] for a in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}):
+    try:
+        print(urllib.request.urlopen("http://%s:%d/metrics" % (ip, port), timeout=10).read().decode())
+        sys.exit(0)
+    except OSError:
+        pass
+sys.exit("no %s answered /metrics on port %d" % (host, port))'
+metrics=$("${COMPOSE[@]}" exec -T fakellm python3 -c "$scrape" ledger 9464) ||
+  fail "the ledger's /metrics did not answer on ledger:9464"
+grep -q "^paperq_papers{state=\"succeeded\"} $PAPERS\$" <<<"$metrics" ||
+  fail "the ledger's /metrics does not say $PAPERS succeeded: $(grep '^paperq_papers' <<<"$metrics")"
+metrics=$("${COMPOSE[@]}" exec -T fakellm python3 -c "$scrape" worker 9465) ||
+  fail "no worker's /metrics answered on worker:9465"
+grep -Eq '^paperq_worker_http_requests_total\{outcome="ok"\} [1-9]' <<<"$metrics" ||
+  fail "a worker's /metrics shows no answered request: $(grep http_requests_total <<<"$metrics")"
+say "/metrics: ledger and a worker answer on the compose network"
+stage_done "metrics"
+
 # ---- the README's report command, on the running ledger ---------------------
 say "docker-compose exec ledger paperq-ledger report"
 "${COMPOSE[@]}" exec -T ledger paperq-ledger report 2>&1 | sed 's/^/   /'
@@ -361,29 +376,3 @@ sys.exit(0 if p["total"] == p["succeeded"] == int(sys.argv[2]) else 1)' "$json" 
   fail "run --rm ledger report --json disagrees: $json"
 stage_done "stop + run --rm report"
 say "$SAMPLE papers ($PAPERS, then the rest after a broker restart) succeeded once each; a worker killed at $killed_at/$PAPERS, all stopped at $stopped_at/$PAPERS and resumed"
-
-# ---- the two ends: harvest and site ------------------------------------------
-OUT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/paperq-compose-out.XXXXXX")
-mkdir -p "$OUT_DIR/harvest" "$OUT_DIR/site"
-chmod a+rwx "$OUT_DIR/harvest" "$OUT_DIR/site" # the containers run as uid 10001
-say "docker-compose run --rm producer harvest --out /harvest/ia.json (from the fake Internet Archive)"
-timeout 120 "${COMPOSE[@]}" up -d --no-deps fakeia 2>&1 | sed 's/^/   /'
-out=$(timeout 300 "${COMPOSE[@]}" run --rm --no-deps -T -v "$OUT_DIR/harvest:/harvest" \
-  -e PAPERQ_HARVEST_BASE_URL=http://fakeia:8080 -e PAPERQ_HARVEST_PAGE_SIZE=100 \
-  -e PAPERQ_HARVEST_REQUESTS_PER_MINUTE=600 producer harvest --out /harvest/ia.json 2>&1) ||
-  fail "producer harvest failed: $out"
-n=$(python3 -c 'import json, sys; print(len({r["id"] for r in json.load(open(sys.argv[1]))}))' \
-  "$OUT_DIR/harvest/ia.json") || fail "the harvest is not a JSON array: $out"
-((n == SAMPLE)) || fail "harvest wrote $n papers, the fake archive holds $SAMPLE: $out"
-stage_done "run --rm producer harvest"
-say "docker-compose run --rm ledger export --site /out"
-out=$("${COMPOSE[@]}" run --rm --no-deps -T -v "$OUT_DIR/site:/out" ledger export --site /out 2>&1) ||
-  fail "ledger export --site failed: $out"
-grep -q "formulas: KaTeX; search: MiniSearch" <<<"$out" || fail "the image's site has no KaTeX or MiniSearch: $out"
-rows=$(grep -c '<tr data-id=' "$OUT_DIR/site/index.html") || true
-((rows == SAMPLE)) || fail "the site's index lists $rows papers, expected $SAMPLE"
-[[ -f "$OUT_DIR/site/assets/katex/katex.min.js" && -f "$OUT_DIR/site/assets/minisearch/minisearch.js" ]] ||
-  fail "KaTeX or MiniSearch missing from the site"
-rm -rf "$OUT_DIR"
-stage_done "run --rm ledger export --site"
-say "harvested $n papers through the producer image; the site lists all $rows translations"

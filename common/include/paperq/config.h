@@ -42,11 +42,12 @@ struct pq_config {
     char *extra_body; /* JSON object merged into every request (provider routing), "" = none */
   } translate;
   struct {
-    int concurrency;  /* papers in flight per process */
-    int max_requests; /* HTTP requests in flight per process */
-    int idle_exit_s;  /* exit after this long idle; 0 = never */
-    int heartbeat_s;  /* worker.heartbeat event period */
-    int drain_s;      /* on SIGTERM, finish in-flight papers this long, then hand back */
+    int concurrency;      /* papers in flight per process */
+    int max_requests;     /* HTTP requests in flight per process */
+    int idle_exit_s;      /* exit after this long idle; 0 = never */
+    int heartbeat_s;      /* worker.heartbeat event period */
+    int drain_s;          /* on SIGTERM, finish in-flight papers this long, then hand back */
+    char *metrics_listen; /* host:port serving Prometheus /metrics; "" = off */
   } worker;
   struct {
     int max_attempts;
@@ -55,8 +56,9 @@ struct pq_config {
   } retry;
   struct {
     char *db;
-    int batch;   /* events per transaction */
-    int stale_s; /* a worker silent this long is reported stale */
+    int batch;            /* events per transaction */
+    int stale_s;          /* a worker silent this long is reported stale */
+    char *metrics_listen; /* host:port serving Prometheus /metrics; "" = off */
   } ledger;
   struct {
     double sample_rate;
