@@ -6,6 +6,7 @@
 #include "ledger.h"
 #include "query.h"
 
+#include "paperq/textutil.h"
 #include "paperq/config.h"
 #include "paperq/log.h"
 #include "paperq/qa.h"
@@ -471,8 +472,8 @@ static void print_qa(const cJSON *qa, FILE *f) {
     cJSON_ArrayForEach(j, low) {
       const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "title");
       fprintf(f, "    %5.2f  %s%s%.60s\n", num(j, "overall"),
-              cJSON_GetObjectItemCaseSensitive(j, "paper_id")->valuestring,
-              cJSON_IsString(t) ? "  " : "", cJSON_IsString(t) ? t->valuestring : "");
+              pq_text_safe(cJSON_GetObjectItemCaseSensitive(j, "paper_id")->valuestring),
+              cJSON_IsString(t) ? "  " : "", pq_text_safe(cJSON_IsString(t) ? t->valuestring : ""));
     }
   }
 }
@@ -519,15 +520,19 @@ void ledger_report_print(const cJSON *r, FILE *f) {
   const cJSON *fatal = cJSON_GetObjectItemCaseSensitive(w, "fatal");
   const cJSON *e;
 
-  fprintf(f, "paperq ledger %s, %s\n", cJSON_GetObjectItemCaseSensitive(r, "db")->valuestring,
+  fprintf(f, "paperq ledger %s, %s\n",
+          pq_text_safe(cJSON_GetObjectItemCaseSensitive(r, "db")->valuestring),
           utc(num(r, "generated_ms"), ts, sizeof ts));
-  /* The one thing an operator must not miss comes first. */
+  /* The one thing an operator must not miss comes first. Text that came in
+   * events is printed escaped: an ESC sequence in a worker.fatal error must
+   * not clear the operator's screen. */
   cJSON_ArrayForEach(e, fatal) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "model");
     fprintf(f, "\n!!! workers stopped: %s (worker %s%s%s, %s)\n",
-            cJSON_GetObjectItemCaseSensitive(e, "error")->valuestring,
-            cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring,
-            cJSON_IsString(m) ? ", model " : "", cJSON_IsString(m) ? m->valuestring : "",
+            pq_text_safe(cJSON_GetObjectItemCaseSensitive(e, "error")->valuestring),
+            pq_text_safe(cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring),
+            cJSON_IsString(m) ? ", model " : "",
+            pq_text_safe(cJSON_IsString(m) ? m->valuestring : ""),
             utc(num(e, "since_ms"), ts, sizeof ts));
   }
   if (cJSON_GetArraySize(fatal) > 0)
@@ -608,7 +613,7 @@ void ledger_report_print(const cJSON *r, FILE *f) {
     const char *state = cJSON_GetObjectItemCaseSensitive(e, "state")->valuestring;
     if (strcmp(state, "stale") == 0)
       fprintf(f, "           stale: %s, last heard %s\n",
-              cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring,
+              pq_text_safe(cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring),
               utc(num(e, "last_seen_ms"), ts, sizeof ts));
   }
   if (num(r, "dry_run_papers") > 0)
@@ -620,7 +625,7 @@ void ledger_report_print(const cJSON *r, FILE *f) {
   const cJSON *bl = cJSON_GetObjectItemCaseSensitive(r, "bad_latest");
   if (bl)
     fprintf(f, " (latest: %s; see table bad_messages)",
-            cJSON_GetObjectItemCaseSensitive(bl, "reason")->valuestring);
+            pq_text_safe(cJSON_GetObjectItemCaseSensitive(bl, "reason")->valuestring));
   fprintf(f, "\nevents     %s applied, %s duplicates ignored, %s from older generations\n",
           group((long long)num(r, "events.applied"), a, sizeof a),
           group((long long)num(r, "events.duplicates"), b, sizeof b),

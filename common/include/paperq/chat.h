@@ -49,6 +49,10 @@ enum pq_chat_reason {
  * "key_limit", "unknown_model". Static strings. */
 const char *pq_chat_reason_name(enum pq_chat_reason r);
 
+/* Usage a reply may report; beyond it the reply is malformed (issue 13). */
+#define PQ_CHAT_MAX_TOKENS 1e9
+#define PQ_CHAT_MAX_COST_USD 1e4
+
 struct pq_chat_result {
   enum pq_err_class cls;
   enum pq_chat_reason reason;
