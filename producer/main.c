@@ -22,8 +22,10 @@
 
 #define MAX_INPUTS 64
 #define MAX_YEARS 64
-#define CONFIRM_WINDOW 2000 /* publishes in flight before waiting for confirms */
+#define CONFIRM_WINDOW 2000              /* publishes in flight before waiting for confirms */
+#define CONFIRM_WINDOW_BYTES (64L << 20) /* ... or this many job bytes, kept for a failover */
 #define CONFIRM_TIMEOUT_MS 30000
+#define RECONNECT_TRIES 5 /* passes over broker.url after a lost connection */
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) {
@@ -56,7 +58,39 @@ static void usage(FILE *out) {
 
 struct stats {
   long queued, rejected, skipped_year, skipped_known, skipped_dup;
+  long republished; /* published again on a new connection after one was lost */
 };
+
+/* The records published since every earlier publish was confirmed: after a
+ * lost connection their fate is unknown, so they are published again on the
+ * next node (a job queued twice is translated twice; the ledger keeps one
+ * success per paper). */
+struct window {
+  cJSON **recs;
+  size_t n, cap;
+  long bytes; /* job bodies, roughly what the window holds in memory */
+};
+
+static int window_add(struct window *w, cJSON *rec, size_t bytes) {
+  if (w->n == w->cap) {
+    size_t cap = w->cap ? w->cap * 2 : 256;
+    cJSON **p = realloc(w->recs, cap * sizeof *p);
+    if (!p)
+      return PQ_ERR_NOMEM;
+    w->recs = p;
+    w->cap = cap;
+  }
+  w->recs[w->n++] = rec;
+  w->bytes += (long)bytes;
+  return PQ_OK;
+}
+
+static void window_clear(struct window *w) {
+  for (size_t i = 0; i < w->n; i++)
+    cJSON_Delete(w->recs[i]);
+  w->n = 0;
+  w->bytes = 0;
+}
 
 /* Paper ids already seen in this run (a file may repeat a record). */
 struct idset {
@@ -118,10 +152,11 @@ static int ledger_knows(struct ledger_db *db, const char *id) {
   return found && state != LEDGER_PARKED; /* parked papers are requeued by the ledger */
 }
 
-static int publish_record(struct pq_mq *mq, const cJSON *rec) {
+static int publish_record(struct pq_mq *mq, const cJSON *rec, size_t *bytes) {
   const char *id = cJSON_GetObjectItemCaseSensitive(rec, "id")->valuestring;
   size_t len;
   char *body = pq_job_encode(rec, 0, NULL, &len);
+  *bytes = len;
   if (!body)
     return PQ_ERR_NOMEM;
   struct pq_mq_props props = {0};
@@ -144,6 +179,48 @@ static int publish_record(struct pq_mq *mq, const cJSON *rec) {
     rc = pq_mq_publish(mq, "jobs", PQ_RK_JOB, &props, body, len, NULL);
   free(body);
   return rc;
+}
+
+/* After a lost connection: connects to the next node of broker.url (a few
+ * passes over the list, backing off) and publishes the unconfirmed window
+ * again. PQ_OK, or PQ_ERR_BROKER when no node took it. */
+static int fail_over(const struct pq_config *cfg, struct pq_mq **mq, struct window *w,
+                     struct stats *st) {
+  char err[2048];
+  long backoff_ms = 500;
+  pq_mq_close(*mq);
+  *mq = NULL;
+  pq_warn("lost the broker connection with %zu papers not yet confirmed; reconnecting to publish "
+          "them again (a paper queued twice is stored once)",
+          w->n);
+  for (int t = 0; t < RECONNECT_TRIES && !stop_requested; t++) {
+    if (pq_mq_open(cfg, "paperq-producer", mq, err, sizeof err) == PQ_OK) {
+      int rc = PQ_OK;
+      for (size_t i = 0; i < w->n && rc == PQ_OK; i++) {
+        size_t bytes;
+        rc = publish_record(*mq, w->recs[i], &bytes);
+      }
+      if (rc == PQ_OK)
+        rc = pq_mq_wait_confirms(*mq, CONFIRM_TIMEOUT_MS, NULL);
+      if (rc == PQ_OK) {
+        st->republished += (long)w->n;
+        pq_info("published %zu papers again after the failover", w->n);
+        window_clear(w);
+        return PQ_OK;
+      }
+      if (rc != PQ_ERR_BROKER)
+        return rc; /* a nack or a timeout is not a lost connection */
+      pq_mq_close(*mq);
+      *mq = NULL;
+    } else {
+      pq_warn("%s; retrying in %ld ms", err, backoff_ms);
+    }
+    usleep((useconds_t)backoff_ms * 1000);
+    backoff_ms = backoff_ms * 2 > cfg->broker.reconnect_max_s * 1000L
+                     ? cfg->broker.reconnect_max_s * 1000L
+                     : backoff_ms * 2;
+  }
+  return PQ_ERR_BROKER;
 }
 
 static int year_ok(const cJSON *rec, const long *years, int nyears) {
@@ -249,6 +326,7 @@ int main(int argc, char **argv) {
   struct pq_mq *mq = NULL;
   struct stats st = {0};
   struct idset seen = {0};
+  struct window win = {0};
   struct ledger_db *ledger = NULL;
   int rc = 2;
 
@@ -302,15 +380,32 @@ int main(int argc, char **argv) {
         st.skipped_dup++;
       } else if (ledger_knows(ledger, id)) {
         st.skipped_known++;
-      } else if (publish_record(mq, rec) != PQ_OK) {
-        broker_failed = 1;
       } else {
-        st.queued++;
-        if (pq_mq_unconfirmed(mq) >= CONFIRM_WINDOW &&
-            pq_mq_wait_confirms(mq, CONFIRM_TIMEOUT_MS, NULL) != PQ_OK)
+        size_t bytes = 0;
+        int prc = publish_record(mq, rec, &bytes);
+        if (window_add(&win, rec, bytes) != PQ_OK) {
           broker_failed = 1;
-        if (st.queued % 1000 == 0)
-          pq_info("queued %ld papers so far", st.queued);
+        } else {
+          rec = NULL; /* the window owns it until its publish is confirmed */
+          if (prc == PQ_ERR_BROKER)
+            prc = fail_over(&cfg, &mq, &win, &st);
+          if (prc != PQ_OK)
+            broker_failed = 1;
+        }
+        if (!broker_failed) {
+          st.queued++;
+          if (pq_mq_unconfirmed(mq) >= CONFIRM_WINDOW || win.bytes >= CONFIRM_WINDOW_BYTES) {
+            int w = pq_mq_wait_confirms(mq, CONFIRM_TIMEOUT_MS, NULL);
+            if (w == PQ_ERR_BROKER)
+              w = fail_over(&cfg, &mq, &win, &st);
+            if (w != PQ_OK)
+              broker_failed = 1;
+            else
+              window_clear(&win);
+          }
+          if (st.queued % 1000 == 0)
+            pq_info("queued %ld papers so far", st.queued);
+        }
       }
       cJSON_Delete(rec);
       if (broker_failed)
@@ -319,6 +414,8 @@ int main(int argc, char **argv) {
   }
   if (!broker_failed) {
     int w = pq_mq_wait_confirms(mq, CONFIRM_TIMEOUT_MS, NULL);
+    if (w == PQ_ERR_BROKER)
+      w = fail_over(&cfg, &mq, &win, &st);
     if (w != PQ_OK) {
       fprintf(stderr, "paperq-producer: the broker did not confirm every job (%s)\n",
               w == PQ_ERR_NACK      ? "nack"
@@ -334,6 +431,8 @@ int main(int argc, char **argv) {
     printf(", skipped %ld outside --years", st.skipped_year);
   if (st.skipped_dup)
     printf(", skipped %ld duplicates", st.skipped_dup);
+  if (st.republished)
+    printf(", %ld published again after a broker failover", st.republished);
   printf("\n");
   if (broker_failed) {
     fprintf(stderr, "paperq-producer: stopped early; run the same command again: papers the ledger "
@@ -343,6 +442,8 @@ int main(int argc, char **argv) {
     rc = stop_requested ? 1 : 0;
   }
 cleanup:
+  window_clear(&win);
+  free(win.recs);
   ledger_db_close(ledger);
   idset_free(&seen);
   pq_mq_close(mq);
