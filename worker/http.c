@@ -1,6 +1,7 @@
 /* HTTP transfers for the worker: curl multi, a bounded number of running
  * transfers, a waiting list for the rest, and adaptive concurrency. */
 #include "http.h"
+#include "ratelimit.h"
 #include "paperq/chat.h"
 #include "paperq/config.h"
 #include "paperq/log.h"
@@ -13,30 +14,12 @@
 
 struct http {
   CURLM *multi;
-  int max_requests; /* worker.max_requests: hard cap */
-  double limit;     /* current adaptive cap, 1..max_requests */
   int running;
   int waiting;
   long timeout_ms, connect_timeout_ms;
   size_t max_response;
   struct http_req *wait_head, *wait_tail; /* FIFO of requests not yet started */
-  int64_t last_decrease_ms;
-  int64_t pause_until_ms; /* the provider asked us to wait (monotonic ms) */
-  /* x-ratelimit-remaining-requests: what the provider says is left of its
-   * window, minus what we started since. (No probing before the first
-   * answer: with 60-second calls that would cost a minute at start; an
-   * initial burst over the limit is answered 429 once and resent.) */
-  int rl_known;        /* the last answer carried remaining/reset */
-  long rl_left;        /* requests we may still start in this window */
-  int64_t rl_reset_ms; /* when the window is full again (monotonic) */
-  long rl_capacity;    /* the largest window seen (remaining + 1) */
-  double rl_tok_ms;    /* time the provider takes to give back one request */
-  double rl_share;     /* share of a window this process takes: workers
-                          that do not talk to each other converge on
-                          their part of the limit (MD on 429, AI after) */
-  /* translate.requests_per_minute: a token bucket refilled continuously */
-  double rpm, tokens;
-  int64_t refill_ms;
+  struct ratelimit rl;                    /* how many may start, and when */
 };
 
 int http_new(const struct pq_config *cfg, struct http **out) {
@@ -54,18 +37,14 @@ int http_new(const struct pq_config *cfg, struct http **out) {
     free(h);
     return PQ_ERR_NOMEM;
   }
-  h->max_requests = cfg->worker.max_requests;
-  h->limit = cfg->worker.max_requests;
   h->timeout_ms = (long)cfg->translate.timeout_s * 1000;
   h->connect_timeout_ms = (long)cfg->translate.connect_timeout_s * 1000;
   h->max_response = (size_t)cfg->limits.max_response_bytes;
-  h->rpm = cfg->translate.requests_per_minute;
-  h->tokens = h->rpm > 0 ? (h->rpm / 60.0 < 1 ? 1 : h->rpm / 60.0) : 0;
-  h->refill_ms = pq_mono_ms();
-  h->rl_share = 1.0;
+  ratelimit_init(&h->rl, cfg->worker.max_requests, cfg->translate.requests_per_minute, pq_mono_ms(),
+                 (uint32_t)rand());
   /* Keep a warm connection for every transfer that may run at once. */
-  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_requests);
-  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->max_requests);
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)cfg->worker.max_requests);
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->worker.max_requests);
   *out = h;
   return PQ_OK;
 }
@@ -243,43 +222,17 @@ static int start(struct http *h, struct http_req *r) {
   return PQ_OK;
 }
 
-/* Starts waiting requests that are due, up to the current limit. Delayed
- * ones (rate-limit backoff) do not block due ones behind them. */
-static void refill(struct http *h, int64_t now) {
-  if (h->rpm <= 0)
-    return;
-  double burst = h->rpm / 60.0 < 1 ? 1 : h->rpm / 60.0; /* one second's worth */
-  h->tokens += (double)(now - h->refill_ms) * h->rpm / 60000.0;
-  if (h->tokens > burst)
-    h->tokens = burst;
-  h->refill_ms = now;
-}
-
+/* Starts waiting requests that are due, as far as the rate limiter allows.
+ * Delayed ones (a resend after a 429) do not block due ones behind them. */
 static void start_due(struct http *h) {
   int64_t now = pq_mono_ms();
-  struct http_req *r = h->wait_head;
-  if (now < h->pause_until_ms)
+  if (!ratelimit_open(&h->rl, now))
     return;
-  if (h->rl_known && now >= h->rl_reset_ms) {
-    /* The window has refilled: take our share of it until the next answer
-     * says how much is really left. */
-    h->rl_left = (long)(h->rl_capacity * h->rl_share + 0.5);
-    if (h->rl_left < 1)
-      h->rl_left = 1;
-    h->rl_reset_ms = now + 1000;
-    if (h->rl_share < 1.0)
-      h->rl_share = h->rl_share + 0.02 > 1.0 ? 1.0 : h->rl_share + 0.02;
-  }
-  refill(h, now);
-  while (r && h->running < (int)h->limit && (h->rpm <= 0 || h->tokens >= 1) &&
-         (!h->rl_known || h->rl_left > 0)) {
+  struct http_req *r = h->wait_head;
+  while (r && ratelimit_may_start(&h->rl, h->running)) {
     struct http_req *next = r->next;
     if (r->not_before_ms <= now) {
-      if (h->rpm > 0)
-        h->tokens -= 1;
-      h->rl_left--;
-      if (h->rl_known)
-        h->rl_reset_ms += (int64_t)h->rl_tok_ms; /* what we take refills later */
+      ratelimit_took(&h->rl);
       unlink_waiting(h, r);
       if (start(h, r) != PQ_OK) {
         /* Put it back at the end; a later round retries. */
@@ -326,20 +279,10 @@ int http_perform(struct http *h, http_done_fn done, void *ctx) {
 
 void http_wait(struct http *h, int extra_fd, int timeout_ms) {
   /* Wake when a waiting request can start: not before its own delay, nor
-   * before the gates that hold every request (a provider pause, a used-up
-   * rate-limit window, an empty token bucket) open. Waking for a request
-   * that a gate still holds would spin. */
-  if (h->waiting && h->running < (int)h->limit) {
-    int64_t now = pq_mono_ms(), gate = now;
-    if (h->pause_until_ms > gate)
-      gate = h->pause_until_ms;
-    if (h->rl_known && h->rl_left <= 0 && h->rl_reset_ms > gate)
-      gate = h->rl_reset_ms;
-    if (h->rpm > 0 && h->tokens < 1) {
-      int64_t t = now + (int64_t)((1 - h->tokens) * 60000.0 / h->rpm) + 1;
-      if (t > gate)
-        gate = t;
-    }
+   * before the rate limiter opens (a provider hold, a used-up window, an
+   * empty bucket). Waking for a request that is still held would spin. */
+  if (h->waiting && h->running < ratelimit_limit(&h->rl)) {
+    int64_t now = pq_mono_ms(), gate = ratelimit_opens_at(&h->rl, now);
     for (struct http_req *r = h->wait_head; r; r = r->next) {
       int64_t at = r->not_before_ms > gate ? r->not_before_ms : gate;
       if (at - now < timeout_ms)
@@ -352,50 +295,10 @@ void http_wait(struct http *h, int extra_fd, int timeout_ms) {
 
 int http_running(const struct http *h) { return h->running; }
 int http_waiting(const struct http *h) { return h->waiting; }
-int http_limit(const struct http *h) { return (int)h->limit; }
-
-/* Holds new requests for wait_ms, stretched by up to 20% at random so that
- * workers told the same thing do not all come back in the same instant. */
-static void pause_for(struct http *h, long wait_ms) {
-  int64_t until = pq_mono_ms() + wait_ms + (long)(wait_ms * 0.2 * ((double)rand() / RAND_MAX));
-  if (until > h->pause_until_ms)
-    h->pause_until_ms = until;
-}
+int http_limit(const struct http *h) { return ratelimit_limit(&h->rl); }
 
 void http_feedback(struct http *h, const struct http_req *r, int rate_limited) {
-  if (r->ratelimit_remaining >= 0 && r->ratelimit_reset_ms >= 0) {
-    /* The figure already counts every request that reached the provider
-     * before this answer left it, including ours still running (with
-     * 60-second calls, subtracting those would starve us); what it cannot
-     * count is what we start from now on, which rl_left-- in start_due
-     * does. */
-    h->rl_known = 1;
-    if (r->ratelimit_remaining + 1 > h->rl_capacity)
-      h->rl_capacity = r->ratelimit_remaining + 1;
-    if (h->rl_capacity > r->ratelimit_remaining)
-      h->rl_tok_ms =
-          (double)r->ratelimit_reset_ms / (double)(h->rl_capacity - r->ratelimit_remaining);
-    long left = (long)(r->ratelimit_remaining * h->rl_share);
-    h->rl_left = left < h->rl_left || !rate_limited ? left : h->rl_left;
-    h->rl_reset_ms = pq_mono_ms() + r->ratelimit_reset_ms;
-  }
-  if (rate_limited) {
-    pause_for(h, r->retry_after_ms >= 0 ? r->retry_after_ms : 1000);
-    if (pq_mono_ms() - h->last_decrease_ms >= 1000)
-      h->rl_share = h->rl_share * 0.6 < 0.02 ? 0.02 : h->rl_share * 0.6;
-  }
-  if (rate_limited) {
-    /* Halve at most once per second so one burst of 429s from requests
-     * already in flight counts as one signal. */
-    int64_t now = pq_mono_ms();
-    if (now - h->last_decrease_ms >= 1000) {
-      h->limit = h->limit / 2 < 1 ? 1 : h->limit / 2;
-      h->last_decrease_ms = now;
-      pq_info("http: rate limited; concurrency now %d", (int)h->limit);
-    }
-  } else if (h->limit < h->max_requests) {
-    h->limit += 1.0 / h->limit; /* +1 per window of successes */
-    if (h->limit > h->max_requests)
-      h->limit = h->max_requests;
-  }
+  struct ratelimit_signal sig = {rate_limited, r->retry_after_ms, r->ratelimit_remaining,
+                                 r->ratelimit_reset_ms};
+  ratelimit_feedback(&h->rl, &sig, pq_mono_ms());
 }

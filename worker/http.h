@@ -11,15 +11,14 @@
 struct pq_config;
 struct http;
 
-/* One request. The submitter owns it; the http layer borrows it from
- * http_submit until its completion callback returns (or http_cancel). */
+/* One request. The submitter owns it (the worker embeds it in a struct
+ * llm_call, work.h); the http layer borrows it from http_submit until its
+ * completion callback returns (or http_cancel). */
 struct http_req {
   /* set by the submitter */
   char *body;      /* JSON; borrowed */
   const char *url; /* borrowed */
   const char *key; /* API key, borrowed; sent only in the Authorization header */
-  void *owner;     /* for the completion callback */
-  int index;       /* submitter's own use */
   /* results, valid in the completion callback */
   long status;     /* HTTP status, 0 when the transfer failed */
   char error[256]; /* transport error text when status == 0 */
@@ -58,9 +57,9 @@ void http_wait(struct http *h, int extra_fd, int timeout_ms);
 int http_running(const struct http *h); /* transfers in progress */
 int http_waiting(const struct http *h); /* queued, not yet started */
 
-/* Rate-limit feedback from a completed request (additive increase,
- * multiplicative decrease): the concurrency cap shrinks on 429 and grows back
- * on success; a 429's Retry-After, or x-ratelimit-remaining-requests reaching
+/* Rate-limit feedback from a completed request, passed to the limiter
+ * (ratelimit.h): the concurrency cap shrinks on 429 and grows back on
+ * success; a 429's Retry-After, or x-ratelimit-remaining-requests reaching
  * 0 with its reset time, holds every new request until then. */
 void http_feedback(struct http *h, const struct http_req *r, int rate_limited);
 int http_limit(const struct http *h);

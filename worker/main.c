@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 volatile sig_atomic_t worker_stop_requested;
-int worker_run(struct worker *w);
 
 static void on_signal(int sig) {
   (void)sig;
@@ -96,21 +95,16 @@ int main(int argc, char **argv) {
   char host[64] = "host";
   gethostname(host, sizeof host - 1);
   snprintf(w.id, sizeof w.id, "%s:%d", host, (int)getpid());
-  w.dry_run = strcmp(cfg.translate.provider, "dry-run") == 0;
-  w.api_key = pq_config_secret(cfg.translate.api_key_env);
-  if (!w.dry_run && !w.api_key)
+  int dry_run = strcmp(cfg.translate.provider, "dry-run") == 0;
+  if (!dry_run && !pq_config_secret(cfg.translate.api_key_env))
     pq_warn("$%s is not set: requests go without a key (fine for a local server; a real "
             "provider will answer 401 and the worker will stop)",
             cfg.translate.api_key_env);
-  size_t blen = strlen(cfg.translate.base_url);
-  while (blen && cfg.translate.base_url[blen - 1] == '/')
-    blen--;
-  snprintf(w.url, sizeof w.url, "%.*s/chat/completions", (int)blen, cfg.translate.base_url);
   w.retry.max_attempts = cfg.retry.max_attempts;
   w.retry.jitter = cfg.retry.jitter;
   w.retry.ndelays = pq_config_delays(cfg.retry.delays_ms, w.retry.delays, 64);
   srand((unsigned)(time(NULL) ^ getpid()));
-  if (w.dry_run)
+  if (dry_run)
     pq_warn("DRY RUN: translate.provider = \"dry-run\"; no LLM is called and results are marked "
             "dry_run in the ledger");
   /* Every request in flight is a socket: lift the soft descriptor limit
@@ -146,6 +140,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "paperq-worker: cannot initialise libcurl\n");
     goto cleanup;
   }
+  worker_env_init(&w);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;

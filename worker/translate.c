@@ -7,7 +7,7 @@
  * accepted. A chunk whose answer fails a check
  * is asked again, then sent to the fallback model, then split into single
  * segments; only then does the attempt fail (transient, named by the check). */
-#include "translate.h"
+#include "work.h"
 #include "paperq/chat.h"
 #include "paperq/checks.h"
 #include "paperq/chunk.h"
@@ -15,14 +15,13 @@
 #include "paperq/glossary.h"
 #include "paperq/log.h"
 #include "paperq/mask.h"
+#include "paperq/mq.h"
 #include "paperq/pinyin.h"
 #include "paperq/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_RATE_RETRIES 50 /* 429s of one request before the attempt fails */
 
 struct seg {
   char key[32]; /* "title", "abstract", "kw:3", "subj:1", "body:12" */
@@ -39,19 +38,17 @@ struct unit {
   char *out;        /* accepted translation of this piece, formulas restored */
 };
 
+/* A run of units sent as one chat request. */
 struct chunk {
-  struct paper *p;
-  int first, count; /* units [first, first + count) */
-  int tries;        /* answers rejected by a check so far (this model) */
-  int rate_retries;
-  int fallback; /* 1: using translate.fallback_model */
-  char *sent;   /* the user message */
-  char *body;   /* the request JSON */
-  struct http_req req;
-  int active; /* request submitted and not yet completed */
+  struct llm_call call; /* first: the call is the chunk */
+  int first, count;     /* units [first, first + count) */
+  int tries;            /* answers rejected by a check so far (this model) */
+  int fallback;         /* 1: using translate.fallback_model */
+  char *sent;           /* the user message */
 };
 
 struct xlate {
+  struct work base; /* first: a struct work is a struct xlate */
   struct pq_mask *mask;
   struct seg *segs;
   int nseg;
@@ -59,16 +56,13 @@ struct xlate {
   int nunits;
   struct chunk **chunks;
   int nchunks, cap;
-  int outstanding;
-  long prompt_tokens, completion_tokens, requests;
-  double cost;
-  int64_t llm_ms;
-  char model[128];
   /* check results, kept with the paper in the ledger */
   long check_failures[PQ_CHECK_COUNT];
   double max_cjk_ratio, min_len_ratio, max_len_ratio;
   int fallback_used, resplits;
 };
+
+static struct xlate *xlate_of(struct work *w) { return (struct xlate *)w; }
 
 static const char *system_prompt =
     "You translate Chinese scientific papers into English.\n"
@@ -103,73 +97,67 @@ static const char *str_of(const cJSON *o, const char *k) {
 }
 
 /* The model a chunk is sent to. */
-static const char *chunk_model(const struct paper *p, const struct chunk *c) {
-  const struct pq_config *cfg = p->w->cfg;
-  return c->fallback    ? cfg->translate.fallback_model
-         : p->job.model ? p->job.model /* requeue --fallback */
-                        : cfg->translate.model;
+static const char *chunk_model(const struct xlate *x, const struct chunk *c) {
+  const struct pq_config *cfg = x->base.env->cfg;
+  return c->fallback          ? cfg->translate.fallback_model
+         : x->base.job->model ? x->base.job->model /* requeue --fallback */
+                              : cfg->translate.model;
 }
 
-static void submit_chunk(struct paper *p, struct chunk *c) {
-  struct worker *w = p->w;
-  struct xlate *x = p->x;
-  const char *model = chunk_model(p, c);
+static void submit_chunk(struct xlate *x, struct chunk *c) {
+  const struct work_env *env = x->base.env;
   char *terms = NULL, *system = NULL;
   /* Only the glossary terms that occur in this chunk go into the prompt. */
-  if (w->glossary && pq_glossary_prompt(w->glossary, c->sent, 40, &terms) == PQ_OK && terms[0]) {
+  if (env->glossary && pq_glossary_prompt(env->glossary, c->sent, 40, &terms) == PQ_OK &&
+      terms[0]) {
     size_t len = strlen(system_prompt) + strlen(terms) + 3;
     system = malloc(len);
     if (system)
       snprintf(system, len, "%s\n\n%s", system_prompt, terms);
   }
   free(terms);
-  free(c->body);
-  c->body = pq_chat_request(model, system ? system : system_prompt, c->sent,
-                            w->cfg->translate.max_tokens, w->cfg->translate.temperature);
+  const char *model = chunk_model(x, c);
+  char *body = pq_chat_request(model, system ? system : system_prompt, c->sent,
+                               env->cfg->translate.max_tokens, env->cfg->translate.temperature);
   free(system);
-  memset(&c->req, 0, sizeof c->req);
-  c->req.body = c->body;
-  c->req.url = w->url;
-  c->req.key = w->api_key;
-  c->req.owner = c;
-  if (!c->body) {
-    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory building a request");
-    return;
-  }
-  c->active = 1;
-  x->outstanding++;
-  http_submit(w->http, &c->req, 0);
+  if (work_call(&x->base, &c->call, &env->translate, model, body) != PQ_OK)
+    work_fail(&x->base, PQ_CLASS_TRANSIENT, "%s", "out of memory building a request");
 }
 
-static struct chunk *chunk_new(struct paper *p, int first, int count) {
-  struct xlate *x = p->x;
+/* A new chunk of units [first, first + count) sending `sent` (owned from
+ * now on, even on failure). NULL when out of memory. */
+static struct chunk *chunk_new(struct xlate *x, int first, int count, char *sent) {
+  if (!sent)
+    return NULL;
   if (x->nchunks == x->cap) {
     int cap = x->cap ? x->cap * 2 : 8;
     struct chunk **cs = realloc(x->chunks, (size_t)cap * sizeof *cs);
-    if (!cs)
+    if (!cs) {
+      free(sent);
       return NULL;
+    }
     x->chunks = cs;
     x->cap = cap;
   }
   struct chunk *c = calloc(1, sizeof *c);
-  if (!c)
-    return NULL;
-  c->p = p;
-  c->first = first;
-  c->count = count;
-  const char *texts[count];
-  for (int i = 0; i < count; i++)
-    texts[i] = x->units[first + i].masked;
-  if (count == 1)
-    c->sent = strdup(texts[0]);
-  else if (pq_chunk_join(texts, (size_t)count, &c->sent) != PQ_OK)
-    c->sent = NULL;
-  if (!c->sent) {
-    free(c);
+  if (!c) {
+    free(sent);
     return NULL;
   }
+  c->first = first;
+  c->count = count;
+  c->sent = sent;
   x->chunks[x->nchunks++] = c;
   return c;
+}
+
+/* Sends unit i alone. */
+static void submit_unit(struct xlate *x, int i) {
+  struct chunk *one = chunk_new(x, i, 1, strdup(x->units[i].masked));
+  if (!one)
+    work_fail(&x->base, PQ_CLASS_TRANSIENT, "%s", "out of memory");
+  else
+    submit_chunk(x, one);
 }
 
 static int all_done(const struct xlate *x) {
@@ -207,37 +195,28 @@ static int finish_segments(struct xlate *x) {
   return PQ_OK;
 }
 
-static void cancel_all(struct paper *p) {
-  struct xlate *x = p->x;
-  for (int i = 0; i < x->nchunks; i++)
-    if (x->chunks[i]->active) {
-      http_cancel(p->w->http, &x->chunks[i]->req);
-      x->chunks[i]->active = 0;
-      x->outstanding--;
-    }
-}
-
-/* Plans chunks over the segments still untranslated and submits them. */
-static int plan_and_submit(struct paper *p) {
-  struct xlate *x = p->x;
-  int pending[x->nseg > 0 ? x->nseg : 1], np = 0;
-  const char *texts[x->nseg > 0 ? x->nseg : 1];
-  for (int i = 0; i < x->nseg; i++)
+/* Plans chunks over the segments still untranslated and submits them.
+ * Sizes come from the record: heap arrays, never the stack. */
+static int plan_and_submit(struct xlate *x) {
+  int n = x->nseg > 0 ? x->nseg : 1, np = 0;
+  int *pending = malloc((size_t)n * sizeof *pending);
+  const char **texts = malloc((size_t)n * sizeof *texts);
+  struct pq_chunk_plan plan;
+  memset(&plan, 0, sizeof plan);
+  int rc = pending && texts ? PQ_OK : PQ_ERR_NOMEM;
+  for (int i = 0; rc == PQ_OK && i < x->nseg; i++)
     if (!x->segs[i].out) {
       texts[np] = x->segs[i].masked;
       pending[np++] = i;
     }
-  struct pq_chunk_plan plan;
-  memset(&plan, 0, sizeof plan);
-  int rc = pq_chunk_plan(texts, (size_t)np, (size_t)p->w->cfg->translate.chunk_tokens, &plan);
-  if (rc == PQ_OK && plan.n_pieces > 0)
+  if (rc == PQ_OK)
+    rc = pq_chunk_plan(texts, (size_t)np, (size_t)x->base.env->cfg->translate.chunk_tokens, &plan);
+  if (rc == PQ_OK && plan.n_pieces > 0) {
     x->units = calloc(plan.n_pieces, sizeof *x->units);
-  if (rc != PQ_OK || (plan.n_pieces > 0 && !x->units)) {
-    pq_chunk_plan_free(&plan);
-    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
-    return PQ_ERR_NOMEM;
+    if (!x->units)
+      rc = PQ_ERR_NOMEM;
   }
-  for (size_t i = 0; i < plan.n_pieces; i++) {
+  for (size_t i = 0; rc == PQ_OK && i < plan.n_pieces; i++) {
     const struct pq_chunk_piece *pc = &plan.pieces[i];
     struct unit *u = &x->units[x->nunits++];
     u->seg = pending[pc->segment];
@@ -247,58 +226,50 @@ static int plan_and_submit(struct paper *p) {
       rc = PQ_ERR_NOMEM;
   }
   /* A segment that is only whitespace has no piece: nothing to translate. */
-  for (int i = 0; i < np; i++) {
-    int has = 0;
-    for (int k = 0; k < x->nunits && !has; k++)
-      has = x->units[k].seg == pending[i];
-    if (!has && !x->segs[pending[i]].out)
+  for (int i = 0, k = 0; rc == PQ_OK && i < np; i++) {
+    while (k < x->nunits && x->units[k].seg < pending[i])
+      k++;
+    if ((k == x->nunits || x->units[k].seg != pending[i]) && !x->segs[pending[i]].out)
       x->segs[pending[i]].out = strdup("");
   }
-  for (size_t c = 0; c < plan.n_chunks && rc == PQ_OK; c++) {
+  for (size_t c = 0; c < plan.n_chunks && rc == PQ_OK && x->base.outcome == PQ_CLASS_OK; c++) {
     int first = (int)plan.chunks[c].first, count = (int)plan.chunks[c].count;
-    struct chunk *ch = chunk_new(p, first, count);
-    if (!ch && count > 1) {
+    char *sent = NULL;
+    int jrc = pq_chunk_plan_join(&plan, texts, c, &sent);
+    if (jrc == PQ_ERR_NOMEM) {
+      rc = jrc;
+    } else if (jrc != PQ_OK) {
       /* A piece holds a line that reads as a marker: send each alone. */
-      for (int k = 0; k < count && rc == PQ_OK; k++) {
-        struct chunk *one = chunk_new(p, first + k, 1);
-        if (!one)
-          rc = PQ_ERR_NOMEM;
-        else
-          submit_chunk(p, one);
-      }
-    } else if (!ch) {
-      rc = PQ_ERR_NOMEM;
+      for (int k = 0; k < count && x->base.outcome == PQ_CLASS_OK; k++)
+        submit_unit(x, first + k);
     } else {
-      submit_chunk(p, ch);
+      struct chunk *ch = chunk_new(x, first, count, sent);
+      if (!ch)
+        rc = PQ_ERR_NOMEM;
+      else
+        submit_chunk(x, ch);
     }
   }
   pq_chunk_plan_free(&plan);
-  if (rc != PQ_OK) {
-    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
-    return rc;
-  }
-  return PQ_OK;
+  free(pending);
+  free(texts);
+  if (rc != PQ_OK)
+    work_fail(&x->base, PQ_CLASS_TRANSIENT, "%s", "out of memory planning chunks");
+  return rc;
 }
 
-void xlate_start(struct paper *p) {
-  struct worker *w = p->w;
-  const cJSON *rec = p->job.record;
-  struct xlate *x = calloc(1, sizeof *x);
-  p->x = x;
-  if (!x) {
-    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
-    worker_paper_done(p);
-    return;
-  }
-  x->min_len_ratio = 1e9;
+/* Makes the record's segments, masks their formulas, and takes what an
+ * earlier attempt translated (or, in a dry run, a marked copy). */
+static enum work_status make_segments(struct xlate *x) {
+  const cJSON *rec = x->base.job->record;
+  const struct work_env *env = x->base.env;
   int max = count_segments(rec);
   x->segs = calloc((size_t)max, sizeof *x->segs);
   const char **texts = calloc((size_t)max, sizeof *texts);
   if (!x->segs || !texts || pq_mask_new(&x->mask) != PQ_OK) {
     free(texts);
-    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
-    worker_paper_done(p);
-    return;
+    work_fail(&x->base, PQ_CLASS_TRANSIENT, "%s", "out of memory");
+    return WORK_FAILED;
   }
   int n = 0;
   char key[32];
@@ -325,22 +296,22 @@ void xlate_start(struct paper *p) {
   x->nseg = n;
   char **masked = calloc((size_t)(n ? n : 1), sizeof *masked);
   int rc = masked ? pq_mask_apply_many(x->mask, texts, (size_t)n, masked) : PQ_ERR_NOMEM;
+  free(texts);
   if (rc != PQ_OK) {
-    free(texts);
     free(masked);
-    worker_paper_fail(p, rc == PQ_ERR_TOOBIG ? PQ_CLASS_PERMANENT : PQ_CLASS_TRANSIENT,
-                      "cannot mask the formulas of this record (%s)",
-                      rc == PQ_ERR_TOOBIG ? "too large" : "error");
-    worker_paper_done(p);
-    return;
+    work_fail(&x->base, rc == PQ_ERR_TOOBIG ? PQ_CLASS_PERMANENT : PQ_CLASS_TRANSIENT,
+              "cannot mask the formulas of this record (%s)",
+              rc == PQ_ERR_TOOBIG ? "too large" : "error");
+    return WORK_FAILED;
   }
+  const cJSON *done = x->base.job->done;
   for (int s = 0; s < n; s++) {
     x->segs[s].masked = masked[s];
     /* Segments translated by an earlier attempt are not paid for again. */
-    const char *prev = p->job.done ? str_of(p->job.done, x->segs[s].key) : NULL;
+    const char *prev = done ? str_of(done, x->segs[s].key) : NULL;
     if (prev)
       x->segs[s].out = strdup(prev);
-    else if (w->dry_run) {
+    else if (env->dry_run) {
       size_t len = strlen(masked[s]) * 2 + 16;
       char *o = malloc(len);
       char *restored = NULL;
@@ -354,30 +325,34 @@ void xlate_start(struct paper *p) {
     }
   }
   free(masked);
-  free(texts);
-  if (!w->dry_run)
-    snprintf(x->model, sizeof x->model, "%s",
-             p->job.model ? p->job.model : w->cfg->translate.model);
-  else
-    snprintf(x->model, sizeof x->model, "dry-run");
-  if (all_done(x)) {
-    p->outcome = PQ_CLASS_OK;
-    worker_paper_done(p);
-    return;
+  return WORK_PENDING;
+}
+
+static enum work_status xlate_start(struct work *w) {
+  struct xlate *x = xlate_of(w);
+  const struct work_env *env = w->env;
+  x->min_len_ratio = 1e9;
+  if (make_segments(x) == WORK_FAILED)
+    return WORK_FAILED;
+  snprintf(w->usage.model, sizeof w->usage.model, "%s",
+           env->dry_run    ? "dry-run"
+           : w->job->model ? w->job->model
+                           : env->cfg->translate.model);
+  if (all_done(x))
+    return WORK_DONE;
+  if (plan_and_submit(x) != PQ_OK || w->outcome != PQ_CLASS_OK) {
+    work_cancel_all(w);
+    return WORK_FAILED;
   }
-  if (plan_and_submit(p) != PQ_OK || p->outcome != PQ_CLASS_OK) {
-    cancel_all(p);
-    worker_paper_done(p);
-  } else if (x->outstanding == 0) {
-    worker_paper_done(p); /* nothing needed a request (whitespace only) */
-  }
+  return w->outstanding == 0 ? WORK_DONE /* nothing needed a request (whitespace only) */
+                             : WORK_PENDING;
 }
 
 /* Runs every check on one piece's answer; on success *out is the restored
  * translation. Returns the failed check or PQ_CHECK_NONE. */
 static enum pq_check check_unit(struct xlate *x, const struct unit *s, const char *answer,
-                                const char *finish_reason, const struct pq_config *cfg, char **out,
-                                char *detail, size_t dlen) {
+                                const char *finish_reason, char **out, char *detail, size_t dlen) {
+  const struct pq_config *cfg = x->base.env->cfg;
   struct pq_check_result cr;
   struct pq_check_opts opts;
   pq_checks_default_opts(&opts);
@@ -396,163 +371,127 @@ static enum pq_check check_unit(struct xlate *x, const struct unit *s, const cha
     snprintf(detail, dlen, "%s", cr.detail);
     return failed;
   }
+  /* The mask's own numbering is a second opinion: it catches a placeholder
+   * moved in from another paragraph. */
   struct pq_mask_report rep;
   if (pq_mask_restore(x->mask, s->masked, answer, out, &rep) != PQ_OK) {
-    snprintf(detail, dlen, "placeholders: %zu missing (%s), %zu duplicated (%s), %zu invented (%s)",
-             rep.missing, rep.first_missing, rep.duplicated, rep.first_duplicated, rep.invented,
-             rep.first_invented);
+    pq_checks_note_restore(&cr, &rep);
+    snprintf(detail, dlen, "%s (first missing %s, duplicated %s, invented %s)", cr.detail,
+             rep.first_missing[0] ? rep.first_missing : "-",
+             rep.first_duplicated[0] ? rep.first_duplicated : "-",
+             rep.first_invented[0] ? rep.first_invented : "-");
     return PQ_CHECK_PLACEHOLDERS;
   }
   return PQ_CHECK_NONE;
 }
 
 /* Checks a chunk's answer; accepts all its segments or none. */
-static enum pq_check accept_answer(struct paper *p, struct chunk *c, const char *content,
+static enum pq_check accept_answer(struct xlate *x, struct chunk *c, const char *content,
                                    const char *finish_reason, char *detail, size_t dlen) {
-  struct xlate *x = p->x;
   char **parts = NULL;
-  size_t nparts = 0;
+  size_t nparts = 0, found = 0;
   enum pq_check failed = PQ_CHECK_NONE;
-  char *outs[c->count];
-  memset(outs, 0, sizeof outs);
+  char **outs = calloc((size_t)c->count, sizeof *outs);
+  if (!outs) {
+    snprintf(detail, dlen, "out of memory");
+    return PQ_CHECK_EMPTY;
+  }
   if (c->count == 1) {
-    failed = check_unit(x, &x->units[c->first], content, finish_reason, p->w->cfg, &outs[0], detail,
-                        dlen);
-  } else if (pq_chunk_split(content, (size_t)c->count, &parts, &nparts) != PQ_OK) {
-    snprintf(detail, dlen, "expected %d paragraph markers in the answer", c->count);
+    failed = check_unit(x, &x->units[c->first], content, finish_reason, &outs[0], detail, dlen);
+  } else if (pq_chunk_split_ex(content, (size_t)c->count, &parts, &nparts, &found) != PQ_OK) {
+    struct pq_check_result cr;
+    memset(&cr, 0, sizeof cr);
+    pq_checks_note_markers(&cr, 0, (size_t)c->count, found);
+    snprintf(detail, dlen, "%s", cr.detail);
     failed = PQ_CHECK_MARKERS;
   } else {
     for (int i = 0; i < c->count && failed == PQ_CHECK_NONE; i++)
-      failed = check_unit(x, &x->units[c->first + i], parts[i], finish_reason, p->w->cfg, &outs[i],
-                          detail, dlen);
+      failed =
+          check_unit(x, &x->units[c->first + i], parts[i], finish_reason, &outs[i], detail, dlen);
   }
-  if (parts) {
-    for (size_t i = 0; i < nparts; i++)
-      free(parts[i]);
-    free(parts);
-  }
+  pq_chunk_free_strings(parts, nparts);
   for (int i = 0; i < c->count; i++) {
     if (failed == PQ_CHECK_NONE)
       x->units[c->first + i].out = outs[i];
     else
       free(outs[i]);
   }
+  free(outs);
   return failed;
 }
 
-void xlate_on_response(struct paper *p, struct http_req *r) {
-  struct chunk *c = r->owner;
-  p = c->p;
-  struct worker *w = p->w;
-  struct xlate *x = p->x;
-  c->active = 0;
-  x->outstanding--;
-  struct pq_chat_result res;
-  pq_chat_parse(r->status, r->resp.data, r->resp.len, r->error, &res);
-  x->llm_ms += r->finished_ms - r->started_ms;
-  if (res.cls != PQ_CLASS_RATE)
-    x->requests++;
-  x->prompt_tokens += res.prompt_tokens;
-  x->completion_tokens += res.completion_tokens;
-  if (res.cost_usd >= 0)
-    x->cost += res.cost_usd; /* the provider's own figure (OpenRouter reports it) */
-  else
-    x->cost += pq_config_cost(w->cfg, chunk_model(p, c), res.prompt_tokens, res.completion_tokens);
-  if (res.model[0])
-    snprintf(x->model, sizeof x->model, "%s", res.model);
-
-  /* Once the attempt has failed, answers still in flight are kept (they
-   * are paid for, and a retry carries them) but nothing new is sent. */
-  int failed_already = p->outcome != PQ_CLASS_OK;
-  if (res.cls == PQ_CLASS_RATE) {
-    /* A 429 says nothing about the paper: wait as told and ask again. */
-    http_feedback(w->http, r, 1);
-    long delay = r->retry_after_ms >= 0 ? r->retry_after_ms : 1000;
-    if (!failed_already && ++c->rate_retries <= MAX_RATE_RETRIES) {
-      pq_debug("paper %s: rate limited; resending in %ld ms", p->job.paper_id, delay);
-      c->active = 1;
-      x->outstanding++;
-      http_submit(w->http, &c->req, delay);
-      pq_chat_result_free(&res);
-      return;
-    }
-    res.cls = PQ_CLASS_TRANSIENT;
-    snprintf(res.error, sizeof res.error, "rate limited %d times in a row", c->rate_retries);
-  }
-  if (res.cls == PQ_CLASS_FATAL) {
-    char err[600];
-    snprintf(err, sizeof err, "%s (model %s)", res.error,
-             c->fallback ? w->cfg->translate.fallback_model : w->cfg->translate.model);
-    pq_chat_result_free(&res);
-    worker_fatal(w, err); /* hands this paper back too; p is gone after this */
-    return;
-  }
-  if (res.cls != PQ_CLASS_OK) {
-    http_feedback(w->http, r, 0);
-    if (!failed_already)
-      worker_paper_fail(p, res.cls, "%s", res.error);
-    pq_chat_result_free(&res);
-    goto maybe_finish;
-  }
-  http_feedback(w->http, r, 0);
-  char detail[400] = "";
-  enum pq_check failed = accept_answer(p, c, res.content, res.finish_reason, detail, sizeof detail);
-  pq_chat_result_free(&res);
-  if (failed != PQ_CHECK_NONE) {
-    x->check_failures[failed]++;
-    pq_warn("paper %s: answer for %s%s failed check %s: %s", p->job.paper_id,
-            x->segs[x->units[c->first].seg].key, c->count > 1 ? "…" : "", pq_check_name(failed),
-            detail);
-    if (failed_already)
-      goto maybe_finish;
-    if (++c->tries <= w->cfg->translate.check_retries) {
-      submit_chunk(p, c);
-      return;
-    }
-    if (!c->fallback && w->cfg->translate.fallback_model[0]) {
-      c->fallback = 1;
-      c->tries = 0;
-      x->fallback_used = 1;
-      submit_chunk(p, c);
-      return;
-    }
-    if (c->count > 1) {
-      /* Smaller chunks: one segment per request. */
-      x->resplits++;
-      for (int i = 0; i < c->count && p->outcome == PQ_CLASS_OK; i++) {
-        struct chunk *one = chunk_new(p, c->first + i, 1);
-        if (!one)
-          worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
-        else
-          submit_chunk(p, one);
-      }
-    } else {
-      worker_paper_fail(p, PQ_CLASS_TRANSIENT, "check %s failed for %s: %.400s",
-                        pq_check_name(failed), x->segs[x->units[c->first].seg].key, detail);
-    }
-  }
-maybe_finish:
-  if (x->outstanding > 0)
-    return;
+/* Where the attempt stands once an answer has been dealt with. */
+static enum work_status settle(struct xlate *x) {
+  if (x->base.outstanding > 0)
+    return WORK_PENDING;
   if (finish_segments(x) != PQ_OK)
-    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s", "out of memory");
-  if (p->outcome == PQ_CLASS_OK && !all_done(x))
-    worker_paper_fail(p, PQ_CLASS_TRANSIENT, "%s",
-                      "internal error: a segment was left without a request");
-  worker_paper_done(p);
+    work_fail(&x->base, PQ_CLASS_TRANSIENT, "%s", "out of memory");
+  if (x->base.outcome == PQ_CLASS_OK && !all_done(x))
+    work_fail(&x->base, PQ_CLASS_TRANSIENT, "%s",
+              "internal error: a segment was left without a request");
+  return x->base.outcome == PQ_CLASS_OK ? WORK_DONE : WORK_FAILED;
 }
 
-void xlate_free(struct paper *p) {
-  struct xlate *x = p->x;
-  if (!x)
-    return;
-  cancel_all(p);
+/* An answer failed a check: ask again, then the fallback model, then one
+ * segment per request; only then does the attempt fail. */
+static void reask(struct xlate *x, struct chunk *c, enum pq_check failed, const char *detail) {
+  const struct pq_config *cfg = x->base.env->cfg;
+  if (++c->tries <= cfg->translate.check_retries) {
+    submit_chunk(x, c);
+  } else if (!c->fallback && cfg->translate.fallback_model[0]) {
+    c->fallback = 1;
+    c->tries = 0;
+    x->fallback_used = 1;
+    submit_chunk(x, c);
+  } else if (c->count > 1) {
+    x->resplits++;
+    for (int i = 0; i < c->count && x->base.outcome == PQ_CLASS_OK; i++)
+      submit_unit(x, c->first + i);
+  } else {
+    work_fail(&x->base, PQ_CLASS_TRANSIENT, "check %s failed for %s: %.400s", pq_check_name(failed),
+              x->segs[x->units[c->first].seg].key, detail);
+  }
+}
+
+static enum work_status xlate_on_answer(struct work *w, struct llm_call *call,
+                                        const struct pq_chat_result *res) {
+  struct xlate *x = xlate_of(w);
+  struct chunk *c = (struct chunk *)call;
+  if (res->model[0])
+    snprintf(w->usage.model, sizeof w->usage.model, "%s", res->model);
+  /* Once the attempt has failed, answers still in flight are kept (they
+   * are paid for, and a retry carries them) but nothing new is sent. */
+  int failed_already = w->outcome != PQ_CLASS_OK;
+  if (res->cls != PQ_CLASS_OK) {
+    if (!failed_already)
+      work_fail(w, res->cls, "%s", res->error);
+    return settle(x);
+  }
+  char detail[400] = "";
+  enum pq_check failed =
+      accept_answer(x, c, res->content, res->finish_reason, detail, sizeof detail);
+  if (failed != PQ_CHECK_NONE) {
+    x->check_failures[failed]++;
+    pq_warn("paper %s: answer for %s%s failed check %s: %s", w->job->paper_id,
+            x->segs[x->units[c->first].seg].key, c->count > 1 ? "…" : "", pq_check_name(failed),
+            detail);
+    if (!failed_already)
+      reask(x, c, failed, detail);
+  }
+  return settle(x);
+}
+
+static struct work *xlate_create(void) {
+  struct xlate *x = calloc(1, sizeof *x);
+  return x ? &x->base : NULL;
+}
+
+static void xlate_destroy(struct work *w) {
+  struct xlate *x = xlate_of(w);
   for (int i = 0; i < x->nchunks; i++) {
-    struct chunk *c = x->chunks[i];
-    pq_buf_free(&c->req.resp);
-    free(c->sent);
-    free(c->body);
-    free(c);
+    work_call_release(&x->chunks[i]->call);
+    free(x->chunks[i]->sent);
+    free(x->chunks[i]);
   }
   free(x->chunks);
   for (int i = 0; i < x->nunits; i++) {
@@ -567,7 +506,6 @@ void xlate_free(struct paper *p) {
   free(x->segs);
   pq_mask_free(x->mask);
   free(x);
-  p->x = NULL;
 }
 
 static const char *seg_out(const struct xlate *x, const char *key) {
@@ -593,12 +531,12 @@ static cJSON *list_out(const struct xlate *x, const cJSON *src, const char *pref
   return arr;
 }
 
-cJSON *xlate_translation(struct paper *p) {
-  struct xlate *x = p->x;
-  const cJSON *rec = p->job.record;
+/* The translated document, for job.succeeded. */
+static cJSON *translation(struct xlate *x) {
+  const cJSON *rec = x->base.job->record;
   cJSON *t = cJSON_CreateObject();
-  if (!t || !x)
-    return t;
+  if (!t)
+    return NULL;
   const char *title = seg_out(x, "title"), *abstract = seg_out(x, "abstract");
   cJSON_AddStringToObject(t, "title_en", title ? title : "");
   cJSON_AddStringToObject(t, "abstract_en", abstract ? abstract : "");
@@ -632,11 +570,11 @@ cJSON *xlate_translation(struct paper *p) {
   return t;
 }
 
-cJSON *xlate_checks(struct paper *p) {
-  struct xlate *x = p->x;
+/* What the checks saw, kept with the paper in the ledger. */
+static cJSON *checks(struct xlate *x) {
   cJSON *c = cJSON_CreateObject();
-  if (!c || !x)
-    return c;
+  if (!c)
+    return NULL;
   cJSON_AddNumberToObject(c, "formulas", (double)pq_mask_count(x->mask, PQ_MASK_MATH));
   cJSON_AddNumberToObject(c, "refs", (double)pq_mask_count(x->mask, PQ_MASK_REF));
   cJSON_AddBoolToObject(c, "placeholders_ok", 1);
@@ -651,20 +589,29 @@ cJSON *xlate_checks(struct paper *p) {
   for (int i = 1; i < PQ_CHECK_COUNT; i++)
     if (x->check_failures[i])
       cJSON_AddNumberToObject(f, pq_check_name((enum pq_check)i), (double)x->check_failures[i]);
-  if (p->w->dry_run)
+  if (x->base.env->dry_run)
     cJSON_AddBoolToObject(c, "dry_run_unchecked", 1);
   return c;
 }
 
-cJSON *xlate_done_segments(struct paper *p) {
-  struct xlate *x = p->x;
-  if (!x)
-    return NULL;
-  finish_segments(x); /* pieces done in a failed attempt still count */
+static void xlate_describe_success(struct work *w, cJSON *ev) {
+  struct xlate *x = xlate_of(w);
+  cJSON *t = translation(x), *c = checks(x);
+  if (t)
+    cJSON_AddItemToObject(ev, "translation", t);
+  if (c)
+    cJSON_AddItemToObject(ev, "checks", c);
+  cJSON_AddBoolToObject(ev, "dry_run", w->env->dry_run);
+}
+
+/* Segments translated so far (a failed attempt's finished pieces count),
+ * for the next attempt to carry; NULL when there are none. */
+static cJSON *done_segments(struct xlate *x) {
+  finish_segments(x);
   cJSON *d = cJSON_CreateObject();
   int n = 0;
   for (int i = 0; d && i < x->nseg; i++)
-    if (x->segs[i].out && !p->w->dry_run) {
+    if (x->segs[i].out && !x->base.env->dry_run) {
       cJSON_AddStringToObject(d, x->segs[i].key, x->segs[i].out);
       n++;
     }
@@ -675,15 +622,25 @@ cJSON *xlate_done_segments(struct paper *p) {
   return d;
 }
 
-void xlate_usage(struct paper *p, long *prompt, long *completion, long *requests, double *cost,
-                 char *model, size_t modellen, int64_t *llm_ms) {
-  struct xlate *x = p->x;
-  if (!x)
-    return;
-  *prompt = x->prompt_tokens;
-  *completion = x->completion_tokens;
-  *requests = x->requests;
-  *cost = x->cost;
-  *llm_ms = x->llm_ms;
-  snprintf(model, modellen, "%s", x->model);
+static char *xlate_encode_again(const struct pq_job *job, struct work *w, size_t *len) {
+  cJSON *done = w ? done_segments(xlate_of(w)) : NULL;
+  char *body = pq_job_encode_model(job->record, job->gen, done ? done : job->done, job->model, len);
+  cJSON_Delete(done);
+  return body;
 }
+
+const struct work_kind work_translate = {
+    .name = "translation",
+    .msg_type = PQ_MSG_TYPE_JOB,
+    .routing_key = PQ_RK_JOB,
+    .failed_event = "job.failed",
+    .success_event = "job.succeeded",
+    .announce_start = 1,
+    .model_role = "model",
+    .create = xlate_create,
+    .start = xlate_start,
+    .on_answer = xlate_on_answer,
+    .describe_success = xlate_describe_success,
+    .encode_again = xlate_encode_again,
+    .destroy = xlate_destroy,
+};

@@ -343,35 +343,3 @@ void pq_checks_note_restore(struct pq_check_result *r, const struct pq_mask_repo
     set_detail(r);
   }
 }
-
-int pq_checks_to_json(const struct pq_check_result *r, struct cJSON *obj) {
-  cJSON *ph;
-  if (!r || !obj)
-    return PQ_ERR;
-  if (!cJSON_AddBoolToObject(obj, "ok", r->failed == PQ_CHECK_NONE))
-    return PQ_ERR_NOMEM;
-  if (r->failed == PQ_CHECK_NONE
-          ? !cJSON_AddNullToObject(obj, "failed")
-          : !cJSON_AddStringToObject(obj, "failed", pq_checks_name((int)r->failed)))
-    return PQ_ERR_NOMEM;
-  if (!cJSON_AddStringToObject(obj, "finish_reason", r->finish_reason) ||
-      !cJSON_AddBoolToObject(obj, "empty", r->empty) ||
-      !cJSON_AddBoolToObject(obj, "refusal", r->refusal) ||
-      !cJSON_AddNumberToObject(obj, "cjk_ratio", r->cjk_ratio) ||
-      !cJSON_AddNumberToObject(obj, "length_ratio", r->length_ratio) ||
-      !cJSON_AddNumberToObject(obj, "source_chars", (double)r->source_chars) ||
-      !cJSON_AddNumberToObject(obj, "output_chars", (double)r->output_chars) ||
-      !cJSON_AddBoolToObject(obj, "placeholders_ok", r->placeholders_ok))
-    return PQ_ERR_NOMEM;
-  ph = cJSON_AddObjectToObject(obj, "placeholders");
-  if (!ph || !cJSON_AddNumberToObject(ph, "expected", (double)r->placeholders_expected) ||
-      !cJSON_AddNumberToObject(ph, "missing", (double)r->placeholders_missing) ||
-      !cJSON_AddNumberToObject(ph, "duplicated", (double)r->placeholders_duplicated) ||
-      !cJSON_AddNumberToObject(ph, "invented", (double)r->placeholders_invented))
-    return PQ_ERR_NOMEM;
-  if (r->markers_checked && !cJSON_AddBoolToObject(obj, "markers_ok", r->markers_ok))
-    return PQ_ERR_NOMEM;
-  if (r->detail[0] && !cJSON_AddStringToObject(obj, "detail", r->detail))
-    return PQ_ERR_NOMEM;
-  return PQ_OK;
-}

@@ -2,9 +2,12 @@
  * environment, and any bad value stops the program before it connects with a
  * message naming the file, line and key (or the environment variable). */
 #include "paperq/config.h"
+#include "paperq/chat.h"
 #include "paperq/log.h"
+#include "paperq/redact.h"
 #include "paperq/util.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <libconfig.h>
 #include <stdarg.h>
@@ -57,6 +60,8 @@ static const struct key keys[] = {
     {"translate", "price_input_per_m", K_DOUBLE, OFF(translate.price_input_per_m), "0.27", 0, 1e6, 0, NULL},
     {"translate", "price_output_per_m", K_DOUBLE, OFF(translate.price_output_per_m), "0.40", 0, 1e6, 0, NULL},
     {"translate", "requests_per_minute", K_INT, OFF(translate.requests_per_minute), "0", 0, 10000000, 0, NULL},
+    {"translate", "reasoning", K_STRING, OFF(translate.reasoning), "", 0, 0, 0, NULL},
+    {"translate", "extra_body", K_STRING, OFF(translate.extra_body), "", 0, 0, 0, NULL},
     {"worker", "concurrency", K_INT, OFF(worker.concurrency), "16", 1, 100000, 0, NULL},
     {"worker", "max_requests", K_INT, OFF(worker.max_requests), "64", 1, 100000, 0, NULL},
     {"worker", "idle_exit_s", K_INT, OFF(worker.idle_exit_s), "0", 0, 1000000, 0, NULL},
@@ -73,6 +78,10 @@ static const struct key keys[] = {
     {"qa", "base_url", K_STRING, OFF(qa.base_url), "", 0, 0, 0, NULL},
     {"qa", "api_key_env", K_STRING, OFF(qa.api_key_env), "", 0, 0, 0, NULL},
     {"qa", "excerpt_tokens", K_INT, OFF(qa.excerpt_tokens), "3000", 100, 1000000, 0, NULL},
+    {"qa", "max_tokens", K_INT, OFF(qa.max_tokens), "1024", 16, 1000000, 0, NULL},
+    {"qa", "reasoning", K_STRING, OFF(qa.reasoning), "off", 0, 0, 0, NULL},
+    {"qa", "extra_body", K_STRING, OFF(qa.extra_body), "", 0, 0, 0, NULL},
+    {"qa", "max_requests_per_paper", K_INT, OFF(qa.max_requests_per_paper), "6", 1, 1000, 0, NULL},
     {"budget", "max_usd", K_DOUBLE, OFF(budget.max_usd), "0", 0, 1e9, 0, NULL},
     {"targets", "qa_min", K_DOUBLE, OFF(targets.qa_min), "8.5", 0, 10, 0, NULL},
     {"targets", "max_failed_ratio", K_DOUBLE, OFF(targets.max_failed_ratio), "0.01", 0, 1, 0, NULL},
@@ -437,8 +446,37 @@ static int load_env(struct pq_config *cfg, char *err, size_t errlen) {
   return PQ_OK;
 }
 
+/* translate.extra_body / qa.extra_body: a JSON object or "". */
+static int check_extra_body(const struct pq_config *cfg, const char *key, const char *v, char *err,
+                            size_t errlen) {
+  if (!v[0])
+    return PQ_OK;
+  cJSON *o = cJSON_Parse(v);
+  int ok = cJSON_IsObject(o);
+  cJSON_Delete(o);
+  if (ok)
+    return PQ_OK;
+  snprintf(err, errlen,
+           "%s: %s is not a JSON object (e.g. {\"provider\": {\"order\": [\"DeepInfra\"]}})",
+           cfg->source, key);
+  return PQ_ERR_PARSE;
+}
+
 static int validate(struct pq_config *cfg, char *err, size_t errlen) {
   long delays[64];
+  char why[256];
+  if (pq_chat_reasoning_check(cfg->translate.reasoning, why, sizeof why) != PQ_OK ||
+      pq_chat_reasoning_check(cfg->qa.reasoning, why, sizeof why) != PQ_OK) {
+    snprintf(err, errlen, "%s: %s = %s", cfg->source,
+             pq_chat_reasoning_check(cfg->translate.reasoning, why, sizeof why) != PQ_OK
+                 ? "translate.reasoning"
+                 : "qa.reasoning",
+             why);
+    return PQ_ERR_PARSE;
+  }
+  if (check_extra_body(cfg, "translate.extra_body", cfg->translate.extra_body, err, errlen) ||
+      check_extra_body(cfg, "qa.extra_body", cfg->qa.extra_body, err, errlen))
+    return PQ_ERR_PARSE;
   if (pq_config_delays(cfg->retry.delays_ms, delays, 64) < 1) {
     snprintf(err, errlen,
              "%s: retry.delays_ms = \"%s\": expected comma-separated milliseconds, e.g. "
@@ -637,5 +675,8 @@ const char *pq_config_secret(const char *env_name) {
   if (!env_name || !env_name[0])
     return NULL;
   const char *v = getenv(env_name);
-  return v && v[0] ? v : NULL;
+  if (!v || !v[0])
+    return NULL;
+  pq_redact_add_secret(v); /* whatever echoes it back is scrubbed (redact.h) */
+  return v;
 }

@@ -1,6 +1,7 @@
 /* Logging: level check before formatting, one write(2) per line so lines from
  * concurrent processes sharing a terminal do not interleave. */
 #include "paperq/log.h"
+#include "paperq/redact.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +55,9 @@ void pq_log(enum pq_log_level level, const char *fmt, ...) {
   size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
   if (len > sizeof line - 2)
     len = sizeof line - 2; /* long lines are cut, never overflow */
+  line[len] = '\0';
+  if (pq_redact(line + n)) /* a provider's text may echo the key */
+    len = (size_t)n + strlen(line + n);
   line[len++] = '\n';
   ssize_t w = write(STDERR_FILENO, line, len);
   (void)w;

@@ -82,21 +82,6 @@ size_t pq_mask_count(const struct pq_mask *m, enum pq_mask_kind kind) {
 
 const char *pq_mask_prefix(const struct pq_mask *m) { return m ? m->prefix : ""; }
 
-int pq_mask_item(const struct pq_mask *m, size_t number, enum pq_mask_kind *kind, const char **text,
-                 size_t *len) {
-  const struct mask_item *it;
-  if (!m || number == 0 || number > m->n_items)
-    return PQ_ERR;
-  it = &m->items[number - 1];
-  if (kind)
-    *kind = it->kind;
-  if (text)
-    *text = m->arena.data + it->off;
-  if (len)
-    *len = it->len;
-  return PQ_OK;
-}
-
 static int is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }

@@ -27,7 +27,7 @@ int pq_qa_sampled(const char *paper_id, double rate) {
 const char *pq_qa_rubric(void) {
   return "You are a strict reviewer of Chinese-to-English translations of scientific papers.\n"
          "Judge the English translation against the Chinese source using this rubric, each "
-         "score an integer from 1 (unusable) to 10 (publication quality):\n"
+         "score a number from 1 (unusable) to 10 (publication quality):\n"
          "- accuracy: meaning preserved, nothing mistranslated;\n"
          "- fluency: natural, grammatical scientific English;\n"
          "- terminology: technical terms rendered as the field uses them;\n"
@@ -71,44 +71,209 @@ char *pq_qa_excerpt(const cJSON *record, const cJSON *translation, int excerpt_t
   return pq_buf_steal(&b);
 }
 
+/* The end of the JSON value that starts with '{' at s[0] (string-aware
+ * brace matching), or NULL when it never closes. */
+static const char *object_end(const char *s, const char *end) {
+  int depth = 0, in_str = 0;
+  for (const char *p = s; p < end; p++) {
+    if (in_str) {
+      if (*p == '\\' && p + 1 < end)
+        p++;
+      else if (*p == '"')
+        in_str = 0;
+    } else if (*p == '"') {
+      in_str = 1;
+    } else if (*p == '{') {
+      depth++;
+    } else if (*p == '}' && --depth == 0) {
+      return p;
+    }
+  }
+  return NULL;
+}
+
+/* Parses s[0..len) as JSON after dropping commas that stand before a closing
+ * '}' or ']' (outside strings): judges write them, cJSON refuses them. */
+static cJSON *parse_lenient(const char *s, size_t len) {
+  char *copy = malloc(len + 1);
+  if (!copy)
+    return NULL;
+  size_t n = 0;
+  int in_str = 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if (in_str) {
+      copy[n++] = c;
+      if (c == '\\' && i + 1 < len)
+        copy[n++] = s[++i];
+      else if (c == '"')
+        in_str = 0;
+      continue;
+    }
+    if (c == '"')
+      in_str = 1;
+    if (c == ',') {
+      size_t j = i + 1;
+      while (j < len && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n'))
+        j++;
+      if (j < len && (s[j] == '}' || s[j] == ']'))
+        continue;
+    }
+    copy[n++] = c;
+  }
+  cJSON *o = cJSON_ParseWithLength(copy, n);
+  free(copy);
+  return o;
+}
+
+/* A score as a judge writes it: 8, 8.5, "8.5", " 9 ", "8.5/10". */
+static int score_value(const cJSON *v, double *out) {
+  if (cJSON_IsNumber(v)) {
+    *out = v->valuedouble;
+    return isfinite(*out) ? PQ_OK : PQ_ERR_PARSE;
+  }
+  if (!cJSON_IsString(v) || !v->valuestring)
+    return PQ_ERR_PARSE;
+  const char *p = v->valuestring;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  char *end;
+  double d = strtod(p, &end);
+  if (end == p || !isfinite(d))
+    return PQ_ERR_PARSE;
+  while (*end == ' ')
+    end++;
+  if (*end == '/') { /* "8.5/10": out of ten, as the rubric asks */
+    end++;
+    while (*end == ' ')
+      end++;
+    if (strncmp(end, "10", 2) != 0)
+      return PQ_ERR_PARSE;
+    end += 2;
+    while (*end == ' ')
+      end++;
+  }
+  if (*end)
+    return PQ_ERR_PARSE;
+  *out = d;
+  return PQ_OK;
+}
+
+/* The object holding the scores: o itself or one object member of it
+ * ({"scores": {...}}). Returns how many score names it has (best of both). */
+static const cJSON *score_holder(const cJSON *o, int *found) {
+  const cJSON *best = o;
+  int bestn = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    const cJSON *it;
+    if (pass == 0) {
+      for (int i = 0; i < PQ_QA_NSCORES; i++)
+        bestn += cJSON_GetObjectItem(o, pq_qa_score_names[i]) != NULL;
+      continue;
+    }
+    cJSON_ArrayForEach(it, o) {
+      if (!cJSON_IsObject(it))
+        continue;
+      int n = 0;
+      for (int i = 0; i < PQ_QA_NSCORES; i++)
+        n += cJSON_GetObjectItem(it, pq_qa_score_names[i]) != NULL;
+      if (n > bestn) {
+        bestn = n;
+        best = it;
+      }
+    }
+  }
+  *found = bestn;
+  return best;
+}
+
+/* Fills out from one parsed object. PQ_OK or PQ_ERR_PARSE (reason in err). */
+static int scores_from(const cJSON *root, struct pq_qa_scores *out, char *err, size_t errlen) {
+  int found;
+  const cJSON *o = score_holder(root, &found);
+  for (int i = 0; i < PQ_QA_NSCORES; i++) {
+    const cJSON *v = cJSON_GetObjectItem(o, pq_qa_score_names[i]);
+    double d;
+    if (!v) {
+      snprintf(err, errlen, "judge reply lacks the score \"%s\"", pq_qa_score_names[i]);
+      return PQ_ERR_PARSE;
+    }
+    if (score_value(v, &d) != PQ_OK) {
+      snprintf(err, errlen, "judge score \"%s\" is not a number", pq_qa_score_names[i]);
+      return PQ_ERR_PARSE;
+    }
+    if (d < 1 || d > 10) {
+      snprintf(err, errlen, "judge score \"%s\" = %g is outside 1 to 10", pq_qa_score_names[i], d);
+      return PQ_ERR_PARSE;
+    }
+    out->value[i] = d;
+    out->score[i] = (int)lround(d);
+  }
+  const cJSON *c = cJSON_GetObjectItem(o, "comments");
+  if (!cJSON_IsString(c))
+    c = cJSON_GetObjectItem(root, "comments");
+  snprintf(out->comments, sizeof out->comments, "%s",
+           cJSON_IsString(c) && c->valuestring ? c->valuestring : "");
+  return PQ_OK;
+}
+
 int pq_qa_parse(const char *reply, struct pq_qa_scores *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  /* Judges wrap JSON in ```json fences or prose: take the outermost braces. */
-  const char *open = strchr(reply, '{');
-  const char *close = strrchr(reply, '}');
-  if (!open || !close || close < open) {
-    snprintf(err, errlen, "judge reply holds no JSON object");
+  size_t len = strnlen(reply, PQ_QA_MAX_REPLY);
+  const char *text = reply, *end = reply + len;
+  /* A reasoning block comes first: only what follows the last </think> is
+   * the answer. An unclosed <think> means the answer never came. */
+  for (const char *p = text; (p = strstr(p, "</think>")) != NULL && p < end; p += 8)
+    text = p + 8;
+  if (text == reply && strstr(reply, "<think>") &&
+      (size_t)(strstr(reply, "<think>") - reply) < len) {
+    snprintf(err, errlen, "judge reply is a reasoning block that never ends (no answer after it)");
     return PQ_ERR_PARSE;
   }
-  cJSON *o = cJSON_ParseWithLength(open, (size_t)(close - open + 1));
-  if (!cJSON_IsObject(o)) {
+  /* Every balanced {...} is a candidate; the last one that holds all the
+   * scores is the verdict. Bounded: replies are at most PQ_QA_MAX_REPLY
+   * bytes and at most 256 openings are tried. */
+  struct pq_qa_scores cand;
+  char cerr[256] = "";
+  int have = 0, best_found = -1, tried = 0, any_json = 0;
+  const char *p = text;
+  while (p < end && tried < 256) {
+    const char *open = memchr(p, '{', (size_t)(end - p));
+    if (!open)
+      break;
+    tried++;
+    const char *close = object_end(open, end);
+    if (!close)
+      break; /* nothing after an unclosed brace can close either */
+    cJSON *o = parse_lenient(open, (size_t)(close - open + 1));
+    if (!cJSON_IsObject(o)) {
+      cJSON_Delete(o);
+      p = open + 1; /* maybe an object starts inside it */
+      continue;
+    }
+    any_json = 1;
+    int found;
+    score_holder(o, &found);
+    memset(&cand, 0, sizeof cand);
+    char e[256];
+    if (scores_from(o, &cand, e, sizeof e) == PQ_OK) {
+      *out = cand;
+      have = 1;
+    } else if (found >= best_found) {
+      best_found = found;
+      snprintf(cerr, sizeof cerr, "%s", e);
+    }
     cJSON_Delete(o);
+    p = close + 1;
+  }
+  if (have)
+    return PQ_OK;
+  memset(out, 0, sizeof *out);
+  if (best_found >= 0 && cerr[0])
+    snprintf(err, errlen, "%s", cerr);
+  else if (!any_json && memchr(text, '{', (size_t)(end - text)))
     snprintf(err, errlen, "judge reply is not valid JSON");
-    return PQ_ERR_PARSE;
-  }
-  int rc = PQ_OK;
-  for (int i = 0; i < PQ_QA_NSCORES; i++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, pq_qa_score_names[i]);
-    double d;
-    if (cJSON_IsNumber(v))
-      d = v->valuedouble;
-    else if (cJSON_IsString(v) && pq_parse_double(v->valuestring, -1e9, 1e9, &d) == PQ_OK)
-      ;
-    else {
-      snprintf(err, errlen, "judge reply lacks the score \"%s\"", pq_qa_score_names[i]);
-      rc = PQ_ERR_PARSE;
-      break;
-    }
-    if (d < 1 || d > 10 || d != floor(d)) {
-      snprintf(err, errlen, "judge score \"%s\" = %g is not an integer from 1 to 10",
-               pq_qa_score_names[i], d);
-      rc = PQ_ERR_PARSE;
-      break;
-    }
-    out->score[i] = (int)d;
-  }
-  if (rc == PQ_OK)
-    snprintf(out->comments, sizeof out->comments, "%s", str_of(o, "comments"));
-  cJSON_Delete(o);
-  return rc;
+  else
+    snprintf(err, errlen, "judge reply holds no JSON object");
+  return PQ_ERR_PARSE;
 }

@@ -23,6 +23,46 @@ Decision order for each POST .../chat/completions request:
                      mutually exclusive; keep their sum <= 1)
   6. a normal answer after --latency-ms (+ uniform 0..--jitter-ms)
 
+Provider behaviours (issue 11), each from the provider's own documentation,
+never from paperq's parser.  Sources: OR-ERR = OpenRouterTeam/docs
+api_reference/errors-and-debugging.mdx; OR-LIM = api_reference/limits.mdx;
+OR-RSN = guides/best-practices/reasoning-tokens.mdx; OAI = OpenAI's rate-limit
+and error-code guides and openai-python's _base_client.py (retry-after-ms);
+ZAI = Zhipu error codes; DSC = DashScope error codes; DS = DeepSeek rate limit.
+  408 502 524 529         status errors with OpenRouter's error shape (OR-ERR)
+  503                     with Retry-After (OR-ERR: "on 429 and 503")
+  402_inflight            402 reason in_flight_budget_exhausted, limit_source
+                          openrouter_in_flight_budget, Retry-After (OR-LIM)
+  402_weight              402 reason weight_exceeds_budget (OR-LIM); also sent
+                          for every request whose max_tokens exceeds
+                          --budget-max-tokens
+  402_credits 403_key_limit 429_quota zai_1113 dsc_arrearage   no money / no access
+  403_moderation          metadata reasons, flagged_input, provider_name,
+                          model_slug (OR-ERR "Moderation errors")
+  403_guardrail           "Request blocked: ..." with metadata.patterns (OR-ERR)
+  zai_1301 dsc_inspection content refused by Zhipu / DashScope
+  429_or                  OpenRouter's platform 429: X-RateLimit-Limit/Remaining/
+                          Reset (epoch ms), no Retry-After (OR-LIM)
+  429_date 429_ms         Retry-After as an HTTP date; retry-after-ms only (OAI)
+  error200_502 error200_429 error200_402   HTTP 200 whose body is an error
+                          object (OR-ERR: errors after the model started)
+  finish_error            200, partial content, finish_reason "error" and
+                          choices[0].error (OR-ERR "Chat Completions" skin)
+  content_filter          finish_reason content_filter, partial content
+  refusal                 message.refusal, content null (OpenAI)
+  echo_key                502 whose message echoes the Authorization header
+  leading_blank           blank lines before the JSON (DS keep-alive)
+Reasoning (OR-RSN): a model in --reasoning-models thinks by default
+(--reasoning-tokens, or what the request's reasoning asks: effort as a share of
+max_tokens, max_tokens, "none"/enabled:false = off); thinking counts as output,
+and when it leaves no room the answer is empty with finish_reason "length".
+Every reply names a serving "provider" (--providers) and carries usage (with
+reasoning_tokens, cached_tokens and, with --report-cost, cost) when the model
+ran, errors included.  /_stats "billed_usd" is what a real provider would
+charge: every reply the model produced, and abandoned (hung) requests in full.
+Judges: --judge-styles picks how each verdict is written (int, decimal,
+string, fence, prose, think, trailing_comma, no_comments, garbage).
+
 Control endpoints: POST /_control {json options} changes options live (same
 names as the flags with underscores; "rules" replaces the rule list, "add_rules"
 appends), GET /_config shows them, GET /_stats, POST /_reset_stats.
@@ -121,13 +161,39 @@ def translate(text):
     return CJK_RUN.sub(_run_to_ascii, text).translate(TRANSLATE_TABLE)
 
 
-def judge_reply(model, user):
+def judge_scores(model, user):
+    """The verdict's numbers: deterministic per (judge, excerpt), in 7.0..10.0
+    with one decimal, so that integer and decimal styles say the same."""
     h = hashlib.sha256((model + "\x00" + user).encode("utf-8", "surrogatepass")).digest()
-    keys = ("accuracy", "fluency", "terminology", "completeness")
-    scores = {k: 7 + h[i] % 4 for i, k in enumerate(keys)}
-    scores["overall"] = 7 + h[4] % 4
-    scores["comments"] = "fake judge %s: deterministic scores" % model
-    return json.dumps(scores)
+    keys = ("accuracy", "fluency", "terminology", "completeness", "overall")
+    return {k: 7 + (h[i] % 31) / 10.0 for i, k in enumerate(keys)}
+
+
+def judge_reply(model, user, style="int"):
+    """A verdict written the way judges in the wild write them (FastChat's
+    llm_judge and DeepEval accept these): decimals, numeric strings, JSON in
+    fences or prose, a <think> block first, trailing commas, no comments.
+    "garbage" is a reply with no usable verdict."""
+    scores = judge_scores(model, user)
+    if style == "int":
+        scores = {k: int(round(v)) for k, v in scores.items()}
+    if style == "string":
+        scores = {k: "%.1f" % v for k, v in scores.items()}
+    if style != "no_comments":
+        scores["comments"] = "fake judge %s: deterministic scores" % model
+    text = json.dumps(scores)
+    if style == "fence":
+        return "Here is my assessment:\n```json\n%s\n```\n" % json.dumps(scores, indent=2)
+    if style == "prose":
+        return "I compared the texts carefully. My scores: %s Overall it reads well." % text
+    if style == "think":
+        return ("<think>The user wants scores. A first draft: {\"accuracy\": 1} is too harsh; "
+                "let me reconsider the terminology.</think>\n%s" % text)
+    if style == "trailing_comma":
+        return text[:-1] + ",\n}"
+    if style == "garbage":
+        return "The translation is good overall, I would rate it highly."
+    return text
 
 
 def approx_tokens(s):
@@ -135,7 +201,22 @@ def approx_tokens(s):
 
 
 ACTIONS = ("500", "400", "401", "429", "hang", "reset", "malformed", "truncate",
-           "untranslated", "ok", "503")
+           "untranslated", "ok", "503", "408", "502", "524", "529", "402_inflight",
+           "402_weight", "402_credits", "403_key_limit", "403_moderation", "403_guardrail",
+           "429_quota", "429_or", "429_date", "429_ms", "error200_502", "error200_429",
+           "error200_402", "finish_error", "content_filter", "refusal", "echo_key",
+           "leading_blank", "zai_1113", "zai_1301", "dsc_arrearage", "dsc_inspection")
+
+# Random behaviours: option pNAME draws action NAME (cumulative, exclusive).
+NEW_FAULTS = ("p408", "p502", "p524", "p529", "p402_inflight", "p402_weight", "p429_or",
+              "p429_date", "p429_ms", "perror200_502", "perror200_429", "perror200_402",
+              "pfinish_error", "pcontent_filter", "prefusal", "pecho_key", "pleading_blank")
+
+JUDGE_STYLES = ("int", "decimal", "string", "fence", "prose", "think", "trailing_comma",
+                "no_comments", "garbage")
+
+# Prices the fake bills at (USD per 1M tokens), as --report-cost reports them.
+PRICE_IN, PRICE_OUT = 0.27, 0.40
 
 
 class Rule:
@@ -167,14 +248,17 @@ class Rule:
 
 
 FAULTS = ("p429", "p500", "p503", "p400", "phang", "preset", "pmalformed",
-          "ptruncate", "puntranslated")
+          "ptruncate", "puntranslated") + NEW_FAULTS
 
 OPTION_DEFAULTS = {
     "require_key": None, "unknown_models": [], "latency_ms": 0.0, "jitter_ms": 0.0,
     "rpm": 0.0, "burst": 0.0, "seed": 1, "retry_after": 1.0, "hang_s": -1.0,
     "report_cost": False, "verbose": False,
+    "budget_max_tokens": 0.0, "reasoning_models": [], "reasoning_tokens": 600.0,
+    "providers": ["FakeInfra"], "judge_styles": ["int"], "filter_models": [],
     **{f: 0.0 for f in FAULTS},
 }
+LIST_OPTIONS = ("unknown_models", "reasoning_models", "providers", "judge_styles", "filter_models")
 
 
 class Fake:
@@ -195,10 +279,15 @@ class Fake:
                 self.rules = [Rule.parse(r) for r in (value or [])]
             elif key in ("add_rules", "rule"):
                 self.rules += [Rule.parse(r) for r in (value if isinstance(value, list) else [value])]
-            elif key == "unknown_models":
+            elif key in LIST_OPTIONS:
                 if isinstance(value, str):
-                    value = [m for m in value.split(",") if m]
-                self.opts[key] = list(value or [])
+                    value = [m.strip() for m in value.split(",") if m.strip()]
+                value = list(value or [])
+                if key == "judge_styles":
+                    bad = [v for v in value if v not in JUDGE_STYLES]
+                    if bad:
+                        raise ValueError("unknown judge style %r (one of %s)" % (bad[0], ", ".join(JUDGE_STYLES)))
+                self.opts[key] = value
             elif key == "require_key":
                 self.opts[key] = value or None
             elif key == "seed":
@@ -224,7 +313,8 @@ class Fake:
             "requests": 0, "by_status": {}, "by_model": {}, "in_flight": 0,
             "max_in_flight": 0, "hangs_now": 0, "rule_hits": {},
             "judge_requests": 0, "connections": 0, "max_connections": 0,
-            "started": time.time(),
+            "started": time.time(), "by_action": {}, "billed_usd": 0.0,
+            "billed_requests": 0, "judge_styles": {}, "max_tokens_seen": {},
         }
 
     def count_status(self, status):
@@ -286,10 +376,27 @@ class Fake:
         for f in FAULTS:
             acc += self.opts[f]
             if u < acc:
-                return {"p429": "429", "p500": "500", "p503": "503", "p400": "400",
-                        "phang": "phang", "preset": "reset", "pmalformed": "malformed",
-                        "ptruncate": "truncate", "puntranslated": "untranslated"}[f], "random"
+                action = {"p429": "429", "p500": "500", "p503": "503", "p400": "400",
+                          "phang": "phang", "preset": "reset", "pmalformed": "malformed",
+                          "ptruncate": "truncate", "puntranslated": "untranslated"}.get(f, f[1:])
+                if action in ("content_filter", "refusal") and self.opts["filter_models"] \
+                        and model not in self.opts["filter_models"]:
+                    return "ok", None  # this model's filter does not fire
+                return action, "random"
         return "ok", None
+
+    def bill(self, prompt_tokens, completion_tokens):
+        """What a provider charges for a request the model ran (OR: abandoned
+        non-streaming requests are billed in full)."""
+        self.stats["billed_usd"] += (prompt_tokens * PRICE_IN + completion_tokens * PRICE_OUT) / 1e6
+        self.stats["billed_requests"] += 1
+
+    def judge_style(self):
+        styles = self.opts["judge_styles"] or ["int"]
+        style = styles[self.rng.randrange(len(styles))]
+        js = self.stats["judge_styles"]
+        js[style] = js.get(style, 0) + 1
+        return style
 
     def latency(self):
         ms = self.opts["latency_ms"]
@@ -312,9 +419,10 @@ def error_body(message, etype, code):
 
 
 REASONS = {100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized",
-           404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
-           429: "Too Many Requests", 500: "Internal Server Error",
-           503: "Service Unavailable"}
+           402: "Payment Required", 403: "Forbidden", 404: "Not Found",
+           405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
+           429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+           503: "Service Unavailable", 524: "A Timeout Occurred", 529: "Site Overloaded"}
 
 
 class HttpError(Exception):
@@ -468,8 +576,28 @@ class Server:
             return reply(400, error_body("no user message", "invalid_request_error", None))
         all_text = "\n".join(texts)
 
+        max_tokens = req.get("max_tokens") or req.get("max_completion_tokens") or 0
+        try:
+            max_tokens = int(max_tokens)
+        except (TypeError, ValueError):
+            max_tokens = 0
+        mts = st["max_tokens_seen"]
+        mts[str(max_tokens)] = mts.get(str(max_tokens), 0) + 1
         action, why = fake.decide(model, all_text)
+        if action == "ok" and opts["budget_max_tokens"] > 0 and max_tokens > opts["budget_max_tokens"]:
+            action, why = "402_weight", "budget"
+        ba = st["by_action"]
+        ba[action] = ba.get(action, 0) + 1
         rl = fake.ratelimit_headers()
+        ra_s = max(1, math.ceil(opts["retry_after"]))
+        pt = approx_tokens(all_text)
+        provider = opts["providers"][self.req_seq % len(opts["providers"])] if opts["providers"] else None
+
+        def or_error(status, message, metadata=None, headers=(), code=None):
+            e = {"code": status if code is None else code, "message": message}
+            if metadata is not None:
+                e["metadata"] = metadata
+            return reply(status, json.dumps({"error": e}), list(headers) + rl)
 
         if action == "429":
             if why == "rule" or why == "random":
@@ -479,6 +607,54 @@ class Server:
             ra_s = max(1, math.ceil(ra))
             return reply(429, error_body("Rate limit reached for requests (fake)", "requests", "rate_limit_exceeded"),
                          [("Retry-After", str(ra_s)), ("retry-after-ms", "%d" % (ra * 1000))] + rl)
+        if action == "429_or":
+            # OR-LIM: platform 429s carry X-RateLimit-*, the reset in epoch ms.
+            reset = int(time.time() * 1000 + opts["retry_after"] * 1000)
+            return or_error(429, "Rate limit exceeded", {"error_type": "rate_limit_exceeded"},
+                            [("X-RateLimit-Limit", "20"), ("X-RateLimit-Remaining", "0"),
+                             ("X-RateLimit-Reset", str(reset))])
+        if action == "429_date":
+            when = time.time() + max(1.0, opts["retry_after"]) + 1  # HTTP dates have whole seconds
+            return or_error(429, "Rate limit exceeded", {"error_type": "rate_limit_exceeded"},
+                            [("Retry-After", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(when)))])
+        if action == "429_ms":
+            return reply(429, error_body("Rate limit reached for requests", "requests", "rate_limit_exceeded"),
+                         [("retry-after-ms", "%d" % (opts["retry_after"] * 1000))] + rl)
+        if action == "429_quota":
+            return reply(429, error_body("You exceeded your current quota, please check your plan and billing details.",
+                                         "insufficient_quota", "insufficient_quota"), rl)
+        if action == "zai_1113":
+            return reply(429, json.dumps({"error": {"code": "1113", "message": "Insufficient balance or no resource package."}}), rl)
+        if action == "zai_1301":
+            return reply(400, json.dumps({"error": {"code": "1301", "message": "System detected potentially unsafe or sensitive content in input or generation."}}), rl)
+        if action == "dsc_arrearage":
+            return reply(400, json.dumps({"code": "Arrearage", "message": "Access denied, please make sure your account is in good standing.", "request_id": "fake-%d" % self.req_seq}), rl)
+        if action == "dsc_inspection":
+            return reply(400, json.dumps({"code": "DataInspectionFailed", "message": "Input data may contain inappropriate content.", "request_id": "fake-%d" % self.req_seq}), rl)
+        if action == "402_inflight":
+            return or_error(402, "This request would exceed your available credits given your current in-flight "
+                                 "requests. Retry after in-flight requests settle, or add credits.",
+                            {"reason": "in_flight_budget_exhausted", "limit_source": "openrouter_in_flight_budget",
+                             "remedy_hint": "Retry after your in-flight requests settle (see the Retry-After header)."},
+                            [("Retry-After", str(ra_s))])
+        if action == "402_weight":
+            return or_error(402, "This request's estimated cost exceeds your in-flight spending budget.",
+                            {"reason": "weight_exceeds_budget", "limit_source": "openrouter_credits",
+                             "remedy_hint": "Lower max_tokens or the prompt size, or add credits."})
+        if action == "402_credits":
+            return or_error(402, "Insufficient credits. Add more using https://openrouter.ai/credits",
+                            {"limit_source": "openrouter_credits",
+                             "remedy_hint": "Add credits."})
+        if action == "403_key_limit":
+            return or_error(403, "Key limit exceeded (workspace budget). Manage it using https://openrouter.ai/settings/keys")
+        if action == "403_moderation":
+            flagged = user if len(user) <= 100 else user[:48] + "..." + user[-49:]
+            return or_error(403, "%s requires moderation on OpenAI. Your input was flagged for \"violence\"." % model,
+                            {"reasons": ["violence"], "flagged_input": flagged,
+                             "provider_name": "OpenAI", "model_slug": model})
+        if action == "403_guardrail":
+            return or_error(403, "Request blocked: prompt injection patterns detected",
+                            {"patterns": ["ignore all previous instructions"]})
         if action == "401":
             return reply(401, error_body("Invalid API key", "invalid_request_error", "invalid_api_key"))
         if action == "400":
@@ -491,6 +667,8 @@ class Server:
         if action == "hang" or (action == "phang" and opts["hang_s"] < 0):
             fake.count_status("hang")
             st["hangs_now"] += 1
+            # OR streaming: an abandoned non-streaming request is billed in full.
+            fake.bill(pt, max(1, min(max_tokens or 1000, approx_tokens(user) * 2)))
             try:
                 # Hold the connection open until the client gives up.
                 while await reader.read(65536):
@@ -519,40 +697,110 @@ class Server:
             return reply(500, error_body("The server had an error processing your request (fake)",
                                          "server_error", None), rl)
         if action == "503":
-            return reply(503, error_body("The engine is currently overloaded (fake)",
-                                         "server_error", None), rl)
+            return or_error(503, "No available model provider meets your routing requirements (fake)",
+                            {"error_type": "provider_overloaded"}, [("Retry-After", str(ra_s))])
+        if action in ("408", "502", "524", "529"):
+            status = int(action)
+            msgs = {408: "Your request timed out", 502: "Your chosen model is down or we received an invalid response from it",
+                    524: "A timeout occurred", 529: "Provider returned error: overloaded"}
+            return or_error(status, msgs[status], {"error_type": "timeout" if status in (408, 524) else
+                                                   "provider_unavailable"})
+        if action == "echo_key":
+            return or_error(502, "Upstream rejected the request headers: {'Authorization': '%s', "
+                                 "'Content-Type': 'application/json'}" % headers.get("authorization", ""))
+        if action == "error200_502":
+            return or_error(200, "Provider returned error", {"error_type": "provider_unavailable"}, code=502)
+        if action == "error200_429":
+            return or_error(200, "Rate limit exceeded", {"error_type": "rate_limit_exceeded"}, code=429)
+        if action == "error200_402":
+            return or_error(200, "This request would exceed your available credits given your current in-flight requests.",
+                            {"reason": "in_flight_budget_exhausted", "limit_source": "openrouter_in_flight_budget"},
+                            [("Retry-After", str(ra_s))], code=402)
         if action == "malformed":
             fake.count_status("malformed")
             return reply(200, '{"id": "chatcmpl-broken", "choices": [{"message": <html>upstream', rl)
 
         judge = "rubric" in system.lower()
         finish = "stop"
+        message = {"role": "assistant"}
         if judge:
             st["judge_requests"] += 1
-            content = judge_reply(model, user)
+            content = judge_reply(model, user, fake.judge_style())
         elif action == "untranslated":
             content = user
         else:
             content = translate(user)
+        ct = approx_tokens(content)
+        think = self.reasoning_budget(model, req, max_tokens)
+        choice = {"index": 0, "message": message, "finish_reason": finish}
+        if think > 0:
+            message["reasoning"] = "Let me work through this step by step. " * min(5, max(1, think // 100))
+            if max_tokens and think + ct > max_tokens:
+                # OR-RSN: thinking counts as output; nothing left for the answer.
+                think = max_tokens
+                content, ct = "", 0
+                choice["finish_reason"] = "length"
         if action == "truncate":
             content = content[: len(content) // 2]
-            finish = "length"
-        pt = approx_tokens(all_text)
-        ct = approx_tokens(content)
+            choice["finish_reason"] = "length"
+        elif action == "finish_error":
+            content = content[: len(content) // 2]
+            choice["finish_reason"] = "error"
+            choice["error"] = {"code": 502, "message": "Provider disconnected mid-stream",
+                               "metadata": {"error_type": "provider_unavailable"}}
+        elif action == "content_filter":
+            content = content[: len(content) // 3]
+            choice["finish_reason"] = "content_filter"
+        elif action == "refusal":
+            content = None
+            message["refusal"] = "I'm sorry, but I can't help with that request."
+        message["content"] = content
+        ct = approx_tokens(content or "") + think
         self.req_seq += 1
-        usage = {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
+        usage = {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct,
+                 "prompt_tokens_details": {"cached_tokens": 0},
+                 "completion_tokens_details": {"reasoning_tokens": think}}
         if opts["report_cost"]:
-            usage["cost"] = round((pt * 0.27 + ct * 0.40) / 1e6, 10)
+            usage["cost"] = round((pt * PRICE_IN + ct * PRICE_OUT) / 1e6, 10)
+        fake.bill(pt, ct)
         resp = {
             "id": "chatcmpl-fake-%d" % self.req_seq,
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": finish}],
+            "choices": [choice],
             "usage": usage,
         }
-        return reply(200, json.dumps(resp, ensure_ascii=False), rl)
+        if provider:
+            resp["provider"] = provider
+        payload = json.dumps(resp, ensure_ascii=False)
+        if action == "leading_blank":
+            payload = "\n\n\n" + payload  # DS: blank lines while the request waits
+        return reply(200, payload, rl)
+
+    def reasoning_budget(self, model, req, max_tokens):
+        """Reasoning tokens a request spends (OR-RSN): models in
+        --reasoning-models think by default; the request's reasoning object
+        (effort as a share of max_tokens, max_tokens, enabled, "none") or
+        OpenAI's reasoning_effort changes that."""
+        if model not in self.fake.opts["reasoning_models"]:
+            return 0
+        default = int(self.fake.opts["reasoning_tokens"])
+        r = req.get("reasoning")
+        effort = req.get("reasoning_effort")
+        if isinstance(r, dict):
+            if r.get("enabled") is False:
+                return 0
+            if isinstance(r.get("max_tokens"), (int, float)):
+                return int(r["max_tokens"])
+            effort = r.get("effort", effort)
+        if effort is None:
+            return default
+        share = {"none": 0, "minimal": 0.1, "low": 0.2, "medium": 0.5, "high": 0.8,
+                 "xhigh": 0.95, "max": 0.95}.get(effort)
+        if share is None:
+            return default
+        return int(share * (max_tokens or 4096))
 
 
 def _content_text(c):
@@ -648,6 +896,14 @@ def parse_args(argv):
     ap.add_argument("--rule", action="append", default=[], metavar="SUBSTRING=ACTION[:N]",
                     help="actions: " + ", ".join(ACTIONS))
     ap.add_argument("--report-cost", action="store_true", help="add usage.cost")
+    ap.add_argument("--budget-max-tokens", type=float, default=0.0,
+                    help="402 weight_exceeds_budget for requests whose max_tokens exceed this (0 = off)")
+    ap.add_argument("--reasoning-models", default="", help="comma-separated models that think by default")
+    ap.add_argument("--reasoning-tokens", type=float, default=600.0, help="default thinking per request")
+    ap.add_argument("--providers", default="FakeInfra", help="comma-separated serving providers, in turn")
+    ap.add_argument("--judge-styles", default="int", help="comma-separated: " + ", ".join(JUDGE_STYLES))
+    ap.add_argument("--filter-models", default="",
+                    help="random content_filter/refusal only for these models (\"\" = all)")
     ap.add_argument("--verbose", action="store_true")
     return ap.parse_args(argv)
 

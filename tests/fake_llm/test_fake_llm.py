@@ -40,10 +40,13 @@ class FakeServer:
     def conn(self, timeout=10):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
-    def chat(self, content, model="m", system="Translate into English.", key=None, conn=None, timeout=10):
+    def chat(self, content, model="m", system="Translate into English.", key=None, conn=None, timeout=10,
+             **extra):
         c = conn or self.conn(timeout)
-        body = json.dumps({"model": model, "messages": [{"role": "system", "content": system},
-                                                        {"role": "user", "content": content}]})
+        req = {"model": model, "messages": [{"role": "system", "content": system},
+                                            {"role": "user", "content": content}]}
+        req.update(extra)
+        body = json.dumps(req)
         headers = {"Content-Type": "application/json"}
         if key:
             headers["Authorization"] = "Bearer " + key
@@ -83,7 +86,8 @@ class TestFake(unittest.TestCase):
         cls.srv.close()
 
     def setUp(self):
-        self.srv.control({"rules": [], "require_key": None, "rpm": 0, "p500": 0})
+        self.srv.control({"rules": [], "require_key": None, "rpm": 0, "p500": 0,
+                          "budget_max_tokens": 0, "reasoning_models": [], "judge_styles": ["int"]})
 
     def test_translation_keeps_math_and_placeholders(self):
         src = ("在温度为 $x^2$ 时，使用GPU计算[[M1]]（见表1）。\n<<<PQ 2>>>\n"
@@ -220,6 +224,140 @@ class TestFake(unittest.TestCase):
         self.assertEqual(s["by_status"], {"200": 1})
         for k in ("in_flight", "max_in_flight", "hangs_now", "rule_hits", "judge_requests", "started"):
             self.assertIn(k, s)
+
+    # ---- issue 11: provider behaviours, shaped as the providers document them
+
+    def _rule(self, action):
+        self.srv.control({"rules": ["TRIGGER=%s" % action]})
+        r, data = self.srv.chat("TRIGGER 你好世界", key="sk-or-v1-0123456789abcdef")
+        return r, (json.loads(data) if data.strip() else None)
+
+    def test_openrouter_error_shapes(self):
+        # OR-ERR: {"error": {"code": <number>, "message", "metadata"?}}, status = code
+        for action, status in (("408", 408), ("502", 502), ("524", 524), ("529", 529),
+                               ("503", 503), ("402_credits", 402), ("403_key_limit", 403)):
+            r, body = self._rule(action)
+            self.assertEqual(r.status, status, action)
+            self.assertEqual(body["error"]["code"], status, action)
+            self.assertIsInstance(body["error"]["message"], str)
+        # OR-ERR: Retry-After on 503
+        r, _ = self._rule("503")
+        self.assertEqual(r.getheader("Retry-After"), "1")
+
+    def test_in_flight_budget_and_weight_402(self):
+        r, body = self._rule("402_inflight")  # OR-LIM: transient, with Retry-After
+        self.assertEqual(r.status, 402)
+        md = body["error"]["metadata"]
+        self.assertEqual(md["reason"], "in_flight_budget_exhausted")
+        self.assertEqual(md["limit_source"], "openrouter_in_flight_budget")
+        self.assertIn("remedy_hint", md)
+        self.assertIsNotNone(r.getheader("Retry-After"))
+        # weight_exceeds_budget: by max_tokens, so a smaller max_tokens passes
+        self.srv.control({"rules": [], "budget_max_tokens": 4000})
+        r, data = self.srv.chat("你好", max_tokens=8192)
+        self.assertEqual(r.status, 402)
+        md = json.loads(data)["error"]["metadata"]
+        self.assertEqual((md["reason"], md["limit_source"]), ("weight_exceeds_budget", "openrouter_credits"))
+        r, _ = self.srv.chat("你好", max_tokens=4000)
+        self.assertEqual(r.status, 200)
+
+    def test_moderation_and_guardrail_403(self):
+        r, body = self._rule("403_moderation")
+        self.assertEqual(r.status, 403)
+        md = body["error"]["metadata"]
+        self.assertEqual(md["reasons"], ["violence"])
+        self.assertIn("TRIGGER", md["flagged_input"])
+        self.assertLessEqual(len(md["flagged_input"]), 100)
+        self.assertEqual(set(md), {"reasons", "flagged_input", "provider_name", "model_slug"})
+        r, body = self._rule("403_guardrail")
+        self.assertEqual(r.status, 403)
+        self.assertTrue(body["error"]["message"].startswith("Request blocked"))
+        self.assertIn("patterns", body["error"]["metadata"])
+
+    def test_rate_limit_hints(self):
+        r, body = self._rule("429_or")  # OR-LIM: X-RateLimit-* on 429s, reset in epoch ms
+        self.assertEqual(r.status, 429)
+        self.assertIsNone(r.getheader("Retry-After"))
+        self.assertEqual(r.getheader("X-RateLimit-Remaining"), "0")
+        self.assertGreater(int(r.getheader("X-RateLimit-Reset")), time.time() * 1000)
+        r, _ = self._rule("429_date")
+        self.assertTrue(r.getheader("Retry-After").endswith(" GMT"))
+        r, _ = self._rule("429_ms")
+        self.assertEqual(r.getheader("retry-after-ms"), "1000")
+        self.assertIsNone(r.getheader("Retry-After"))
+        r, body = self._rule("429_quota")  # OpenAI: no money, not a rate limit
+        self.assertEqual((r.status, body["error"]["code"]), (429, "insufficient_quota"))
+
+    def test_errors_inside_200(self):
+        for action, code in (("error200_502", 502), ("error200_429", 429), ("error200_402", 402)):
+            r, body = self._rule(action)
+            self.assertEqual(r.status, 200, action)
+            self.assertEqual(body["error"]["code"], code, action)
+            self.assertNotIn("choices", body)
+        r, body = self._rule("finish_error")
+        self.assertEqual(r.status, 200)
+        ch = body["choices"][0]
+        self.assertEqual(ch["finish_reason"], "error")
+        self.assertEqual(ch["error"]["metadata"]["error_type"], "provider_unavailable")
+        self.assertTrue(ch["message"]["content"])  # partial content
+        self.assertGreater(body["usage"]["completion_tokens"], 0)  # and billed
+
+    def test_filter_refusal_echo_blank(self):
+        r, body = self._rule("content_filter")
+        self.assertEqual(body["choices"][0]["finish_reason"], "content_filter")
+        r, body = self._rule("refusal")
+        msg = body["choices"][0]["message"]
+        self.assertIsNone(msg["content"])
+        self.assertTrue(msg["refusal"])
+        r, body = self._rule("echo_key")
+        self.assertEqual(r.status, 502)
+        self.assertIn("Bearer sk-or-v1-0123456789abcdef", body["error"]["message"])
+        self.srv.control({"rules": ["TRIGGER=leading_blank"]})
+        r, data = self.srv.chat("TRIGGER 你好")
+        self.assertTrue(data.startswith(b"\n\n"))
+        self.assertEqual(json.loads(data)["choices"][0]["finish_reason"], "stop")
+        for action, status, code in (("zai_1113", 429, "1113"), ("zai_1301", 400, "1301")):
+            r, body = self._rule(action)
+            self.assertEqual((r.status, body["error"]["code"]), (status, code))
+        r, body = self._rule("dsc_arrearage")
+        self.assertEqual((r.status, body["code"]), (400, "Arrearage"))
+
+    def test_reasoning_model_spends_the_budget(self):
+        self.srv.control({"reasoning_models": ["glm"], "reasoning_tokens": 600})
+        rubric = "Score it using this RUBRIC, JSON only."
+        r, data = self.srv.chat("原文", model="glm", system=rubric, max_tokens=512)
+        resp = json.loads(data)
+        ch = resp["choices"][0]
+        self.assertEqual((ch["finish_reason"], ch["message"]["content"]), ("length", ""))
+        self.assertEqual(resp["usage"]["completion_tokens_details"]["reasoning_tokens"], 512)
+        self.assertTrue(resp["provider"])
+        # OR-RSN: effort "none" turns thinking off; a budget leaves room
+        for reasoning in ({"effort": "none"}, {"enabled": False}, {"max_tokens": 100}):
+            r, data = self.srv.chat("原文", model="glm", system=rubric, max_tokens=512, reasoning=reasoning)
+            ch = json.loads(data)["choices"][0]
+            self.assertEqual(ch["finish_reason"], "stop", reasoning)
+            self.assertIn("accuracy", ch["message"]["content"])
+
+    def test_judge_styles(self):
+        styles = ("decimal", "string", "fence", "prose", "think", "trailing_comma", "no_comments")
+        self.srv.control({"judge_styles": list(styles)})
+        seen = {}
+        for i in range(60):
+            r, data = self.srv.chat("原文 %d" % i, model="j", system="RUBRIC")
+            seen[json.loads(data)["choices"][0]["message"]["content"][:1]] = True
+        self.assertGreaterEqual(set(self.srv.get("/_stats")["judge_styles"]), set(styles))
+
+    def test_billing(self):
+        c = self.srv.conn()
+        c.request("POST", "/_reset_stats", "")
+        c.getresponse().read()
+        c.close()
+        self.srv.chat("你好")
+        self._rule("content_filter")
+        self._rule("502")
+        s = self.srv.get("/_stats")
+        self.assertEqual(s["billed_requests"], 2)  # the 502 never reached a model
+        self.assertGreater(s["billed_usd"], 0)
 
 
 if __name__ == "__main__":

@@ -150,8 +150,6 @@ static void test_placeholders(void) {
 static void test_fold_and_json(void) {
   struct pq_check_result r;
   struct pq_mask_report rep;
-  cJSON *o;
-  char *txt;
 
   CHECK(run(SRC, GOOD, "stop", &r) == PQ_CHECK_NONE);
   pq_checks_note_markers(&r, 0, 3, 2);
@@ -177,33 +175,10 @@ static void test_fold_and_json(void) {
   CHECK_STR(pq_checks_name(99), "unknown");
   CHECK_STR(pq_check_name(-1), "unknown");
 
-  /* JSON for the ledger */
-  CHECK(run(SRC, GOOD, "stop", &r) == PQ_CHECK_NONE);
-  o = cJSON_CreateObject();
-  CHECK(pq_checks_to_json(&r, o) == PQ_OK);
-  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "ok")));
-  CHECK(cJSON_IsNull(cJSON_GetObjectItem(o, "failed")));
-  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "placeholders_ok")));
-  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "cjk_ratio")) == 0.0);
-  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "length_ratio")) == r.length_ratio);
-  CHECK(cJSON_GetNumberValue(
-            cJSON_GetObjectItem(cJSON_GetObjectItem(o, "placeholders"), "expected")) == 2);
-  CHECK(cJSON_GetObjectItem(o, "markers_ok") == NULL);
-  txt = cJSON_PrintUnformatted(o);
-  CHECK(txt && strstr(txt, "\"finish_reason\":\"stop\""));
-  cJSON_free(txt);
-  cJSON_Delete(o);
-
+  /* A marker verdict folded in keeps the first failure and records the markers. */
   CHECK(run(SRC, SRC, "length", &r) == PQ_CHECK_FINISH_REASON);
   pq_checks_note_markers(&r, 1, 2, 2);
-  o = cJSON_CreateObject();
-  CHECK(pq_checks_to_json(&r, o) == PQ_OK);
-  CHECK(cJSON_IsFalse(cJSON_GetObjectItem(o, "ok")));
-  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(o, "failed")), "finish_reason");
-  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "markers_ok")));
-  CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "cjk_ratio")) > 0.5);
-  cJSON_Delete(o);
-  CHECK(pq_checks_to_json(NULL, NULL) == PQ_ERR);
+  CHECK(r.failed == PQ_CHECK_FINISH_REASON && r.markers_checked && r.markers_ok);
 }
 
 static void test_hostile(void) {

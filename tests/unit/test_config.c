@@ -167,6 +167,24 @@ int main(void) {
   CHECK(strstr(err, "PAPERQ_PRICES") != NULL);
   unsetenv("PAPERQ_PRICES");
 
+  /* Reasoning controls and extra request fields (issue 11). */
+  CHECK(pq_config_load(write_conf("qa: { reasoning = \"2000\"; max_requests_per_paper = 4; };\n"
+                                  "translate: { extra_body = \"{\\\"provider\\\": {}}\"; };\n"),
+                       &cfg, err, sizeof err) == PQ_OK);
+  CHECK_STR(cfg.qa.reasoning, "2000");
+  CHECK(cfg.qa.max_requests_per_paper == 4 && cfg.qa.max_tokens == 1024);
+  CHECK_STR(cfg.translate.reasoning, "");
+  pq_config_free(&cfg);
+  CHECK(pq_config_load(write_conf(""), &cfg, err, sizeof err) == PQ_OK);
+  CHECK_STR(cfg.qa.reasoning, "off"); /* judges do not think unless told */
+  pq_config_free(&cfg);
+  CHECK(load("qa: { reasoning = \"deep\"; };\n", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "qa.reasoning") && strstr(err, "deep"));
+  setenv("PAPERQ_TRANSLATE_EXTRA_BODY", "[1]", 1);
+  CHECK(load("", err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "translate.extra_body") != NULL);
+  unsetenv("PAPERQ_TRANSLATE_EXTRA_BODY");
+
   unlink(write_conf(""));
   rmdir(tmpl);
   TEST_MAIN_END();

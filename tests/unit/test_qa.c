@@ -56,9 +56,55 @@ int main(void) {
   CHECK(pq_qa_parse(
             "{\"accuracy\":8,\"fluency\":11,\"terminology\":8,\"completeness\":8,\"overall\":8}",
             &s, err, sizeof err) == PQ_ERR_PARSE);
-  CHECK(pq_qa_parse(
-            "{\"accuracy\":8.5,\"fluency\":8,\"terminology\":8,\"completeness\":8,\"overall\":8}",
-            &s, err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(pq_qa_parse("{\"accuracy\":\"good\",\"fluency\":8,\"terminology\":8,\"completeness\":8,"
+                    "\"overall\":8}",
+                    &s, err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "accuracy") && strstr(err, "not a number"));
+
+  /* Judges in the wild (issue 11): decimals are kept as reals. */
+  CHECK(pq_qa_parse("{\"accuracy\":8.7,\"fluency\":9.25,\"terminology\":8,\"completeness\":10.0,"
+                    "\"overall\":9}",
+                    &s, err, sizeof err) == PQ_OK);
+  CHECK(s.value[0] > 8.69 && s.value[0] < 8.71 && s.value[1] == 9.25 && s.value[3] == 10.0);
+  CHECK(s.score[0] == 9 && s.score[1] == 9);
+  CHECK_STR(s.comments, ""); /* missing comments are fine */
+  /* Numeric strings, "x/10", trailing commas, fences. */
+  CHECK(pq_qa_parse("```json\n{\"accuracy\": \"8.5\", \"fluency\": \" 9 \", \"terminology\": "
+                    "\"7/10\", \"completeness\": 8, \"overall\": 8.0,}\n```",
+                    &s, err, sizeof err) == PQ_OK);
+  CHECK(s.value[0] == 8.5 && s.value[1] == 9 && s.value[2] == 7);
+  CHECK(pq_qa_parse("{\"accuracy\": 8, \"fluency\": 8, \"terminology\": 8, \"completeness\": 8, "
+                    "\"overall\": 8, \"comments\": \"a, b } c\",\n}",
+                    &s, err, sizeof err) == PQ_OK);
+  CHECK_STR(s.comments, "a, b } c");
+  /* A reasoning block first, holding a draft object: the answer after it wins. */
+  CHECK(pq_qa_parse("<think>Draft: {\"accuracy\": 3, \"fluency\": 3, \"terminology\": 3, "
+                    "\"completeness\": 3, \"overall\": 3}. Hmm, {not json.</think>\n"
+                    "Final verdict: {\"accuracy\": 9, \"fluency\": 8, \"terminology\": 9, "
+                    "\"completeness\": 9, \"overall\": 9, \"comments\": \"ok\"}",
+                    &s, err, sizeof err) == PQ_OK);
+  CHECK(s.value[0] == 9 && s.value[4] == 9);
+  CHECK(pq_qa_parse("<think>I will give {\"accuracy\": 9", &s, err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "reasoning") != NULL);
+  /* Prose with a stray object before the verdict; the last full verdict wins. */
+  CHECK(pq_qa_parse("Criteria {see rubric}. {\"accuracy\": 6, \"fluency\": 7, \"terminology\": 6, "
+                    "\"completeness\": 7, \"overall\": 6.5} and then {\"note\": 1}",
+                    &s, err, sizeof err) == PQ_OK);
+  CHECK(s.value[4] == 6.5);
+  /* Scores nested under one member. */
+  CHECK(pq_qa_parse("{\"scores\": {\"accuracy\": 9, \"fluency\": 9, \"terminology\": 9, "
+                    "\"completeness\": 9, \"overall\": 9}, \"comments\": \"nested\"}",
+                    &s, err, sizeof err) == PQ_OK);
+  CHECK(s.value[2] == 9);
+  CHECK_STR(s.comments, "nested");
+  /* Out of range stays an error, decimals too. */
+  CHECK(pq_qa_parse("{\"accuracy\":10.5,\"fluency\":8,\"terminology\":8,\"completeness\":8,"
+                    "\"overall\":8}",
+                    &s, err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "10.5") && strstr(err, "accuracy"));
+  CHECK(pq_qa_parse("{\"accuracy\":0.5,\"fluency\":8,\"terminology\":8,\"completeness\":8,"
+                    "\"overall\":8}",
+                    &s, err, sizeof err) == PQ_ERR_PARSE);
 
   /* The excerpt pairs source and translation and respects the budget. */
   cJSON *rec =

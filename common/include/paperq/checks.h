@@ -104,12 +104,4 @@ const char *pq_checks_name(int check);
 /* The same, under the name the worker first used. */
 const char *pq_check_name(int check);
 
-/* Adds the results to a cJSON object (owned by the caller):
- * {"ok":true,"failed":null|"name","finish_reason":"stop","empty":false,
- *  "refusal":false,"cjk_ratio":0.0,"length_ratio":2.3,"source_chars":..,
- *  "output_chars":..,"placeholders_ok":true,"placeholders":{"expected":..,
- *  "missing":..,"duplicated":..,"invented":..},"markers_ok":true (only when
- *  checked)}. Returns PQ_OK, PQ_ERR on NULL, PQ_ERR_NOMEM. */
-int pq_checks_to_json(const struct pq_check_result *r, struct cJSON *obj);
-
 #endif

@@ -102,7 +102,7 @@ struct pq_chunk_plan {
 
 /* Plans segments[0..n) (masked, NUL-terminated) into chunks of at most
  * `budget` estimated tokens, in order. Whitespace-only segments get no piece
- * (pq_chunk_rejoin gives "" for them). Fills *plan (free with
+ * (the worker gives them ""). Fills *plan (free with
  * pq_chunk_plan_free, which accepts a zeroed or freed plan). Returns PQ_OK;
  * PQ_ERR for NULL arguments or budget < PQ_CHUNK_MIN_BUDGET; PQ_ERR_NOMEM. */
 int pq_chunk_plan(const char *const *segments, size_t n, size_t budget, struct pq_chunk_plan *plan);
@@ -112,13 +112,5 @@ void pq_chunk_plan_free(struct pq_chunk_plan *plan);
  * pieces). Same returns as pq_chunk_join, plus PQ_ERR for a bad index. */
 int pq_chunk_plan_join(const struct pq_chunk_plan *plan, const char *const *segments, size_t chunk,
                        char **out);
-
-/* Re-assembles segments from translated pieces: piece_texts[i] is the
- * translation of plan->pieces[i]; continuation pieces are joined to the
- * previous piece with one space. Returns PQ_OK with *out_segments an array
- * of plan->n_segments malloc'd strings (free with pq_chunk_free_strings);
- * PQ_ERR when a piece text is NULL; PQ_ERR_TOOBIG; PQ_ERR_NOMEM. */
-int pq_chunk_rejoin(const struct pq_chunk_plan *plan, const char *const *piece_texts,
-                    char ***out_segments);
 
 #endif

@@ -38,6 +38,8 @@ struct pq_config {
     double price_input_per_m;  /* USD per 1M prompt tokens */
     double price_output_per_m; /* USD per 1M completion tokens */
     int requests_per_minute;   /* static cap per worker process, 0 = none */
+    char *reasoning;           /* reasoning controls sent with each request (chat.h), "" = none */
+    char *extra_body; /* JSON object merged into every request (provider routing), "" = none */
   } translate;
   struct {
     int concurrency;  /* papers in flight per process */
@@ -62,6 +64,10 @@ struct pq_config {
     char *base_url;
     char *api_key_env;
     int excerpt_tokens;
+    int max_tokens;             /* completion cap of a judge request */
+    char *reasoning;            /* as translate.reasoning; "off" keeps judges from thinking */
+    char *extra_body;           /* as translate.extra_body, for judge requests */
+    int max_requests_per_paper; /* paid judge requests per QA job before it is parked */
   } qa;
   struct {
     double max_usd; /* 0 = no budget */

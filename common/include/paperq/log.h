@@ -1,6 +1,7 @@
 /* One-line logging to stderr for all paperq programs.
  * Format: "2026-11-29T09:00:00.123Z worker[1234] info: message".
- * Secrets must never be passed to these functions. */
+ * Secrets must never be passed to these functions; as a second line of
+ * defence every line goes through pq_redact (redact.h). */
 #ifndef PAPERQ_LOG_H
 #define PAPERQ_LOG_H
 

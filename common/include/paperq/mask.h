@@ -108,11 +108,6 @@ int pq_mask_restore(const struct pq_mask *m, const char *sent, const char *trans
 /* Items masked so far, of one kind or PQ_MASK_ANY ("formulas checked"). */
 size_t pq_mask_count(const struct pq_mask *m, enum pq_mask_kind kind);
 
-/* The original bytes of placeholder `number` (1-based), borrowed until
- * pq_mask_free. PQ_OK or PQ_ERR when there is no such item. */
-int pq_mask_item(const struct pq_mask *m, size_t number, enum pq_mask_kind *kind, const char **text,
-                 size_t *len);
-
 /* The placeholder prefix ("M" usually; "" before the first apply). Borrowed. */
 const char *pq_mask_prefix(const struct pq_mask *m);
 

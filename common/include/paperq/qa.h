@@ -22,8 +22,9 @@ enum pq_qa_score {
 extern const char *const pq_qa_score_names[PQ_QA_NSCORES]; /* "accuracy" … "overall" */
 
 struct pq_qa_scores {
-  int score[PQ_QA_NSCORES]; /* 1..10, in pq_qa_score_names order */
-  char comments[1024];
+  double value[PQ_QA_NSCORES]; /* 1..10 as the judge wrote it (8.7 stays 8.7) */
+  int score[PQ_QA_NSCORES];    /* value rounded to the nearest integer, for display */
+  char comments[1024];         /* "" when the judge wrote none */
 };
 
 /* 1 when paper_id falls in the sample of the given rate (0..1). */
@@ -35,8 +36,14 @@ int pq_qa_sampled(const char *paper_id, double rate);
 const char *pq_qa_rubric(void);
 char *pq_qa_excerpt(const cJSON *record, const cJSON *translation, int excerpt_tokens);
 
-/* Parses a judge's reply: a JSON object, optionally fenced in ``` or with
- * prose around it. PQ_OK, or PQ_ERR_PARSE with the reason in err. */
+/* Parses a judge's reply as judges in the wild write it: the scores are
+ * numbers or numeric strings ("8.5", "8.5/10") in [1, 10], decimals kept;
+ * the JSON object may sit in prose or a ``` fence, carry trailing commas,
+ * nest the scores under one member ({"scores": {...}}), lack "comments", and
+ * follow a <think>...</think> block (ignored). The last complete object that
+ * holds every score wins. At most PQ_QA_MAX_REPLY bytes are read.
+ * PQ_OK, or PQ_ERR_PARSE with the reason in err. */
+#define PQ_QA_MAX_REPLY 65536
 int pq_qa_parse(const char *reply, struct pq_qa_scores *out, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,218 @@
+/* The QA job kind (worker/judge.c) driven by canned chat completions: no
+ * broker, no HTTP. Each verdict becomes a qa.scored event at once; an
+ * unusable verdict is asked again a bounded number of times; a retried QA
+ * job asks only the judges that have not answered. */
+#include "fake_provider.h"
+#include "paperq/config.h"
+#include "paperq/job.h"
+#include "paperq/log.h"
+#include "paperq/util.h"
+#include "pq_test.h"
+#include "work.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct pq_config cfg;
+static struct fake_provider fp;
+static struct work_env env;
+
+static void setup(void) {
+  char path[] = "/tmp/pq_test_judge_XXXXXX";
+  int fd = mkstemp(path);
+  const char *conf =
+      "translate: { provider = \"openai\"; base_url = \"http://translator.test/v1\";\n"
+      "  model = \"test/translator\"; check_retries = 1; glossary = \"\"; };\n"
+      "qa: { judges = \"judge/a, judge/b\"; base_url = \"http://judges.test/api/\"; };\n";
+  CHECK(write(fd, conf, strlen(conf)) == (ssize_t)strlen(conf));
+  close(fd);
+  char err[1024];
+  CHECK(pq_config_load(path, &cfg, err, sizeof err) == PQ_OK);
+  unlink(path);
+  memset(&env, 0, sizeof env);
+  env.cfg = &cfg;
+  env.http = fake_submitter(&fp);
+  work_endpoint_init(&env.translate, cfg.translate.base_url, "sk-translate");
+  work_endpoint_init(&env.qa, cfg.qa.base_url, "sk-judges");
+}
+
+/* A QA job as the worker publishes it for a sampled paper. */
+static void qa_job(const cJSON *done, struct pq_job *job) {
+  cJSON *rec = cJSON_Parse("{\"id\":\"chinaxiv-201601.00051\",\"title\":\"国史知识的语义揭示\","
+                           "\"abstract\":\"本文提出了国史知识语义揭示与组织方法。\"}");
+  cJSON *tr = cJSON_Parse("{\"title_en\":\"Semantic disclosure of national history knowledge\","
+                          "\"abstract_en\":\"This paper proposes a method for the semantic "
+                          "disclosure and organisation of national history knowledge.\"}");
+  size_t len;
+  char *body = pq_job_encode_qa(rec, 0, tr, done, &len);
+  char err[256];
+  CHECK(pq_job_decode(body, len, job, err, sizeof err) == PQ_OK);
+  free(body);
+  cJSON_Delete(rec);
+  cJSON_Delete(tr);
+}
+
+static struct work *start(const struct pq_job *job, enum work_status *st) {
+  memset(&fp, 0, sizeof fp);
+  struct work *w = work_new(&work_qa, &env, job, NULL);
+  CHECK(w != NULL);
+  *st = w->kind->start(w);
+  return w;
+}
+
+static const char *model_of(const struct http_req *req, char *out, size_t len) {
+  const char *user, *model;
+  cJSON *b = fake_request(req, &user, &model);
+  snprintf(out, len, "%s", model);
+  cJSON_Delete(b);
+  return out;
+}
+
+static enum work_status verdict(struct http_req *req, const char *content) {
+  char model[128];
+  char *reply =
+      fake_completion(model_of(req, model, sizeof model), content, "stop", 900, 60, 0.0004);
+  enum work_status st = fake_answer(&fp, req, 200, reply, -1);
+  free(reply);
+  return st;
+}
+
+static const char *good = "{\"accuracy\": 9, \"fluency\": 8, \"terminology\": 9, "
+                          "\"completeness\": 10, \"overall\": 9, \"comments\": \"faithful\"}";
+
+/* Both judges answer: two qa.scored events with their scores, done after
+ * the second, requests sent to the QA endpoint with the QA key. */
+static void test_two_verdicts(void) {
+  struct pq_job job;
+  qa_job(NULL, &job);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  CHECK(st == WORK_PENDING);
+  CHECK(fp.npending == 2);
+  CHECK_STR(fp.pending[0]->url, "http://judges.test/api/chat/completions");
+  CHECK_STR(fp.pending[0]->key, "sk-judges");
+  char m0[128], m1[128];
+  model_of(fp.pending[0], m0, sizeof m0);
+  model_of(fp.pending[1], m1, sizeof m1);
+  CHECK(strcmp(m0, m1) != 0);
+  CHECK(strcmp(m0, "judge/a") == 0 || strcmp(m0, "judge/b") == 0);
+  st = verdict(fp.pending[0], good);
+  CHECK(st == WORK_PENDING);
+  cJSON *events = work_take_events(w);
+  CHECK(cJSON_GetArraySize(events) == 1); /* sent at once, not at the end */
+  const cJSON *ev = cJSON_GetArrayItem(events, 0);
+  CHECK_STR(cJSON_GetObjectItemCaseSensitive(ev, "kind")->valuestring, "qa.scored");
+  CHECK_STR(cJSON_GetObjectItemCaseSensitive(ev, "judge")->valuestring, m0);
+  const cJSON *scores = cJSON_GetObjectItemCaseSensitive(ev, "scores");
+  CHECK(cJSON_GetObjectItemCaseSensitive(scores, "completeness")->valuedouble == 10);
+  CHECK(cJSON_GetObjectItemCaseSensitive(scores, "overall")->valuedouble == 9);
+  CHECK(cJSON_GetObjectItemCaseSensitive(ev, "cost_usd")->valuedouble == 0.0004);
+  cJSON_Delete(events);
+  st = verdict(fp.pending[0], good);
+  CHECK(st == WORK_DONE);
+  events = work_take_events(w);
+  CHECK(cJSON_GetArraySize(events) == 1);
+  cJSON_Delete(events);
+  CHECK(w->usage.requests == 2);
+  CHECK(w->usage.cost_usd > 0.0007 && w->usage.cost_usd < 0.0009);
+  work_free(w);
+  pq_job_free(&job);
+}
+
+/* A judge that answers prose is asked again, check_retries + 1 times, then
+ * the QA job fails as transient naming the judge, and the other judge's
+ * request is cancelled: no unbounded loop of paid re-asks. */
+static void test_unusable_verdict(void) {
+  struct pq_job job;
+  qa_job(NULL, &job);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  struct http_req *a = fp.pending[0];
+  char model[128];
+  model_of(a, model, sizeof model);
+  int asked = 1;
+  st = WORK_PENDING;
+  while (st == WORK_PENDING && asked < 10) {
+    st = verdict(a, "The translation reads well overall.");
+    if (st == WORK_PENDING) {
+      CHECK(fp.pending[fp.npending - 1] == a); /* asked again */
+      asked++;
+    }
+  }
+  CHECK(st == WORK_FAILED);
+  CHECK(asked == cfg.translate.check_retries + 2);
+  CHECK(w->outcome == PQ_CLASS_TRANSIENT);
+  CHECK(strstr(w->error, model) != NULL);
+  CHECK(fp.npending == 0 && fp.cancelled == 1);
+  CHECK(work_take_events(w) == NULL); /* no verdict, never a stored zero */
+  work_free(w);
+  pq_job_free(&job);
+}
+
+/* Judge a answers, judge b's provider fails (503): the QA job fails; its
+ * retry copy carries a's verdict, so the retry asks b alone. */
+static void test_retry_asks_the_rest(void) {
+  struct pq_job job;
+  qa_job(NULL, &job);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  char first[128];
+  model_of(fp.pending[0], first, sizeof first);
+  CHECK(verdict(fp.pending[0], good) == WORK_PENDING);
+  cJSON_Delete(work_take_events(w));
+  st = fake_answer(&fp, fp.pending[0], 503,
+                   "{\"error\":{\"message\":\"Service Unavailable\",\"code\":503}}", -1);
+  CHECK(st == WORK_FAILED);
+  CHECK(w->outcome == PQ_CLASS_TRANSIENT);
+  size_t len;
+  char *again = w->kind->encode_again(&job, w, &len);
+  work_free(w);
+  struct pq_job retry;
+  char err[256];
+  CHECK(pq_job_decode(again, len, &retry, err, sizeof err) == PQ_OK);
+  free(again);
+  CHECK(retry.translation != NULL);
+  w = start(&retry, &st);
+  CHECK(st == WORK_PENDING);
+  CHECK(fp.npending == 1);
+  char second[128];
+  model_of(fp.pending[0], second, sizeof second);
+  CHECK(strcmp(first, second) != 0);
+  CHECK(verdict(fp.pending[0], good) == WORK_DONE);
+  cJSON_Delete(work_take_events(w));
+  work_free(w);
+  pq_job_free(&retry);
+  pq_job_free(&job);
+}
+
+/* A QA job without a translation cannot be judged: permanent, no request. */
+static void test_nothing_to_judge(void) {
+  cJSON *rec = cJSON_Parse("{\"id\":\"x-1\",\"title\":\"标题\",\"abstract\":\"摘要\"}");
+  size_t len;
+  char *body = pq_job_encode(rec, 0, NULL, &len);
+  struct pq_job job;
+  char err[256];
+  CHECK(pq_job_decode(body, len, &job, err, sizeof err) == PQ_OK);
+  free(body);
+  cJSON_Delete(rec);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  CHECK(st == WORK_FAILED);
+  CHECK(w->outcome == PQ_CLASS_PERMANENT);
+  CHECK(fp.submitted == 0);
+  work_free(w);
+  pq_job_free(&job);
+}
+
+int main(void) {
+  pq_log_set_level(PQ_LOG_ERROR);
+  setup();
+  test_two_verdicts();
+  test_unusable_verdict();
+  test_retry_asks_the_rest();
+  test_nothing_to_judge();
+  pq_config_free(&cfg);
+  TEST_MAIN_END();
+}

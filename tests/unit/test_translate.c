@@ -1,0 +1,388 @@
+/* The translation job kind (worker/translate.c) driven by canned chat
+ * completions: no broker, no HTTP. A real ChinaXiv paper with formulas and
+ * equation blocks goes through; answers that are refused, cut off, rate
+ * limited or fatal do what a user of the fleet expects. */
+#include "fake_provider.h"
+#include "paperq/config.h"
+#include "paperq/job.h"
+#include "paperq/log.h"
+#include "paperq/record.h"
+#include "paperq/util.h"
+#include "pq_test.h"
+#include "work.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct pq_config cfg;
+static struct fake_provider fp;
+static struct work_env env;
+
+static void setup(void) {
+  char path[] = "/tmp/pq_test_translate_XXXXXX";
+  int fd = mkstemp(path);
+  const char *conf =
+      "translate: { provider = \"openai\"; base_url = \"http://provider.test/v1/\";\n"
+      "  model = \"test/translator\"; fallback_model = \"test/fallback\";\n"
+      "  check_retries = 1; chunk_tokens = 1500; glossary = \"\";\n"
+      "  price_input_per_m = 1.0; price_output_per_m = 2.0; };\n";
+  CHECK(write(fd, conf, strlen(conf)) == (ssize_t)strlen(conf));
+  close(fd);
+  char err[1024];
+  int rc = pq_config_load(path, &cfg, err, sizeof err);
+  if (rc != PQ_OK)
+    fprintf(stderr, "config: %s\n", err);
+  CHECK(rc == PQ_OK);
+  unlink(path);
+  memset(&env, 0, sizeof env);
+  env.cfg = &cfg;
+  env.http = fake_submitter(&fp);
+  work_endpoint_init(&env.translate, cfg.translate.base_url, "sk-test-key");
+  env.qa = env.translate;
+}
+
+/* Line `line` (0-based) of a fixture, normalized the way the producer does,
+ * as a decoded job. */
+static void load_job(const char *fixture, int line, struct pq_job *job) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", getenv("PQ_FIXTURES"), fixture);
+  FILE *f = fopen(path, "r");
+  CHECK(f != NULL);
+  char *buf = NULL;
+  size_t cap = 0;
+  for (int i = 0; i <= line; i++)
+    CHECK(getline(&buf, &cap, f) > 0);
+  fclose(f);
+  cJSON *raw = cJSON_Parse(buf), *rec = NULL;
+  free(buf);
+  struct pq_record_limits lim = {1 << 22, 4096, 65536};
+  char err[512];
+  CHECK(pq_record_normalize(raw, 0, &lim, fixture, &rec, err, sizeof err) == PQ_OK);
+  cJSON_Delete(raw);
+  size_t len;
+  char *body = pq_job_encode(rec, 0, NULL, &len);
+  cJSON_Delete(rec);
+  CHECK(pq_job_decode(body, len, job, err, sizeof err) == PQ_OK);
+  free(body);
+}
+
+static struct work *start(const struct pq_job *job, enum work_status *st) {
+  memset(&fp, 0, sizeof fp);
+  struct work *w = work_new(&work_translate, &env, job, NULL);
+  CHECK(w != NULL);
+  *st = w->kind->start(w);
+  return w;
+}
+
+static int has_cjk(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if (*p == 0xE4 || (*p >= 0xE5 && *p <= 0xE9)) /* U+4E00..U+9FFF lead bytes */
+      return 1;
+  return 0;
+}
+
+/* Answers every request in English until the attempt ends. */
+static enum work_status answer_all_english(struct work *w, int *requests, double *cost) {
+  enum work_status st = WORK_PENDING;
+  while (fp.npending > 0 && st == WORK_PENDING) {
+    struct http_req *req = fp.pending[0];
+    const char *user, *model;
+    cJSON *body = fake_request(req, &user, &model);
+    char *english = fake_english(user);
+    char *reply = fake_completion(model, english, "stop", 1000, 800, 0.0015);
+    st = fake_answer(&fp, req, 200, reply, -1);
+    (*requests)++;
+    *cost += 0.0015;
+    free(reply);
+    free(english);
+    cJSON_Delete(body);
+  }
+  (void)w;
+  return st;
+}
+
+static const char *str_of(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* A real paper: formulas never reach the provider, come back restored,
+ * equation blocks are copied, and usage adds up. */
+static void test_whole_paper(void) {
+  struct pq_job job;
+  load_job("fulltext.jsonl", 7, &job); /* chinaxiv-202206.00079: formulas, equations */
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  CHECK(st == WORK_PENDING);
+  CHECK(fp.npending >= 2); /* a full text is more than one request */
+  for (int i = 0; i < fp.npending; i++) {
+    const char *user, *model;
+    cJSON *b = fake_request(fp.pending[i], &user, &model);
+    CHECK(strchr(user, '$') == NULL); /* masked: [[M1]], not $...$ */
+    CHECK_STR(model, "test/translator");
+    cJSON_Delete(b);
+  }
+  CHECK_STR(fp.pending[0]->url, "http://provider.test/v1/chat/completions");
+  CHECK_STR(fp.pending[0]->key, "sk-test-key");
+  int requests = 0;
+  double cost = 0;
+  st = answer_all_english(w, &requests, &cost);
+  CHECK(st == WORK_DONE);
+  CHECK(w->outcome == PQ_CLASS_OK);
+  CHECK(w->usage.requests == requests);
+  CHECK(w->usage.prompt_tokens == 1000L * requests);
+  CHECK(w->usage.cost_usd > cost - 1e-9 && w->usage.cost_usd < cost + 1e-9);
+
+  cJSON *ev = cJSON_CreateObject();
+  w->kind->describe_success(w, ev);
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "translation");
+  const char *title = str_of(t, "title_en"), *abstract = str_of(t, "abstract_en");
+  CHECK(title && title[0] && !has_cjk(title));
+  CHECK(abstract && abstract[0] && !has_cjk(abstract));
+  /* Every formula of the source abstract is back, byte for byte. */
+  const char *src = str_of(job.record, "abstract");
+  for (const char *p = src; (p = strchr(p, '$'));) {
+    const char *end = strchr(p + 1, '$');
+    if (!end)
+      break;
+    char formula[512];
+    snprintf(formula, sizeof formula, "%.*s", (int)(end + 1 - p), p);
+    CHECK(strstr(abstract, formula) != NULL);
+    p = end + 1;
+  }
+  const cJSON *body = cJSON_GetObjectItemCaseSensitive(job.record, "body");
+  const cJSON *body_en = cJSON_GetObjectItemCaseSensitive(t, "body_en");
+  CHECK(cJSON_GetArraySize(body_en) == cJSON_GetArraySize(body));
+  int equations = 0;
+  for (int i = 0; i < cJSON_GetArraySize(body); i++) {
+    const cJSON *b = cJSON_GetArrayItem(body, i), *e = cJSON_GetArrayItem(body_en, i);
+    CHECK_STR(str_of(e, "kind"), str_of(b, "kind"));
+    if (strcmp(str_of(b, "kind"), "equation") == 0) {
+      CHECK_STR(str_of(e, "text"), str_of(b, "text"));
+      equations++;
+    } else {
+      CHECK(!has_cjk(str_of(e, "text")));
+    }
+  }
+  CHECK(equations == 4);
+  const cJSON *checks = cJSON_GetObjectItemCaseSensitive(ev, "checks");
+  CHECK(cJSON_GetObjectItemCaseSensitive(checks, "formulas")->valuedouble > 0);
+  CHECK(cJSON_GetObjectItemCaseSensitive(checks, "chunks")->valuedouble == requests);
+  cJSON_Delete(ev);
+  work_free(w);
+  pq_job_free(&job);
+}
+
+/* One chunk fails with a 500 while the others are answered: the attempt
+ * fails as transient only after the paid answers are in, and the retry
+ * carries them, so the next attempt asks for the failed chunk alone. */
+static void test_retry_carries_paid_work(void) {
+  struct pq_job job;
+  load_job("fulltext.jsonl", 7, &job);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  int chunks = fp.npending;
+  CHECK(chunks >= 3);
+  st = fake_answer(&fp, fp.pending[1], 500,
+                   "{\"error\":{\"message\":\"Internal server error\",\"code\":500}}", -1);
+  CHECK(st == WORK_PENDING); /* the others are still in flight, and paid for */
+  CHECK(w->outcome == PQ_CLASS_TRANSIENT);
+  CHECK(fp.cancelled == 0);
+  int requests = 0;
+  double cost = 0;
+  st = answer_all_english(w, &requests, &cost);
+  CHECK(st == WORK_FAILED);
+  CHECK(requests == chunks - 1);
+  CHECK(fp.submitted == chunks); /* nothing new was sent after the failure */
+  size_t len;
+  char *again = w->kind->encode_again(&job, w, &len);
+  work_free(w);
+  struct pq_job retry;
+  char err[256];
+  CHECK(pq_job_decode(again, len, &retry, err, sizeof err) == PQ_OK);
+  free(again);
+  CHECK(retry.done != NULL);
+  w = start(&retry, &st);
+  CHECK(st == WORK_PENDING);
+  CHECK(fp.npending == 1); /* only what was not paid for */
+  requests = 0;
+  st = answer_all_english(w, &requests, &cost);
+  CHECK(st == WORK_DONE);
+  cJSON *ev = cJSON_CreateObject();
+  w->kind->describe_success(w, ev);
+  const cJSON *body_en = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(ev, "translation"), "body_en");
+  const cJSON *b;
+  cJSON_ArrayForEach(b, body_en) {
+    if (strcmp(str_of(b, "kind"), "equation") != 0)
+      CHECK(!has_cjk(str_of(b, "text")));
+  }
+  cJSON_Delete(ev);
+  work_free(w);
+  pq_job_free(&retry);
+  pq_job_free(&job);
+}
+
+/* An answer still in Chinese is refused: asked again, then the fallback
+ * model, then one segment per request; then the attempt fails, naming the
+ * check. Nothing untranslated is ever accepted. */
+static void test_untranslated_refused(void) {
+  struct pq_job job;
+  load_job("records50.jsonl", 0, &job);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  CHECK(st == WORK_PENDING);
+  int answers = 0, fallback_asked = 0;
+  while (fp.npending > 0 && st == WORK_PENDING && answers < 200) {
+    struct http_req *req = fp.pending[0];
+    const char *user, *model;
+    cJSON *b = fake_request(req, &user, &model);
+    fallback_asked += strcmp(model, "test/fallback") == 0;
+    char *reply = fake_completion(model, user, "stop", 100, 100, -1); /* echoes the source */
+    st = fake_answer(&fp, req, 200, reply, -1);
+    free(reply);
+    cJSON_Delete(b);
+    answers++;
+  }
+  CHECK(st == WORK_FAILED);
+  CHECK(w->outcome == PQ_CLASS_TRANSIENT);
+  CHECK(strstr(w->error, "cjk_ratio") != NULL);
+  CHECK(fallback_asked > 0);
+  CHECK(answers >= 3);
+  /* Refused answers are still paid for: the cost is counted at the
+   * configured prices (no usage.cost in these replies). */
+  CHECK(w->usage.requests == answers);
+  CHECK(w->usage.cost_usd > 0);
+  size_t len;
+  char *again = w->kind->encode_again(&job, w, &len);
+  struct pq_job retry;
+  char err[256];
+  CHECK(pq_job_decode(again, len, &retry, err, sizeof err) == PQ_OK);
+  free(again);
+  /* Only what passed the checks travels (a keyword "G250" has no Chinese). */
+  CHECK(cJSON_GetObjectItemCaseSensitive(retry.done, "title") == NULL);
+  CHECK(cJSON_GetObjectItemCaseSensitive(retry.done, "abstract") == NULL);
+  pq_job_free(&retry);
+  work_free(w);
+  pq_job_free(&job);
+}
+
+/* An answer cut off at max_tokens is not a translation. */
+static void test_truncated_refused(void) {
+  struct pq_job job;
+  load_job("records50.jsonl", 1, &job);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  struct http_req *req = fp.pending[0];
+  const char *user, *model;
+  cJSON *b = fake_request(req, &user, &model);
+  char *english = fake_english(user);
+  char *reply = fake_completion(model, english, "length", 100, 8192, -1);
+  st = fake_answer(&fp, req, 200, reply, -1);
+  CHECK(st == WORK_PENDING);
+  CHECK(fp.npending == 1 && fp.pending[0] == req); /* asked again */
+  free(reply);
+  free(english);
+  cJSON_Delete(b);
+  int requests = 0;
+  double cost = 0;
+  CHECK(answer_all_english(w, &requests, &cost) == WORK_DONE);
+  cJSON *ev = cJSON_CreateObject();
+  w->kind->describe_success(w, ev);
+  const cJSON *rejected = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(ev, "checks"), "rejected_answers");
+  CHECK(cJSON_GetObjectItemCaseSensitive(rejected, "finish_reason") != NULL);
+  cJSON_Delete(ev);
+  work_free(w);
+  pq_job_free(&job);
+}
+
+/* A 429 says nothing about the paper: resent after Retry-After, not counted
+ * as a request, and only 50 in a row fail the attempt. */
+static void test_rate_limited(void) {
+  struct pq_job job;
+  load_job("records50.jsonl", 2, &job);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  struct http_req *req = fp.pending[0];
+  const char *body429 = "{\"error\":{\"message\":\"Rate limit exceeded\",\"code\":429}}";
+  st = fake_answer(&fp, req, 429, body429, 2000);
+  CHECK(st == WORK_PENDING);
+  CHECK(fp.pending[0] == req && fp.last_delay_ms == 2000);
+  CHECK(fp.rate_feedback == 1);
+  CHECK(w->usage.requests == 0);
+  CHECK(w->outcome == PQ_CLASS_OK);
+  st = fake_answer(&fp, req, 429, body429, -1);
+  CHECK(fp.last_delay_ms == WORK_RATE_DEFAULT_DELAY_MS);
+  for (int i = 2; i < WORK_MAX_RATE_RETRIES && st == WORK_PENDING; i++)
+    st = fake_answer(&fp, req, 429, body429, 10);
+  CHECK(st == WORK_PENDING);
+  int requests = fp.npending;
+  if (fp.npending > 0)
+    st = fake_answer(&fp, fp.pending[0], 429, body429, 10);
+  CHECK(requests == 1);
+  CHECK(st == WORK_FAILED);
+  CHECK(w->outcome == PQ_CLASS_TRANSIENT);
+  CHECK(strstr(w->error, "rate limited") != NULL);
+  work_free(w);
+  pq_job_free(&job);
+}
+
+/* A 401 is nobody's paper's fault: the attempt reports it as fatal (the
+ * worker stops the fleet), names the model, and every other request of the
+ * paper is cancelled. */
+static void test_fatal(void) {
+  struct pq_job job;
+  load_job("fulltext.jsonl", 7, &job);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  CHECK(fp.npending >= 2);
+  st = fake_answer(&fp, fp.pending[0], 401,
+                   "{\"error\":{\"message\":\"Incorrect API key provided: sk-test-key\","
+                   "\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}",
+                   -1);
+  CHECK(st == WORK_FATAL);
+  CHECK(w->outcome == PQ_CLASS_FATAL);
+  CHECK(strstr(w->error, "test/translator") != NULL);
+  CHECK(fp.npending == 0);
+  CHECK(w->outstanding == 0);
+  work_free(w);
+  pq_job_free(&job);
+}
+
+/* A dry run sends nothing and says so in every field. */
+static void test_dry_run(void) {
+  struct pq_job job;
+  load_job("records50.jsonl", 3, &job);
+  env.dry_run = 1;
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  CHECK(st == WORK_DONE);
+  CHECK(fp.submitted == 0);
+  CHECK_STR(w->usage.model, "dry-run");
+  cJSON *ev = cJSON_CreateObject();
+  w->kind->describe_success(w, ev);
+  const char *title = str_of(cJSON_GetObjectItemCaseSensitive(ev, "translation"), "title_en");
+  CHECK(title && strncmp(title, "[dry-run]", 9) == 0);
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "dry_run")));
+  env.dry_run = 0;
+  cJSON_Delete(ev);
+  work_free(w);
+  pq_job_free(&job);
+}
+
+int main(void) {
+  pq_log_set_level(PQ_LOG_ERROR);
+  setup();
+  test_whole_paper();
+  test_retry_carries_paid_work();
+  test_untranslated_refused();
+  test_truncated_refused();
+  test_rate_limited();
+  test_fatal();
+  test_dry_run();
+  pq_config_free(&cfg);
+  TEST_MAIN_END();
+}

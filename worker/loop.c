@@ -1,0 +1,237 @@
+/* The worker's event loop. One thread: the AMQP socket is one more file
+ * descriptor in curl_multi_poll, so deliveries, confirms and heartbeats are
+ * serviced while hundreds of LLM requests are in flight. What happens to
+ * each job is lifecycle.c's business; this file connects, consumes, obeys
+ * control broadcasts, sends heartbeats and drains. */
+#include "worker.h"
+#include "lifecycle.h"
+#include "paperq/config.h"
+#include "paperq/event.h"
+#include "paperq/log.h"
+#include "paperq/mq.h"
+#include "paperq/util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern volatile sig_atomic_t worker_stop_requested;
+
+/* Exit codes (documented in --help). */
+#define EXIT_OK 0
+#define EXIT_BROKER 1
+#define EXIT_FATAL_PROVIDER 3
+
+/* The job kinds reach the provider through http.c. */
+static void submit_http(void *ctx, struct http_req *req, long delay_ms) {
+  http_submit(ctx, req, delay_ms);
+}
+static void cancel_http(void *ctx, struct http_req *req) { http_cancel(ctx, req); }
+static void feedback_http(void *ctx, const struct http_req *req, int rate_limited) {
+  http_feedback(ctx, req, rate_limited);
+}
+
+void worker_env_init(struct worker *w) {
+  const struct pq_config *cfg = w->cfg;
+  struct work_env *env = &w->env;
+  env->cfg = cfg;
+  env->http = (struct work_submitter){w->http, submit_http, cancel_http, feedback_http};
+  env->dry_run = strcmp(cfg->translate.provider, "dry-run") == 0;
+  env->glossary = w->glossary;
+  work_endpoint_init(&env->translate, cfg->translate.base_url,
+                     pq_config_secret(cfg->translate.api_key_env));
+  work_endpoint_init(
+      &env->qa, cfg->qa.base_url[0] ? cfg->qa.base_url : cfg->translate.base_url,
+      pq_config_secret(cfg->qa.api_key_env[0] ? cfg->qa.api_key_env : cfg->translate.api_key_env));
+}
+
+static int start_consuming(struct worker *w) {
+  int prefetch = w->cfg->worker.concurrency > 65535 ? 65535 : w->cfg->worker.concurrency;
+  if (pq_mq_consume(w->mq, "jobs", (uint16_t)prefetch) != PQ_OK)
+    return PQ_ERR_BROKER;
+  if (w->cfg->qa.judges[0] && pq_mq_consume(w->mq, "qa", (uint16_t)(prefetch / 4 + 1)) != PQ_OK)
+    return PQ_ERR_BROKER;
+  w->consuming = 1;
+  return PQ_OK;
+}
+
+/* pause/resume broadcasts (the ledger's budget stop, or an operator). */
+static void on_control(struct worker *w, const struct pq_mq_delivery *d) {
+  cJSON *msg = cJSON_ParseWithLength(d->body, d->len);
+  const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(msg, "cmd");
+  const cJSON *reason = cJSON_GetObjectItemCaseSensitive(msg, "reason");
+  const char *why = cJSON_IsString(reason) ? reason->valuestring : "operator";
+  if (cJSON_IsString(cmd) && strcmp(cmd->valuestring, "pause") == 0 && !w->paused) {
+    w->paused = 1;
+    if (w->consuming) {
+      pq_mq_cancel_all(w->mq);
+      w->consuming = 0;
+    }
+    pq_warn("PAUSED (%s): taking no new papers; finishing the %d in flight; waiting for resume",
+            why, w->in_flight);
+  } else if (cJSON_IsString(cmd) && strcmp(cmd->valuestring, "resume") == 0 && w->paused) {
+    w->paused = 0;
+    if (!w->draining && !w->fatal && start_consuming(w) == PQ_OK)
+      pq_info("resumed (%s): taking papers again", why);
+  } else if (!cJSON_IsString(cmd)) {
+    pq_warn("ignoring a control message without \"cmd\" (%zu bytes)", d->len);
+  }
+  cJSON_Delete(msg);
+}
+
+static void on_delivery(void *ctx, const struct pq_mq_delivery *d) {
+  struct worker *w = ctx;
+  if (strcmp(d->consumer_tag, PQ_CONSUMER_CONTROL) == 0)
+    on_control(w, d);
+  else
+    paper_receive(w, d);
+}
+
+static void on_confirm(void *ctx, uint64_t seq, int multiple, int ok) {
+  struct worker *w = ctx;
+  if (ok)
+    return;
+  pq_warn("broker refused a publish (nack of %llu%s)", (unsigned long long)seq,
+          multiple ? " and earlier" : "");
+  papers_nacked(w, seq, multiple);
+}
+
+static void send_heartbeat(struct worker *w, const char *kind, const char *reason) {
+  if (w->done || w->failed)
+    pq_info("progress: %ld succeeded, %ld failed attempts, %ld parked, %d in flight, %d HTTP "
+            "requests running (limit %d)%s",
+            w->done, w->failed, w->parked, w->in_flight, http_running(w->http), http_limit(w->http),
+            w->paused ? ", PAUSED" : "");
+  cJSON *ev = pq_event_new(kind, NULL, 0, 0, w->id);
+  if (ev) {
+    cJSON_AddNumberToObject(ev, "in_flight", w->in_flight);
+    cJSON_AddNumberToObject(ev, "done", (double)w->done);
+    cJSON_AddNumberToObject(ev, "failed", (double)w->failed);
+    cJSON_AddNumberToObject(ev, "started_ms", (double)w->started_ms);
+    cJSON_AddNumberToObject(ev, "concurrency", w->cfg->worker.concurrency);
+    cJSON_AddNumberToObject(ev, "http_limit", http_limit(w->http));
+    if (reason)
+      cJSON_AddStringToObject(ev, "reason", reason);
+  }
+  if (ev)
+    pq_event_publish(w->mq, ev, NULL);
+  cJSON_Delete(ev);
+  w->last_heartbeat_ms = pq_mono_ms();
+}
+
+static int connect_and_consume(struct worker *w) {
+  char err[1024];
+  long backoff_ms = 500;
+  for (;;) {
+    if (pq_mq_open(w->cfg, "paperq-worker", &w->mq, err, sizeof err) == PQ_OK) {
+      int ok = 1;
+      for (int i = 0; i < w->retry.ndelays && ok; i++)
+        ok = pq_mq_declare_retry_queue(w->mq, PQ_RK_JOB, w->retry.delays[i]) == PQ_OK &&
+             pq_mq_declare_retry_queue(w->mq, PQ_RK_QA, w->retry.delays[i]) == PQ_OK;
+      ok = ok && pq_mq_consume_control(w->mq) == PQ_OK;
+      /* A resume broadcast while we were disconnected would be lost; the
+       * ledger repeats its pause every 30 s, so start unpaused. */
+      w->paused = 0;
+      if (ok && (w->paused || start_consuming(w) == PQ_OK)) {
+        pq_info("connected; consuming %s.jobs with %d papers in flight at most%s",
+                w->cfg->broker.prefix, w->cfg->worker.concurrency, w->paused ? " (paused)" : "");
+        return PQ_OK;
+      }
+      pq_mq_close(w->mq);
+      w->mq = NULL;
+    } else {
+      pq_error("%s; retrying in %ld ms", err, backoff_ms);
+    }
+    int64_t until = pq_mono_ms() + backoff_ms;
+    while (pq_mono_ms() < until) {
+      if (worker_stop_requested)
+        return PQ_ERR_BROKER;
+      usleep(50000);
+    }
+    backoff_ms = backoff_ms * 2 > w->cfg->broker.reconnect_max_s * 1000L
+                     ? w->cfg->broker.reconnect_max_s * 1000L
+                     : backoff_ms * 2;
+  }
+}
+
+static void begin_drain(struct worker *w, const char *why) {
+  if (w->draining)
+    return;
+  w->draining = 1;
+  w->drain_deadline_ms = pq_mono_ms() + w->cfg->worker.drain_s * 1000L;
+  pq_info("%s: taking no new papers; finishing %d in flight (handing back what is left in %d s)",
+          why, w->in_flight, w->cfg->worker.drain_s);
+  if (w->consuming) {
+    pq_mq_cancel_all(w->mq);
+    w->consuming = 0;
+  }
+}
+
+int worker_run(struct worker *w) {
+  struct pq_mq_handler h = {w, on_delivery, on_confirm};
+  int rc = EXIT_OK;
+  w->started_ms = pq_now_ms();
+  w->last_activity_ms = pq_mono_ms();
+  if (connect_and_consume(w) != PQ_OK)
+    return worker_stop_requested ? EXIT_OK : EXIT_BROKER;
+  send_heartbeat(w, "worker.heartbeat", NULL);
+  for (;;) {
+    if (worker_stop_requested && !w->draining)
+      begin_drain(w, "SIGTERM");
+    if (!w->draining && !w->fatal && !w->paused && w->cfg->worker.idle_exit_s > 0 &&
+        w->in_flight == 0 &&
+        pq_mono_ms() - w->last_activity_ms >= w->cfg->worker.idle_exit_s * 1000L)
+      begin_drain(w, "idle");
+    if (w->draining && pq_mono_ms() >= w->drain_deadline_ms)
+      papers_hand_back_all(w);
+    int brc = pq_mq_pump(w->mq, 0, &h);
+    if (brc == PQ_OK) {
+      http_perform(w->http, paper_answered, w);
+      papers_settle(w);
+      papers_announce_started(w);
+      if (pq_mono_ms() - w->last_heartbeat_ms >= w->cfg->worker.heartbeat_s * 1000L)
+        send_heartbeat(w, "worker.heartbeat", NULL);
+    }
+    if (brc != PQ_OK || pq_mq_fd(w->mq) < 0) {
+      pq_error("lost the broker connection with %d papers in flight; they return to the queue; "
+               "reconnecting",
+               w->in_flight);
+      papers_drop_all(w);
+      pq_mq_close(w->mq);
+      w->mq = NULL;
+      w->consuming = 0;
+      if (w->fatal || w->draining)
+        break; /* jobs return to the queue by themselves */
+      if (connect_and_consume(w) != PQ_OK)
+        break;
+      continue;
+    }
+    if ((w->draining || w->fatal) && w->in_flight == 0)
+      break;
+    int timeout = pq_mq_has_buffered(w->mq) ? 0 : pq_mq_next_timeout_ms(w->mq);
+    if (timeout > 200)
+      timeout = 200;
+    http_wait(w->http, pq_mq_fd(w->mq), timeout);
+  }
+  if (w->mq) {
+    send_heartbeat(w, "worker.stopped",
+                   w->fatal                ? "fatal"
+                   : worker_stop_requested ? "sigterm"
+                                           : "idle");
+    pq_mq_wait_confirms(w->mq, 5000, &h);
+  }
+  pq_info("stopped: %ld succeeded, %ld failed attempts, %ld parked, %ld handed back", w->done,
+          w->failed, w->parked, w->handed_back);
+  if (w->fatal) {
+    fprintf(stderr, "paperq-worker: stopped because of a fatal provider error: %s\n",
+            w->fatal_error);
+    rc = EXIT_FATAL_PROVIDER;
+  } else if (!w->mq) {
+    rc = worker_stop_requested ? EXIT_OK : EXIT_BROKER;
+  }
+  pq_mq_close(w->mq);
+  w->mq = NULL;
+  return rc;
+}
