@@ -105,6 +105,11 @@ def e2e(broker, label, n, workers):
         ws = [p.start_worker() for _ in range(workers)]
         p.wait_for(lambda: p.report()["workers"], 60, "workers registered")
         pids = beam_pids(broker.node_dirs)
+        # How busy the machine is before the run (idle brokers, the idle fleet,
+        # and whatever else runs on it): a lower bound of the others' share.
+        b0, tb = machine_busy_s(), time.time()
+        time.sleep(3)
+        before_pct = 100 * (machine_busy_s() - b0) / (time.time() - tb)
         c0, m0, t0 = beam_cpu_s(pids), machine_busy_s(), time.time()
         r = p.run_producer("--input", p.path("in.jsonl"), timeout=600)
         if r.returncode != 0:
@@ -119,11 +124,12 @@ def e2e(broker, label, n, workers):
         "papers_per_s": round(n / rep["elapsed_s"], 1),
         "broker_cpu_ms_per_paper": round((c1 - c0) * 1000 / n, 3),
         "machine_busy_pct": round(100 * (m1 - m0) / (t1 - t0), 0),
+        "machine_busy_before_pct": round(before_pct, 0),
     }
     print("  %-9s %d papers, %d workers: %.0f papers/s, broker CPU %.3f ms/paper (all nodes), "
-          "machine %d%% busy (of %d00%%)" % (label, n, workers, res["papers_per_s"],
-                                           res["broker_cpu_ms_per_paper"], res["machine_busy_pct"],
-                                           os.cpu_count()), flush=True)
+          "machine %d%% busy during the run, %d%% in the 3 s before it (of %d00%%)"
+          % (label, n, workers, res["papers_per_s"], res["broker_cpu_ms_per_paper"],
+             res["machine_busy_pct"], res["machine_busy_before_pct"], os.cpu_count()), flush=True)
     return res
 
 
