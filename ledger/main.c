@@ -1,6 +1,7 @@
 /* paperq-ledger: arguments, signals, config and exit codes. The work is in
  * one file per subcommand (see ledger.h). */
 #include "ledger.h"
+#include "site.h"
 
 #include "paperq/config.h"
 #include "paperq/log.h"
@@ -33,6 +34,8 @@ static const char usage[] =
     "  export --out DIR [--markdown]\n"
     "                              write DIR/<paper_id>.json (and a bilingual .md) for each\n"
     "                              succeeded paper\n"
+    "  export --site DIR           a static site of the succeeded papers with search, to open\n"
+    "                              from disk or publish (KaTeX, MiniSearch: site.assets_dir)\n"
     "  requeue --parked [--paper ID]\n"
     "                              send parked papers back with a fresh attempt budget\n"
     "  requeue --qa-below X [--paper ID] [--fallback]\n"
@@ -58,6 +61,7 @@ static const char usage[] =
     "  paperq-ledger requeue --parked --paper chinaxiv-201601.00051\n"
     "  paperq-ledger requeue --qa-below 7\n"
     "  paperq-ledger export --out translations --markdown\n"
+    "  paperq-ledger export --site site && xdg-open site/index.html\n"
     "  PAPERQ_LEDGER_DB=/data/ledger.db paperq-ledger report\n"
     "\n"
     "exit codes: 0 ok; 1 runtime error (broker, database, unknown paper);\n"
@@ -71,6 +75,7 @@ static const char usage[] =
 #define OPT_PAPER 16
 #define OPT_QA_BELOW 32
 #define OPT_FALLBACK 64
+#define OPT_SITE 128
 
 static const struct command {
   const char *name;
@@ -81,13 +86,13 @@ static const struct command {
     {"report", OPT_JSON, 0},
     {"show", OPT_JSON, 1},
     {"failed", OPT_JSON, 0},
-    {"export", OPT_OUT | OPT_MARKDOWN, 0},
+    {"export", OPT_OUT | OPT_MARKDOWN | OPT_SITE, 0},
     {"requeue", OPT_PARKED | OPT_PAPER | OPT_QA_BELOW | OPT_FALLBACK, 0},
     {"qa", OPT_PAPER, 0},
 };
 
 static const char *const option_names[] = {"--json",  "--out",      "--markdown", "--parked",
-                                           "--paper", "--qa-below", "--fallback"};
+                                           "--paper", "--qa-below", "--fallback", "--site"};
 
 struct args {
   const char *config;
@@ -96,7 +101,7 @@ struct args {
   const char *positional;
   int given; /* OPT_* seen */
   int json, markdown, fallback;
-  const char *out;
+  const char *out, *site;
   struct ledger_requeue_opts requeue;
 };
 
@@ -152,6 +157,10 @@ static int parse(int argc, char **argv, struct args *a) {
       a->given |= OPT_OUT;
       if (!(a->out = value_of(argc, argv, &i, "--out")) || !a->out[0])
         return usage_error("--out needs a directory");
+    } else if (is_opt(arg, "--site")) {
+      a->given |= OPT_SITE;
+      if (!(a->site = value_of(argc, argv, &i, "--site")) || !a->site[0])
+        return usage_error("--site needs a directory");
     } else if (is_opt(arg, "--paper")) {
       a->given |= OPT_PAPER;
       if (!(a->requeue.paper_id = value_of(argc, argv, &i, "--paper")) || !a->requeue.paper_id[0])
@@ -183,7 +192,7 @@ static int parse(int argc, char **argv, struct args *a) {
     return LEDGER_EXIT_OK;
   if (!a->cmd)
     return usage_error("a command is needed: serve, report, show, failed, export, requeue or qa");
-  for (int bit = 0; bit < 7; bit++)
+  for (int bit = 0; bit < 8; bit++)
     if ((a->given & (1 << bit)) && !(a->cmd->options & (1 << bit))) {
       fprintf(stderr, "paperq-ledger: %s does not apply to %s (see paperq-ledger --help)\n",
               option_names[bit], a->cmd->name);
@@ -192,8 +201,10 @@ static int parse(int argc, char **argv, struct args *a) {
   const char *name = a->cmd->name;
   if (strcmp(name, "show") == 0 && !a->positional)
     return usage_error("show needs a paper id: paperq-ledger show PAPER_ID");
-  if (strcmp(name, "export") == 0 && !a->out)
-    return usage_error("export needs --out DIR");
+  if (strcmp(name, "export") == 0 && !a->out == !a->site)
+    return usage_error("export needs --out DIR or --site DIR");
+  if (strcmp(name, "export") == 0 && a->site && a->markdown)
+    return usage_error("--markdown goes with --out, not --site");
   if (strcmp(name, "requeue") == 0 && a->requeue.parked == a->requeue.qa_below_set)
     return usage_error("requeue needs exactly one of --parked or --qa-below X");
   if (strcmp(name, "qa") == 0 && !a->requeue.paper_id)
@@ -238,6 +249,8 @@ int main(int argc, char **argv) {
     rc = ledger_show(&cfg, a.positional, a.json);
   else if (strcmp(name, "failed") == 0)
     rc = ledger_failed(&cfg, a.json);
+  else if (strcmp(name, "export") == 0 && a.site)
+    rc = ledger_site(&cfg, a.site);
   else if (strcmp(name, "export") == 0)
     rc = ledger_export(&cfg, a.out, a.markdown);
   else if (strcmp(name, "requeue") == 0 && a.fallback && !cfg.translate.fallback_model[0]) {

@@ -2,6 +2,9 @@
  * paper to RabbitMQ with publisher confirms, plus a job.queued event for the
  * ledger. Exit codes: 0 everything accepted was queued (rejects alone are not
  * a failure), 1 broker or runtime error, 2 usage or configuration error. */
+#include "harvest.h"
+#include "idset.h"
+
 #include "paperq/config.h"
 #include "paperq/event.h"
 #include "paperq/job.h"
@@ -36,6 +39,7 @@ static void on_signal(int sig) {
 static void usage(FILE *out) {
   fprintf(out,
           "usage: paperq-producer --input FILE [--input FILE...] [options]\n"
+          "       paperq-producer harvest --out FILE [--years Y,Y] [--from DATE] [--limit N]\n"
           "\n"
           "Queues one translation job per paper record. FILE is JSON Lines (one record\n"
           "per line: id, title, abstract, authors, keywords, subjects, date, body...)\n"
@@ -53,7 +57,8 @@ static void usage(FILE *out) {
           "  -V, --version        print the version\n"
           "\n"
           "Bad records are reported on stderr as FILE:LINE: reason and skipped.\n"
-          "Example: paperq-producer --input tests/fixtures/sample.jsonl --limit 50\n");
+          "Example: paperq-producer --input tests/fixtures/sample.jsonl --limit 50\n"
+          "`paperq-producer harvest --help` tells about harvesting from the Internet Archive.\n");
 }
 
 struct stats {
@@ -90,48 +95,6 @@ static void window_clear(struct window *w) {
     cJSON_Delete(w->recs[i]);
   w->n = 0;
   w->bytes = 0;
-}
-
-/* Paper ids already seen in this run (a file may repeat a record). */
-struct idset {
-  char **ids;
-  size_t n, cap;
-};
-
-/* Linear insert into a sorted array keeps this simple; inputs are thousands. */
-static int idset_add(struct idset *s, const char *id) {
-  size_t lo = 0, hi = s->n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    int c = strcmp(s->ids[mid], id);
-    if (c == 0)
-      return 0;
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 1024;
-    char **p = realloc(s->ids, cap * sizeof *p);
-    if (!p)
-      return -1;
-    s->ids = p;
-    s->cap = cap;
-  }
-  char *dup = strdup(id);
-  if (!dup)
-    return -1;
-  memmove(s->ids + lo + 1, s->ids + lo, (s->n - lo) * sizeof *s->ids);
-  s->ids[lo] = dup;
-  s->n++;
-  return 1;
-}
-
-static void idset_free(struct idset *s) {
-  for (size_t i = 0; i < s->n; i++)
-    free(s->ids[i]);
-  free(s->ids);
 }
 
 /* The ledger's database, opened read-only when it is on this machine, lets a
@@ -250,6 +213,8 @@ int main(int argc, char **argv) {
                                        {"version", no_argument, NULL, 'V'},
                                        {NULL, 0, NULL, 0}};
   pq_log_init("producer");
+  if (argc > 1 && strcmp(argv[1], "harvest") == 0)
+    return producer_harvest(argc - 1, argv + 1);
   int c;
   while ((c = getopt_long(argc, argv, "i:n:y:c:hV", opts, NULL)) != -1) {
     switch (c) {

@@ -289,7 +289,7 @@ static void failed(struct worker *w, struct paper *p, enum pq_err_class cls, con
 static void paper_finish(struct worker *w, struct paper *p, enum pq_err_class cls,
                          const char *error) {
   char why[512];
-  snprintf(why, sizeof why, "%s", error);
+  snprintf(why, sizeof why, "%.*s", (int)sizeof why - 1, error); /* cut, never overflow */
   w->last_activity_ms = pq_mono_ms();
   if (w->fatal)
     hand_back(w, p);

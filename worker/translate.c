@@ -376,7 +376,7 @@ static enum pq_check check_unit(struct xlate *x, const struct unit *s, const cha
   struct pq_mask_report rep;
   if (pq_mask_restore(x->mask, s->masked, answer, out, &rep) != PQ_OK) {
     pq_checks_note_restore(&cr, &rep);
-    snprintf(detail, dlen, "%s (first missing %s, duplicated %s, invented %s)", cr.detail,
+    snprintf(detail, dlen, "%.200s (first missing %s, duplicated %s, invented %s)", cr.detail,
              rep.first_missing[0] ? rep.first_missing : "-",
              rep.first_duplicated[0] ? rep.first_duplicated : "-",
              rep.first_invented[0] ? rep.first_invented : "-");

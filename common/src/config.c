@@ -91,6 +91,17 @@ static const struct key keys[] = {
     {"limits", "max_title_bytes", K_INT, OFF(limits.max_title_bytes), "4096", 64, 1 << 30, 0, NULL},
     {"limits", "max_abstract_bytes", K_INT, OFF(limits.max_abstract_bytes), "65536", 256, 1 << 30, 0, NULL},
     {"limits", "max_response_bytes", K_INT, OFF(limits.max_response_bytes), "4194304", 1024, 1 << 30, 0, NULL},
+    {"harvest", "base_url", K_STRING, OFF(harvest.base_url), "https://archive.org", 0, 0, 0, NULL},
+    {"harvest", "collection", K_STRING, OFF(harvest.collection), "chinaxivmirror", 0, 0, 0, NULL},
+    {"harvest", "page_size", K_INT, OFF(harvest.page_size), "1000", 100, 10000, 0, NULL},
+    {"harvest", "requests_per_minute", K_INT, OFF(harvest.requests_per_minute), "30", 1, 6000, 0, NULL},
+    {"harvest", "max_retries", K_INT, OFF(harvest.max_retries), "6", 0, 100, 0, NULL},
+    {"harvest", "retry_base_ms", K_INT, OFF(harvest.retry_base_ms), "2000", 1, 3600000, 0, NULL},
+    {"harvest", "retry_max_ms", K_INT, OFF(harvest.retry_max_ms), "120000", 1, 3600000, 0, NULL},
+    {"harvest", "timeout_s", K_INT, OFF(harvest.timeout_s), "120", 1, 3600, 0, NULL},
+    {"harvest", "max_page_bytes", K_INT, OFF(harvest.max_page_bytes), "67108864", 1024, 1 << 30, 0, NULL},
+    {"site", "assets_dir", K_STRING, OFF(site.assets_dir), "site-assets", 0, 0, 0, NULL},
+    {"site", "page_size", K_INT, OFF(site.page_size), "50", 5, 10000, 0, NULL},
     {"log", "level", K_STRING, OFF(log.level), "info", 0, 0, 0, "debug|info|warn|error"},
 };
 /* clang-format on */

@@ -87,6 +87,21 @@ struct pq_config {
   struct {
     char *level;
   } log;
+  struct {
+    char *base_url;          /* the Internet Archive (or a stand-in in tests) */
+    char *collection;        /* the ChinaXiv mirror's collection */
+    int page_size;           /* scrape API `count`: 100..10000 per request */
+    int requests_per_minute; /* politeness cap on every request */
+    int max_retries;         /* per request, on 429, 5xx, network or malformed page */
+    int retry_base_ms;       /* first backoff; doubles per retry, capped at retry_max_ms */
+    int retry_max_ms;
+    int timeout_s; /* whole-request timeout */
+    int max_page_bytes;
+  } harvest;
+  struct {
+    char *assets_dir; /* KaTeX and MiniSearch, as scripts/site-assets.sh installs them */
+    int page_size;    /* papers per page of the site's index */
+  } site;
   /* Per-model prices (USD per 1M tokens): the `prices` list in the file,
    * or PAPERQ_PRICES="model=in/out,model=in/out". A model not listed is
    * priced at translate.price_*_per_m. The provider's own usage.cost wins
