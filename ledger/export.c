@@ -355,7 +355,7 @@ int ledger_export(const struct pq_config *cfg, const char *dir, int md) {
   struct ledger_db *db = NULL;
   struct export e = {dir, md, {0}, 0, 0, 0, 0};
   char err[1024];
-  int rc = LEDGER_EXIT_RUNTIME;
+  int rc = PQ_EXIT_RUNTIME;
   pq_buf_init(&e.b, MAX_DOC_BYTES);
   if (ledger_db_open(cfg->ledger.db, 0, &db, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "paperq-ledger: %s\n", err);
@@ -377,7 +377,7 @@ int ledger_export(const struct pq_config *cfg, const char *dir, int md) {
     printf("wrote %ld papers to %s (%ld .json)\n", e.json_files, dir, e.json_files);
   if (e.skipped)
     printf("skipped %ld papers whose stored translation is unreadable (see above)\n", e.skipped);
-  rc = e.skipped ? LEDGER_EXIT_RUNTIME : LEDGER_EXIT_OK;
+  rc = e.skipped ? PQ_EXIT_RUNTIME : PQ_EXIT_OK;
 cleanup:
   ledger_db_close(db);
   pq_buf_free(&e.b);

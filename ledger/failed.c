@@ -97,7 +97,7 @@ int ledger_failed(const struct pq_config *cfg, int json) {
   cJSON *out = cJSON_CreateObject();
   cJSON *list = cJSON_AddArrayToObject(out, "papers");
   char err[1024];
-  int rc = LEDGER_EXIT_RUNTIME;
+  int rc = PQ_EXIT_RUNTIME;
   if (!list)
     goto cleanup;
   if (ledger_db_open(cfg->ledger.db, 0, &db, err, sizeof err) != PQ_OK) {
@@ -116,7 +116,7 @@ int ledger_failed(const struct pq_config *cfg, int json) {
   } else {
     print_list(out);
   }
-  rc = fflush(stdout) == 0 ? LEDGER_EXIT_OK : LEDGER_EXIT_RUNTIME;
+  rc = fflush(stdout) == 0 ? PQ_EXIT_OK : PQ_EXIT_RUNTIME;
 cleanup:
   cJSON_Delete(out);
   ledger_db_close(db);

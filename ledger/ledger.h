@@ -4,16 +4,15 @@
 #ifndef PAPERQ_LEDGER_H
 #define PAPERQ_LEDGER_H
 
+#include "paperq/cli.h"
+
 #include <signal.h>
 
 struct pq_config;
 
-/* Exit codes of paperq-ledger (also what every command returns). */
-enum {
-  LEDGER_EXIT_OK = 0,
-  LEDGER_EXIT_RUNTIME = 1, /* broker, database, unknown paper */
-  LEDGER_EXIT_USAGE = 2    /* bad arguments or config; nothing was touched */
-};
+/* Every command returns an exit code of enum pq_exit (paperq/cli.h):
+ * PQ_EXIT_OK, PQ_EXIT_RUNTIME (broker, database, unknown paper) or
+ * PQ_EXIT_USAGE (bad arguments or config; nothing was touched). */
 
 /* Set by SIGTERM/SIGINT: serve commits, acks and returns. */
 extern volatile sig_atomic_t ledger_stop;
@@ -23,6 +22,16 @@ int ledger_serve(const struct pq_config *cfg);
 
 /* Prints the run report (human text, or the JSON object with json=1). */
 int ledger_report_cmd(const struct pq_config *cfg, int json);
+
+/* Redraws the run's progress every interval_s seconds on a terminal, or
+ * prints one summary line per interval when stdout is not a terminal or
+ * plain is set. Reads the database only. Runs until ledger_stop (exit 0) or
+ * until stdout's reader goes away. */
+int ledger_watch(const struct pq_config *cfg, double interval_s, int plain);
+
+/* Writes the run report as one self-contained HTML page with inline SVG
+ * charts to path (report_html.c). */
+int ledger_report_html(const struct pq_config *cfg, const char *path);
 
 /* One paper: state, attempts, errors, cost, checks, translation. */
 int ledger_show(const struct pq_config *cfg, const char *paper_id, int json);

@@ -8,10 +8,11 @@
 #include "paperq/util.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PROGRAM "paperq-ledger"
 
 volatile sig_atomic_t ledger_stop;
 
@@ -27,8 +28,18 @@ static const char usage[] =
     "usage: paperq-ledger [--config FILE] COMMAND [OPTIONS]\n"
     "\n"
     "commands:\n"
-    "  serve                       record outcome events from RabbitMQ (runs until SIGTERM)\n"
+    "  serve                       record outcome events from RabbitMQ (runs until SIGTERM);\n"
+    "                              with ledger.metrics_listen (PAPERQ_LEDGER_METRICS_LISTEN)\n"
+    "                              = host:port it serves the fleet's Prometheus /metrics\n"
     "  report [--json]             progress, rate, ETA, cost, workers, QA, success metrics\n"
+    "  report --html FILE          the same as one self-contained HTML page with charts\n"
+    "                              (progress, throughput, spend, QA, failures, slowest)\n"
+
+    "  watch [--interval S] [--plain]\n"
+    "                              live view, redrawn every S seconds (default 2): progress,\n"
+    "                              rate, ETA, spend, workers, recent completions, failures,\n"
+    "                              QA; one line per interval when piped or with --plain;\n"
+    "                              reads the database only; Ctrl-C or SIGTERM ends it\n"
     "  show PAPER_ID [--json]      one paper: state, attempts and errors, cost, translation\n"
     "  failed [--json]             parked papers with every attempt's error\n"
     "  export --out DIR [--markdown]\n"
@@ -45,16 +56,22 @@ static const char usage[] =
     "  qa --paper ID               ask the judges for a judgement of one succeeded paper\n"
     "\n"
     "options:\n"
-    "  --config FILE               config file (default: $PAPERQ_CONFIG, else\n"
+    "  -c, --config FILE           config file (default: $PAPERQ_CONFIG, else\n"
     "                              config/paperq.conf); PAPERQ_<GROUP>_<KEY> overrides a key\n"
     "  --print-config              print the effective configuration (secrets masked)\n"
-    "  --version                   print the version\n"
-    "  --help                      this text\n"
+    "  -V, --version               print the version\n"
+    "  -h, --help                  this text\n"
     "\n"
     "examples:\n"
     "  paperq-ledger serve\n"
     "  paperq-ledger report\n"
     "  paperq-ledger report --json | jq .papers\n"
+    "  paperq-ledger report --html run.html\n"
+
+    "  paperq-ledger watch\n"
+    "  paperq-ledger watch --interval 10 --plain >> progress.log\n"
+    "  PAPERQ_LEDGER_METRICS_LISTEN=127.0.0.1:9464 paperq-ledger serve\n"
+
     "  paperq-ledger show chinaxiv-201601.00051\n"
     "  paperq-ledger failed\n"
     "  paperq-ledger requeue --parked\n"
@@ -76,6 +93,9 @@ static const char usage[] =
 #define OPT_QA_BELOW 32
 #define OPT_FALLBACK 64
 #define OPT_SITE 128
+#define OPT_HTML 256
+#define OPT_INTERVAL 512
+#define OPT_PLAIN 1024
 
 static const struct command {
   const char *name;
@@ -83,7 +103,8 @@ static const struct command {
   int positional; /* 1: takes PAPER_ID */
 } commands[] = {
     {"serve", 0, 0},
-    {"report", OPT_JSON, 0},
+    {"report", OPT_JSON | OPT_HTML, 0},
+    {"watch", OPT_INTERVAL | OPT_PLAIN, 0},
     {"show", OPT_JSON, 1},
     {"failed", OPT_JSON, 0},
     {"export", OPT_OUT | OPT_MARKDOWN | OPT_SITE, 0},
@@ -92,58 +113,35 @@ static const struct command {
 };
 
 static const char *const option_names[] = {"--json",  "--out",      "--markdown", "--parked",
-                                           "--paper", "--qa-below", "--fallback", "--site"};
+                                           "--paper", "--qa-below", "--fallback", "--site",
+                                           "--html",  "--interval", "--plain"};
+#define NOPTIONS (int)(sizeof option_names / sizeof option_names[0])
 
 struct args {
-  const char *config;
-  int help, version, print_config;
+  struct pq_cli cli; /* --config, --print-config, --help, --version */
   const struct command *cmd;
   const char *positional;
   int given; /* OPT_* seen */
   int json, markdown, fallback;
   const char *out, *site;
+  const char *html;  /* report --html FILE */
+  double interval_s; /* watch --interval */
+  int plain;         /* watch --plain */
   struct ledger_requeue_opts requeue;
 };
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "paperq-ledger: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, " (see paperq-ledger --help)\n");
-  va_end(ap);
-  return LEDGER_EXIT_USAGE;
-}
-
-/* Takes the value of an option given as "--opt VALUE" or "--opt=VALUE". */
-static const char *value_of(int argc, char **argv, int *i, const char *name) {
-  size_t n = strlen(name);
-  if (argv[*i][n] == '=')
-    return argv[*i] + n + 1;
-  if (*i + 1 < argc)
-    return argv[++*i];
-  return NULL;
-}
-
-static int is_opt(const char *arg, const char *name) {
-  size_t n = strlen(name);
-  return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
-}
-
 static int parse(int argc, char **argv, struct args *a) {
+  char err[256];
   memset(a, 0, sizeof *a);
+  a->interval_s = 2;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     const char *v;
-    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-      a->help = 1;
-    } else if (strcmp(arg, "--version") == 0) {
-      a->version = 1;
-    } else if (strcmp(arg, "--print-config") == 0) {
-      a->print_config = 1;
-    } else if (is_opt(arg, "--config")) {
-      if (!(a->config = value_of(argc, argv, &i, "--config")))
-        return usage_error("--config needs a file name");
+    int r, shared = pq_cli_shared(argc, argv, &i, &a->cli, err, sizeof err);
+    if (shared < 0) {
+      return pq_cli_usage_error(PROGRAM, "%s", err);
+    } else if (shared > 0) {
+      continue;
     } else if (strcmp(arg, "--json") == 0) {
       a->given |= OPT_JSON;
       a->json = 1;
@@ -153,63 +151,78 @@ static int parse(int argc, char **argv, struct args *a) {
     } else if (strcmp(arg, "--parked") == 0) {
       a->given |= OPT_PARKED;
       a->requeue.parked = 1;
-    } else if (is_opt(arg, "--out")) {
+    } else if ((r = pq_cli_value(argc, argv, &i, "out", 0, &a->out)) != 0) {
       a->given |= OPT_OUT;
-      if (!(a->out = value_of(argc, argv, &i, "--out")) || !a->out[0])
-        return usage_error("--out needs a directory");
-    } else if (is_opt(arg, "--site")) {
+      if (r < 0 || !a->out[0])
+        return pq_cli_usage_error(PROGRAM, "--out needs a directory");
+    } else if ((r = pq_cli_value(argc, argv, &i, "site", 0, &a->site)) != 0) {
       a->given |= OPT_SITE;
-      if (!(a->site = value_of(argc, argv, &i, "--site")) || !a->site[0])
-        return usage_error("--site needs a directory");
-    } else if (is_opt(arg, "--paper")) {
+      if (r < 0 || !a->site[0])
+        return pq_cli_usage_error(PROGRAM, "--site needs a directory");
+    } else if ((r = pq_cli_value(argc, argv, &i, "paper", 0, &a->requeue.paper_id)) != 0) {
       a->given |= OPT_PAPER;
-      if (!(a->requeue.paper_id = value_of(argc, argv, &i, "--paper")) || !a->requeue.paper_id[0])
-        return usage_error("--paper needs a paper id");
+      if (r < 0 || !a->requeue.paper_id[0])
+        return pq_cli_usage_error(PROGRAM, "--paper needs a paper id");
+    } else if ((r = pq_cli_value(argc, argv, &i, "html", 0, &a->html)) != 0) {
+      a->given |= OPT_HTML;
+      if (r < 0 || !a->html[0])
+        return pq_cli_usage_error(PROGRAM, "--html needs a file name");
+    } else if ((r = pq_cli_value(argc, argv, &i, "interval", 0, &v)) != 0) {
+      a->given |= OPT_INTERVAL;
+      if (r < 0 || pq_parse_double(v, 0.1, 3600, &a->interval_s) != PQ_OK)
+        return pq_cli_usage_error(PROGRAM, "--interval needs seconds from 0.1 to 3600, not \"%s\"",
+                                  r < 0 ? "" : v);
+    } else if (strcmp(arg, "--plain") == 0) {
+      a->given |= OPT_PLAIN;
+      a->plain = 1;
     } else if (strcmp(arg, "--fallback") == 0) {
       a->given |= OPT_FALLBACK;
       a->fallback = 1;
-    } else if (is_opt(arg, "--qa-below")) {
+    } else if ((r = pq_cli_value(argc, argv, &i, "qa-below", 0, &v)) != 0) {
       a->given |= OPT_QA_BELOW;
-      v = value_of(argc, argv, &i, "--qa-below");
-      if (!v || pq_parse_double(v, 0, 10, &a->requeue.qa_below) != PQ_OK)
-        return usage_error("--qa-below needs a score from 0 to 10, not \"%s\"", v ? v : "");
+      if (r < 0 || pq_parse_double(v, 0, 10, &a->requeue.qa_below) != PQ_OK)
+        return pq_cli_usage_error(PROGRAM, "--qa-below needs a score from 0 to 10, not \"%s\"",
+                                  v ? v : "");
       a->requeue.qa_below_set = 1;
     } else if (arg[0] == '-' && arg[1]) {
-      return usage_error("unknown option %s", arg);
+      return pq_cli_usage_error(PROGRAM, "unknown option %s", arg);
     } else if (!a->cmd) {
       for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
         if (strcmp(arg, commands[c].name) == 0)
           a->cmd = &commands[c];
       if (!a->cmd)
-        return usage_error("unknown command \"%s\"", arg);
+        return pq_cli_usage_error(PROGRAM, "unknown command \"%s\"", arg);
     } else if (a->cmd->positional && !a->positional) {
       a->positional = arg;
     } else {
-      return usage_error("unexpected argument \"%s\"", arg);
+      return pq_cli_usage_error(PROGRAM, "unexpected argument \"%s\"", arg);
     }
   }
-  if (a->help || a->version || a->print_config)
-    return LEDGER_EXIT_OK;
+  if (a->cli.help || a->cli.version || a->cli.print_config)
+    return PQ_EXIT_OK;
   if (!a->cmd)
-    return usage_error("a command is needed: serve, report, show, failed, export, requeue or qa");
-  for (int bit = 0; bit < 8; bit++)
+    return pq_cli_usage_error(
+        PROGRAM, "a command is needed: serve, report, watch, show, failed, export, requeue or qa");
+  for (int bit = 0; bit < NOPTIONS; bit++)
     if ((a->given & (1 << bit)) && !(a->cmd->options & (1 << bit))) {
       fprintf(stderr, "paperq-ledger: %s does not apply to %s (see paperq-ledger --help)\n",
               option_names[bit], a->cmd->name);
-      return LEDGER_EXIT_USAGE;
+      return PQ_EXIT_USAGE;
     }
   const char *name = a->cmd->name;
   if (strcmp(name, "show") == 0 && !a->positional)
-    return usage_error("show needs a paper id: paperq-ledger show PAPER_ID");
+    return pq_cli_usage_error(PROGRAM, "show needs a paper id: paperq-ledger show PAPER_ID");
+  if (strcmp(name, "report") == 0 && a->json && a->html)
+    return pq_cli_usage_error(PROGRAM, "report takes --json or --html, not both");
   if (strcmp(name, "export") == 0 && !a->out == !a->site)
-    return usage_error("export needs --out DIR or --site DIR");
+    return pq_cli_usage_error(PROGRAM, "export needs --out DIR or --site DIR");
   if (strcmp(name, "export") == 0 && a->site && a->markdown)
-    return usage_error("--markdown goes with --out, not --site");
+    return pq_cli_usage_error(PROGRAM, "--markdown goes with --out, not --site");
   if (strcmp(name, "requeue") == 0 && a->requeue.parked == a->requeue.qa_below_set)
-    return usage_error("requeue needs exactly one of --parked or --qa-below X");
+    return pq_cli_usage_error(PROGRAM, "requeue needs exactly one of --parked or --qa-below X");
   if (strcmp(name, "qa") == 0 && !a->requeue.paper_id)
-    return usage_error("qa needs --paper ID");
-  return LEDGER_EXIT_OK;
+    return pq_cli_usage_error(PROGRAM, "qa needs --paper ID");
+  return PQ_EXIT_OK;
 }
 
 int main(int argc, char **argv) {
@@ -218,19 +231,13 @@ int main(int argc, char **argv) {
   int rc = parse(argc, argv, &a);
   if (rc)
     return rc;
-  if (a.help) {
-    fputs(usage, stdout);
-    return LEDGER_EXIT_OK;
-  }
-  if (a.version) {
-    printf("paperq-ledger %s\n", PAPERQ_VERSION);
-    return LEDGER_EXIT_OK;
-  }
-  pq_log_init("ledger");
-  /* A config error stops here, before anything is opened or connected. */
-  int early = pq_config_for_main("paperq-ledger", a.config, a.print_config, &cfg);
+  if (!a.cli.help && !a.cli.version)
+    pq_log_init("ledger");
+  /* Help, version and config errors stop here, before anything is opened or
+   * connected. */
+  int early = pq_cli_start(PROGRAM, &a.cli, usage, &cfg);
   if (early >= 0)
-    return early; /* 0 (LEDGER_EXIT_OK) after --print-config, 2 (LEDGER_EXIT_USAGE) */
+    return early;
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -243,8 +250,12 @@ int main(int argc, char **argv) {
   const char *name = a.cmd->name;
   if (strcmp(name, "serve") == 0)
     rc = ledger_serve(&cfg);
+  else if (strcmp(name, "report") == 0 && a.html)
+    rc = ledger_report_html(&cfg, a.html);
   else if (strcmp(name, "report") == 0)
     rc = ledger_report_cmd(&cfg, a.json);
+  else if (strcmp(name, "watch") == 0)
+    rc = ledger_watch(&cfg, a.interval_s, a.plain);
   else if (strcmp(name, "show") == 0)
     rc = ledger_show(&cfg, a.positional, a.json);
   else if (strcmp(name, "failed") == 0)
@@ -256,7 +267,7 @@ int main(int argc, char **argv) {
   else if (strcmp(name, "requeue") == 0 && a.fallback && !cfg.translate.fallback_model[0]) {
     fprintf(stderr, "paperq-ledger: --fallback needs translate.fallback_model "
                     "(PAPERQ_TRANSLATE_FALLBACK_MODEL) to be set\n");
-    rc = LEDGER_EXIT_USAGE;
+    rc = PQ_EXIT_USAGE;
   } else if (strcmp(name, "requeue") == 0) {
     if (a.fallback)
       a.requeue.model = cfg.translate.fallback_model;

@@ -219,4 +219,76 @@ struct ledger_qa_paper_row {
 int ledger_query_lowest_qa(struct ledger_db *db, int limit,
                            int (*fn)(void *ctx, const struct ledger_qa_paper_row *r), void *ctx);
 
+/* ---- watch, metrics and the HTML report (issue 14) ---- */
+
+/* A succeeded paper's newest translation, newest first. */
+struct ledger_recent_row {
+  const char *paper_id;
+  const char *title; /* NULL if unknown */
+  const char *model, *worker;
+  struct ledger_int created_ms, llm_ms;
+  double cost_usd;
+};
+
+/* The `limit` translations recorded last (by insertion), newest first. */
+int ledger_query_recent_translations(struct ledger_db *db, int limit,
+                                     int (*fn)(void *ctx, const struct ledger_recent_row *r),
+                                     void *ctx);
+
+/* Failures by reason class: failed attempts by error_class ("unknown" when
+ * none was given), most frequent first. A scan of attempts: cheap next to a
+ * watch interval on a million papers (docs/operations.md has the figure). */
+struct ledger_failure_row {
+  const char *error_class;
+  long long attempts; /* failed attempts with this class */
+  long long papers;   /* distinct papers among them */
+};
+int ledger_query_failure_classes(struct ledger_db *db,
+                                 int (*fn)(void *ctx, const struct ledger_failure_row *r),
+                                 void *ctx);
+
+/* Parked papers by park reason, most frequent first. */
+struct ledger_parked_reason_row {
+  const char *reason; /* "unknown" when none was recorded */
+  long long papers;
+};
+int ledger_query_parked_reasons(struct ledger_db *db,
+                                int (*fn)(void *ctx, const struct ledger_parked_reason_row *r),
+                                void *ctx);
+
+/* Papers finished per minute of event time (the throughput table), oldest
+ * first. minute: minutes since the epoch. */
+struct ledger_minute_row {
+  int64_t minute;
+  long long succeeded, parked;
+};
+int ledger_query_throughput(struct ledger_db *db,
+                            int (*fn)(void *ctx, const struct ledger_minute_row *r), void *ctx);
+
+/* Spend per minute of the attempt's (or judgement's) finish time, oldest
+ * first: translation attempts whatever their outcome, and QA judgements. */
+struct ledger_spend_row {
+  int64_t minute;
+  double translate_usd, qa_usd;
+};
+int ledger_query_spend_by_minute(struct ledger_db *db,
+                                 int (*fn)(void *ctx, const struct ledger_spend_row *r), void *ctx);
+
+/* Translation spend by what became of it: attempts that produced the
+ * paper's success ("used") and the rest (failed, duplicate, or still
+ * running): thrown away. USD. */
+int ledger_query_spend_split(struct ledger_db *db, double *used_usd, double *thrown_usd);
+
+/* The `limit` succeeded papers whose successful attempt took longest
+ * (finished_ms - started_ms of the paper's current state), slowest first. */
+struct ledger_slow_row {
+  const char *paper_id;
+  const char *title; /* NULL if unknown */
+  int64_t duration_ms;
+  long attempts;
+  struct ledger_int llm_ms; /* summed LLM request time of the translation */
+};
+int ledger_query_slowest(struct ledger_db *db, int limit,
+                         int (*fn)(void *ctx, const struct ledger_slow_row *r), void *ctx);
+
 #endif

@@ -403,13 +403,17 @@ static void print_qa(const cJSON *qa, FILE *f) {
   }
   fprintf(f, "\nQA: %s papers judged, %s judgements\n", group((long long)judged, a, sizeof a),
           group((long long)num(qa, "judgements"), b, sizeof b));
-  fprintf(f, "  %-28s %6s %9s %8s %12s %13s %8s\n", "judge", "n", "accuracy", "fluency",
-          "terminology", "completeness", "overall");
+  /* One column per score, each as wide as its name plus a space. */
+  fprintf(f, "  %-28s %6s", "judge", "n");
+  for (int i = 0; i < PQ_QA_NSCORES; i++)
+    fprintf(f, " %*s", (int)strlen(pq_qa_score_names[i]) + 1, pq_qa_score_names[i]);
+  fprintf(f, "\n");
   const cJSON *j;
   cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(qa, "by_judge")) {
-    fprintf(f, "  %-28s %6.0f %9.2f %8.2f %12.2f %13.2f %8.2f\n", j->string, num(j, "count"),
-            num(j, "accuracy"), num(j, "fluency"), num(j, "terminology"), num(j, "completeness"),
-            num(j, "overall"));
+    fprintf(f, "  %-28s %6.0f", j->string, num(j, "count"));
+    for (int i = 0; i < PQ_QA_NSCORES; i++)
+      fprintf(f, " %*.2f", (int)strlen(pq_qa_score_names[i]) + 1, num(j, pq_qa_score_names[i]));
+    fprintf(f, "\n");
   }
   if (num(qa, "jobs_parked") > 0)
     fprintf(f, "  %.0f QA jobs parked (judges failed; the translations stand; table qa_parked)\n",
@@ -584,7 +588,7 @@ int ledger_report_cmd(const struct pq_config *cfg, int json) {
   struct ledger_db *db = NULL;
   cJSON *r = NULL;
   char err[1024];
-  int rc = LEDGER_EXIT_RUNTIME;
+  int rc = PQ_EXIT_RUNTIME;
   if (ledger_db_open(cfg->ledger.db, 0, &db, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "paperq-ledger: %s\n", err);
     goto cleanup;
@@ -605,7 +609,7 @@ int ledger_report_cmd(const struct pq_config *cfg, int json) {
   } else {
     ledger_report_print(r, stdout);
   }
-  rc = fflush(stdout) == 0 ? LEDGER_EXIT_OK : LEDGER_EXIT_RUNTIME;
+  rc = fflush(stdout) == 0 ? PQ_EXIT_OK : PQ_EXIT_RUNTIME;
 cleanup:
   cJSON_Delete(r);
   ledger_db_close(db);

@@ -114,7 +114,7 @@ static int add_target(void *ctx, const struct ledger_source_row *row) {
 }
 
 /* Loads the papers to requeue, sorted by id. Explains on stderr and returns
- * LEDGER_EXIT_RUNTIME when --paper names a paper that does not qualify. */
+ * PQ_EXIT_RUNTIME when --paper names a paper that does not qualify. */
 static int select_targets(struct ledger_db *db, const struct ledger_requeue_opts *o,
                           struct requeue *r, long *no_source) {
   struct select sel = {r, 0};
@@ -122,12 +122,12 @@ static int select_targets(struct ledger_db *db, const struct ledger_requeue_opts
                      : ledger_query_low_qa_sources(db, o->qa_below, o->paper_id, add_target, &sel);
   *no_source = sel.no_source;
   if (rc != PQ_OK)
-    return LEDGER_EXIT_RUNTIME;
+    return PQ_EXIT_RUNTIME;
   if (o->paper_id && r->n == 0 && *no_source == 0) {
     /* Say why the paper named does not qualify. */
     int found, state;
     if (ledger_query_state(db, o->paper_id, &found, &state) != PQ_OK)
-      return LEDGER_EXIT_RUNTIME;
+      return PQ_EXIT_RUNTIME;
     if (!found)
       fprintf(stderr, "paperq-ledger: no paper %s in %s\n", o->paper_id, ledger_db_path(db));
     else if (o->parked)
@@ -137,9 +137,9 @@ static int select_targets(struct ledger_db *db, const struct ledger_requeue_opts
       fprintf(stderr,
               "paperq-ledger: paper %s (%s) has no current QA mean below %g; nothing requeued\n",
               o->paper_id, ledger_state_name(state), o->qa_below);
-    return LEDGER_EXIT_RUNTIME;
+    return PQ_EXIT_RUNTIME;
   }
-  return LEDGER_EXIT_OK;
+  return PQ_EXIT_OK;
 }
 
 /* Publishes targets [first, end) and waits for their confirms. */
@@ -177,23 +177,23 @@ int ledger_requeue(const struct pq_config *cfg, const struct ledger_requeue_opts
   struct requeue r;
   char err[1024], q[256];
   long no_source = 0, marked = 0, failed = 0;
-  int rc = LEDGER_EXIT_RUNTIME;
+  int rc = PQ_EXIT_RUNTIME;
   memset(&r, 0, sizeof r);
   r.model = o->model;
   if (ledger_db_open(cfg->ledger.db, 0, &db, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "paperq-ledger: %s\n", err);
     goto cleanup;
   }
-  if ((rc = select_targets(db, o, &r, &no_source)) != LEDGER_EXIT_OK)
+  if ((rc = select_targets(db, o, &r, &no_source)) != PQ_EXIT_OK)
     goto cleanup;
-  rc = LEDGER_EXIT_RUNTIME;
+  rc = PQ_EXIT_RUNTIME;
   if (r.n == 0) {
     if (o->parked)
       printf("nothing to requeue: no parked papers%s\n", no_source ? " with a stored record" : "");
     else
       printf("nothing to requeue: no succeeded paper has a mean QA overall below %g\n",
              o->qa_below);
-    rc = no_source ? LEDGER_EXIT_RUNTIME : LEDGER_EXIT_OK;
+    rc = no_source ? PQ_EXIT_RUNTIME : PQ_EXIT_OK;
     goto cleanup;
   }
   qsort(r.t, r.n, sizeof *r.t, cmp_target); /* for bsearch while draining */
@@ -269,7 +269,7 @@ int ledger_requeue(const struct pq_config *cfg, const struct ledger_requeue_opts
   if (o->qa_below_set && marked > 0)
     printf("their judgements stay in the ledger as history; the new translations are judged "
            "if sampled (qa.sample_rate) or with paperq-ledger qa --paper ID\n");
-  rc = failed || no_source ? LEDGER_EXIT_RUNTIME : LEDGER_EXIT_OK;
+  rc = failed || no_source ? PQ_EXIT_RUNTIME : PQ_EXIT_OK;
 cleanup:
   pq_mq_close(mq); /* held P.parked messages return to the queue */
   ledger_db_close(db);
@@ -302,7 +302,7 @@ int ledger_qa_request(const struct pq_config *cfg, const char *paper_id) {
   struct pq_mq *mq = NULL;
   struct qa_source q = {paper_id, 0, NULL, NULL};
   char *body = NULL, err[1024], qname[256];
-  int found = 0, rc = LEDGER_EXIT_RUNTIME;
+  int found = 0, rc = PQ_EXIT_RUNTIME;
   if (ledger_db_open(cfg->ledger.db, 0, &db, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "paperq-ledger: %s\n", err);
     goto cleanup;
@@ -342,7 +342,7 @@ int ledger_qa_request(const struct pq_config *cfg, const char *paper_id) {
   printf("queued a QA job for %s on %s; `paperq-ledger show %s` lists the judgements as they "
          "arrive\n",
          paper_id, pq_mq_name(mq, "qa", qname, sizeof qname), paper_id);
-  rc = LEDGER_EXIT_OK;
+  rc = PQ_EXIT_OK;
 cleanup:
   cJSON_Delete(q.record);
   cJSON_Delete(q.doc);

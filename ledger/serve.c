@@ -7,6 +7,7 @@
 #include "budget.h"
 #include "db.h"
 #include "ledger.h"
+#include "metrics.h"
 
 #include "paperq/config.h"
 #include "paperq/log.h"
@@ -171,8 +172,9 @@ static int session(struct serve *s, const struct pq_mq_handler *h) {
 
 int ledger_serve(const struct pq_config *cfg) {
   struct serve s;
+  struct ledger_metrics *metrics = NULL;
   char err[1024];
-  int rc = LEDGER_EXIT_RUNTIME;
+  int rc = PQ_EXIT_RUNTIME;
   memset(&s, 0, sizeof s);
   s.cfg = cfg;
   s.batch = cfg->ledger.batch;
@@ -181,6 +183,10 @@ int ledger_serve(const struct pq_config *cfg) {
     pq_error("%s", err);
     goto cleanup;
   }
+  /* After the open: the file and its schema exist for the metrics' own
+   * read-only connection. */
+  if (ledger_metrics_start(cfg, &metrics) != PQ_OK)
+    goto cleanup;
   struct pq_mq_handler h = {&s, on_delivery, NULL};
   int64_t backoff_ms = 1000;
   int64_t max_ms = (int64_t)cfg->broker.reconnect_max_s * 1000;
@@ -219,8 +225,9 @@ int ledger_serve(const struct pq_config *cfg) {
     }
   }
   pq_info("stopping on signal: %lld messages applied since start, all committed", s.applied);
-  rc = LEDGER_EXIT_OK;
+  rc = PQ_EXIT_OK;
 cleanup:
+  ledger_metrics_stop(metrics);
   pq_mq_close(s.mq);
   ledger_db_close(s.db);
   return rc;

@@ -262,10 +262,13 @@ static void print_paper(const cJSON *p) {
     printf("QA judgements:\n");
     cJSON_ArrayForEach(e, js) {
       const cJSON *sc = cJSON_GetObjectItemCaseSensitive(e, "scores");
-      printf("  %-24s overall %.1f (accuracy %.1f, fluency %.1f, terminology %.1f, "
-             "completeness %.1f)%s\n",
-             str(e, "judge"), num(sc, "overall"), num(sc, "accuracy"), num(sc, "fluency"),
-             num(sc, "terminology"), num(sc, "completeness"),
+      /* overall first, then the others in their order */
+      printf("  %-24s %s %.1f (", str(e, "judge"), pq_qa_score_names[PQ_QA_OVERALL],
+             num(sc, pq_qa_score_names[PQ_QA_OVERALL]));
+      for (int i = 0, n = 0; i < PQ_QA_NSCORES; i++)
+        if (i != PQ_QA_OVERALL)
+          printf("%s%s %.1f", n++ ? ", " : "", pq_qa_score_names[i], num(sc, pq_qa_score_names[i]));
+      printf(")%s\n",
              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "current")) ? "" : " [history]");
       if (str(e, "comments") && str(e, "comments")[0])
         printf("    %s\n", str(e, "comments"));
@@ -281,7 +284,7 @@ int ledger_show(const struct pq_config *cfg, const char *paper_id, int json) {
   struct ledger_db *db = NULL;
   cJSON *p = NULL;
   char err[1024];
-  int found, rc = LEDGER_EXIT_RUNTIME;
+  int found, rc = PQ_EXIT_RUNTIME;
   if (ledger_db_open(cfg->ledger.db, 0, &db, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "paperq-ledger: %s\n", err);
     goto cleanup;
@@ -303,7 +306,7 @@ int ledger_show(const struct pq_config *cfg, const char *paper_id, int json) {
   } else {
     print_paper(p);
   }
-  rc = fflush(stdout) == 0 ? LEDGER_EXIT_OK : LEDGER_EXIT_RUNTIME;
+  rc = fflush(stdout) == 0 ? PQ_EXIT_OK : PQ_EXIT_RUNTIME;
 cleanup:
   cJSON_Delete(p);
   ledger_db_close(db);

@@ -612,7 +612,7 @@ int ledger_site(const struct pq_config *cfg, const char *dir) {
   struct site s = {.cfg = cfg, .dir = dir};
   struct ledger_db *db = NULL;
   char path[4400], data[4096], err[1024];
-  int rc = LEDGER_EXIT_RUNTIME, n = 0;
+  int rc = PQ_EXIT_RUNTIME, n = 0;
   pq_buf_init(&s.page, MAX_PAGE_BYTES);
   s.index = cJSON_CreateArray();
   snprintf(data, sizeof data, "%s/data", dir);
@@ -624,7 +624,7 @@ int ledger_site(const struct pq_config *cfg, const char *dir) {
   remove_old(data, ".json");
   remove_old(path, ".html");
   /* The papers: exactly what `export --out` writes. */
-  if (ledger_export(cfg, data, 0) != LEDGER_EXIT_OK)
+  if (ledger_export(cfg, data, 0) != PQ_EXIT_OK)
     goto cleanup;
   if (ledger_db_open(cfg->ledger.db, 0, &db, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "paperq-ledger: %s\n", err);
@@ -698,7 +698,7 @@ int ledger_site(const struct pq_config *cfg, const char *dir) {
   if (!s.katex || !s.minisearch)
     printf("run scripts/site-assets.sh %s to install KaTeX and MiniSearch (site.assets_dir)\n",
            assets);
-  rc = LEDGER_EXIT_OK;
+  rc = PQ_EXIT_OK;
   goto cleanup;
 write_failed:
   fprintf(stderr, "paperq-ledger: cannot write %s: %s\n", path, strerror(errno));

@@ -7,6 +7,7 @@
 #include "idset.h"
 
 #include "paperq/buf.h"
+#include "paperq/cli.h"
 #include "paperq/config.h"
 #include "paperq/httpget.h"
 #include "paperq/log.h"
@@ -15,7 +16,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PROGRAM "paperq-producer harvest"
 #define FIELDS "identifier,title,creator,subject,date,description,licenseurl"
 #define MAX_YEARS 64
 #define MAX_STATE_BYTES (1 << 20)
@@ -35,29 +36,28 @@ static void on_signal(int sig) {
   stop = 1;
 }
 
-static void usage(FILE *f) {
-  fprintf(f, "usage: paperq-producer harvest --out FILE [--years Y,Y] [--from DATE] [--limit N]\n"
-             "\n"
-             "Reads the ChinaXiv mirror's records from the Internet Archive's scrape API\n"
-             "(harvest.base_url, harvest.collection) and writes them to FILE in the Internet\n"
-             "Archive harvest format: paperq-producer --input FILE queues them.\n"
-             "\n"
-             "  -o, --out FILE       the harvest (a JSON array); FILE.cursor beside it holds\n"
-             "                       the position, so running the same command again continues\n"
-             "  -y, --years LIST     only papers dated in these years, e.g. 2024,2025\n"
-             "  -f, --from DATE      only papers dated DATE (YYYY-MM-DD) or later\n"
-             "  -n, --limit N        write at most N records in this run\n"
-             "  -c, --config FILE    configuration (default $PAPERQ_CONFIG or config/paperq.conf)\n"
-             "      --print-config   print the effective configuration and exit\n"
-             "  -h, --help           this help\n"
-             "\n"
-             "Politeness: at most harvest.requests_per_minute requests; 429 and 5xx answers,\n"
-             "network errors and malformed pages are retried with a doubling backoff that\n"
-             "honours Retry-After, up to harvest.max_retries times. Progress goes to stderr.\n"
-             "Exit codes: 0 complete (or stopped at --limit), 1 the service or the disk\n"
-             "failed (run again to continue), 2 usage or configuration error.\n"
-             "Example: paperq-producer harvest --out ia.json --years 2024,2025\n");
-}
+static const char usage[] =
+    "usage: paperq-producer harvest --out FILE [--years Y,Y] [--from DATE] [--limit N]\n"
+    "\n"
+    "Reads the ChinaXiv mirror's records from the Internet Archive's scrape API\n"
+    "(harvest.base_url, harvest.collection) and writes them to FILE in the Internet\n"
+    "Archive harvest format: paperq-producer --input FILE queues them.\n"
+    "\n"
+    "  -o, --out FILE       the harvest (a JSON array); FILE.cursor beside it holds\n"
+    "                       the position, so running the same command again continues\n"
+    "  -y, --years LIST     only papers dated in these years, e.g. 2024,2025\n"
+    "  -f, --from DATE      only papers dated DATE (YYYY-MM-DD) or later\n"
+    "  -n, --limit N        write at most N records in this run\n"
+    "  -c, --config FILE    configuration (default $PAPERQ_CONFIG or config/paperq.conf)\n"
+    "      --print-config   print the effective configuration and exit\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Politeness: at most harvest.requests_per_minute requests; 429 and 5xx answers,\n"
+    "network errors and malformed pages are retried with a doubling backoff that\n"
+    "honours Retry-After, up to harvest.max_retries times. Progress goes to stderr.\n"
+    "Exit codes: 0 complete (or stopped at --limit), 1 the service or the disk\n"
+    "failed (run again to continue), 2 usage or configuration error.\n"
+    "Example: paperq-producer harvest --out ia.json --years 2024,2025\n";
 
 /* Where the harvest stands, saved in FILE.cursor after every page. */
 struct state {
@@ -208,11 +208,11 @@ static int load_ids(const char *path, struct idset *ids, char *err, size_t errle
 /* ---- the query --------------------------------------------------------- */
 
 struct args {
-  const char *out, *from, *config;
+  struct pq_cli cli; /* --config, --print-config, --help, --version */
+  const char *out, *from;
   long years[MAX_YEARS];
   int nyears;
   long limit; /* -1 = none */
-  int print_config;
 };
 
 /* The Lucene-style query of the advanced search language: the collection,
@@ -498,98 +498,77 @@ static int scrape_url(const struct pq_config *cfg, const char *query, const char
 
 /* ---- the command ------------------------------------------------------- */
 
+/* --years LIST into a->years. */
+static int parse_years(const char *list, struct args *a) {
+  const char *p = list;
+  while (*p) {
+    char tok[16];
+    size_t n = strcspn(p, ",");
+    if (n == 0 || n >= sizeof tok || a->nyears == MAX_YEARS)
+      return PQ_ERR_PARSE;
+    memcpy(tok, p, n);
+    tok[n] = '\0';
+    if (pq_parse_long(tok, 1000, 9999, &a->years[a->nyears]) != PQ_OK)
+      return PQ_ERR_PARSE;
+    a->nyears++;
+    p += n;
+    if (*p == ',')
+      p++;
+  }
+  return a->nyears ? PQ_OK : PQ_ERR_PARSE;
+}
+
+/* Returns PQ_EXIT_OK to go on, or the exit code of a usage error (explained). */
 static int parse_args(int argc, char **argv, struct args *a) {
-  static const struct option opts[] = {
-      {"out", required_argument, NULL, 'o'},    {"years", required_argument, NULL, 'y'},
-      {"from", required_argument, NULL, 'f'},   {"limit", required_argument, NULL, 'n'},
-      {"config", required_argument, NULL, 'c'}, {"print-config", no_argument, NULL, 'P'},
-      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-  int c;
+  char err[256];
   memset(a, 0, sizeof *a);
   a->limit = -1;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "o:y:f:n:c:h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'o':
-      a->out = optarg;
-      break;
-    case 'y': {
-      const char *p = optarg;
-      while (*p) {
-        char tok[16];
-        size_t n = strcspn(p, ",");
-        if (n == 0 || n >= sizeof tok || a->nyears == MAX_YEARS)
-          goto bad_years;
-        memcpy(tok, p, n);
-        tok[n] = '\0';
-        if (pq_parse_long(tok, 1000, 9999, &a->years[a->nyears]) != PQ_OK)
-          goto bad_years;
-        a->nyears++;
-        p += n;
-        if (*p == ',')
-          p++;
-      }
-      if (a->nyears == 0)
-        goto bad_years;
-      break;
-    bad_years:
-      fprintf(stderr, "paperq-producer harvest: --years \"%s\": expected years like 2024,2025\n",
-              optarg);
-      return 2;
-    }
-    case 'f': {
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i], *v;
+    int r;
+    if ((r = pq_cli_shared(argc, argv, &i, &a->cli, err, sizeof err)) != 0) {
+      if (r < 0)
+        return pq_cli_usage_error(PROGRAM, "%s", err);
+    } else if ((r = pq_cli_value(argc, argv, &i, "out", 'o', &v)) != 0) {
+      if (r < 0)
+        return pq_cli_usage_error(PROGRAM, "--out needs a file name");
+      a->out = v;
+    } else if ((r = pq_cli_value(argc, argv, &i, "years", 'y', &v)) != 0) {
+      if (r < 0 || parse_years(v, a) != PQ_OK)
+        return pq_cli_usage_error(PROGRAM, "--years \"%s\": expected years like 2024,2025",
+                                  v ? v : "");
+    } else if ((r = pq_cli_value(argc, argv, &i, "from", 'f', &v)) != 0) {
       struct tm tm;
       memset(&tm, 0, sizeof tm);
-      const char *end = strptime(optarg, "%Y-%m-%d", &tm);
-      if (!end || *end || strlen(optarg) != 10) {
-        fprintf(stderr, "paperq-producer harvest: --from \"%s\": expected a date YYYY-MM-DD\n",
-                optarg);
-        return 2;
-      }
-      a->from = optarg;
-      break;
-    }
-    case 'n':
-      if (pq_parse_long(optarg, 1, 1000000000L, &a->limit) != PQ_OK) {
-        fprintf(stderr, "paperq-producer harvest: --limit \"%s\": expected a number >= 1\n",
-                optarg);
-        return 2;
-      }
-      break;
-    case 'c':
-      a->config = optarg;
-      break;
-    case 'P':
-      a->print_config = 1;
-      break;
-    case 'h':
-      usage(stdout);
-      return 0;
-    default:
-      usage(stderr);
-      return 2;
+      const char *end = r > 0 ? strptime(v, "%Y-%m-%d", &tm) : NULL;
+      if (!end || *end || strlen(v) != 10)
+        return pq_cli_usage_error(PROGRAM, "--from \"%s\": expected a date YYYY-MM-DD", v ? v : "");
+      a->from = v;
+    } else if ((r = pq_cli_value(argc, argv, &i, "limit", 'n', &v)) != 0) {
+      if (r < 0 || pq_parse_long(v, 1, 1000000000L, &a->limit) != PQ_OK)
+        return pq_cli_usage_error(PROGRAM, "--limit \"%s\": expected a number >= 1", v ? v : "");
+    } else if (arg[0] == '-' && arg[1]) {
+      return pq_cli_usage_error(PROGRAM, "unknown option %s", arg);
+    } else {
+      return pq_cli_usage_error(PROGRAM, "unexpected argument \"%s\"", arg);
     }
   }
-  if (optind < argc) {
-    fprintf(stderr, "paperq-producer harvest: unexpected argument \"%s\"\n", argv[optind]);
-    return 2;
-  }
-  return -1;
+  return PQ_EXIT_OK;
 }
 
 int producer_harvest(int argc, char **argv) {
   struct args a;
   int rc = parse_args(argc, argv, &a);
-  if (rc >= 0)
+  if (rc != PQ_EXIT_OK)
     return rc;
   struct pq_config cfg;
-  int early = pq_config_for_main("paperq-producer", a.config, a.print_config, &cfg);
+  int early = pq_cli_start("paperq-producer", &a.cli, usage, &cfg);
   if (early >= 0)
     return early;
   if (!a.out || !a.out[0]) {
     fprintf(stderr, "paperq-producer harvest: give --out FILE (see --help)\n");
     pq_config_free(&cfg);
-    return 2;
+    return PQ_EXIT_USAGE;
   }
 
   struct pq_record_limits lim = {(size_t)cfg.limits.max_record_bytes,
@@ -610,7 +589,7 @@ int producer_harvest(int argc, char **argv) {
            "paperq/%s (paperq-producer harvest; translation of ChinaXiv preprints)",
            PAPERQ_VERSION);
   snprintf(state_path, sizeof state_path, "%s.cursor", a.out);
-  rc = 2;
+  rc = PQ_EXIT_USAGE;
   if (build_query(&cfg, &a, &query) != PQ_OK) {
     fprintf(stderr, "paperq-producer harvest: the query is too long\n");
     goto cleanup;
@@ -630,7 +609,7 @@ int producer_harvest(int argc, char **argv) {
     if (st.done) {
       printf("%s is complete: %ld records (remove it and %s to harvest again)\n", a.out, st.records,
              state_path);
-      rc = 0;
+      rc = PQ_EXIT_OK;
       goto cleanup;
     }
     out = fopen(a.out, "r+b");
@@ -641,7 +620,7 @@ int producer_harvest(int argc, char **argv) {
     }
     /* Whatever was written after the last saved page is cut off: that page
      * is fetched again from the saved cursor. */
-    rc = 1;
+    rc = PQ_EXIT_RUNTIME;
     if (output_close_array(out, st.bytes) != PQ_OK ||
         load_ids(a.out, &ids, err, sizeof err) != PQ_OK) {
       fprintf(stderr, "paperq-producer harvest: %s: %s\n", a.out, err[0] ? err : strerror(errno));
@@ -656,7 +635,7 @@ int producer_harvest(int argc, char **argv) {
               a.out, state_path);
       goto cleanup;
     }
-    rc = 1;
+    rc = PQ_EXIT_RUNTIME;
     st.query = strdup(query.data);
     st.bytes = 1; /* just after "[" */
     out = fopen(a.out, "w+b");
@@ -669,7 +648,7 @@ int producer_harvest(int argc, char **argv) {
 
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
-  rc = 1;
+  rc = PQ_EXIT_RUNTIME;
   while (!stop) {
     long status;
     if (scrape_url(&cfg, st.query, st.cursor, &url) != PQ_OK) {
@@ -792,7 +771,7 @@ int producer_harvest(int argc, char **argv) {
          st.done ? "complete"
          : stop  ? "interrupted: run the same command again to continue"
                  : "more to come: run the same command again to continue");
-  rc = stop ? 1 : 0;
+  rc = stop ? PQ_EXIT_RUNTIME : PQ_EXIT_OK;
 cleanup:
   cJSON_Delete(page);
   if (out)

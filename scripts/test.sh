@@ -20,7 +20,7 @@ ROOT=$(pwd)
 
 PACKAGES=(build-essential cmake pkg-config librabbitmq-dev libcjson-dev libconfig-dev
   libcurl4-openssl-dev libsqlite3-dev sqlite3 rabbitmq-server python3 unicode-data bzip2
-  clang-format chromium)
+  clang-format chromium libmicrohttpd-dev)
 # chromium: tests/integration/test_site.py opens the static site in Debian's
 # headless browser (node/npm, already on the machine, bring KaTeX, MiniSearch
 # and playwright-core from the npm registry: scripts/site-assets.sh,

@@ -116,10 +116,14 @@ static uint64_t publish_event(struct worker *w, cJSON *ev) {
 }
 
 /* Publishes the events p's attempt made along the way (a judge's verdict);
- * the paper's ack waits for the last of them. */
-static void publish_work_events(struct worker *w, struct paper *p) {
+ * the paper's ack waits for the last of them. Returns PQ_OK, or PQ_ERR_BROKER
+ * when one could not be published: then the attempt cannot go on safely (it
+ * counts that verdict as given), so its requests are cancelled and the job
+ * goes back to the queue unchanged, as after a lost connection. */
+static int publish_work_events(struct worker *w, struct paper *p) {
   cJSON *events = p->work ? work_take_events(p->work) : NULL;
   cJSON *fields;
+  int rc = PQ_OK;
   cJSON_ArrayForEach(fields, events) {
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(fields, "kind");
     cJSON *ev = pq_event_new(kind->valuestring, p->job.paper_id, p->job.gen, p->attempt, w->id);
@@ -127,12 +131,20 @@ static void publish_work_events(struct worker *w, struct paper *p) {
       if (strcmp(f->string, "kind") != 0)
         cJSON_AddItemToObject(ev, f->string, cJSON_Duplicate(f, 1));
     uint64_t seq = publish_event(w, ev);
-    if (seq)
-      p->wait_seq = seq;
-    else
-      p->publish_failed = 1;
+    if (!seq) {
+      rc = PQ_ERR_BROKER;
+      break;
+    }
+    p->wait_seq = seq;
   }
   cJSON_Delete(events);
+  if (rc != PQ_OK) {
+    pq_warn("paper %s: cannot publish its %s event; the job goes back to the queue",
+            p->job.paper_id, p->kind->name);
+    pq_mq_nack(w->mq, p->tag, 1);
+    paper_free(w, p);
+  }
+  return rc;
 }
 
 /* The job body for a retry, a park or a hand-back: what is done so far
@@ -301,7 +313,8 @@ static void paper_finish(struct worker *w, struct paper *p, enum pq_err_class cl
 
 /* What the lifecycle does with where an attempt stands. */
 static void paper_progress(struct worker *w, struct paper *p, enum work_status st) {
-  publish_work_events(w, p);
+  if (publish_work_events(w, p) != PQ_OK)
+    return; /* p is gone */
   switch (st) {
   case WORK_PENDING:
     break;

@@ -29,7 +29,7 @@ struct paper {
   int job_ok; /* job decoded */
   enum paper_state state;
   uint64_t wait_seq;  /* last publish that must be confirmed before the ack */
-  int publish_failed; /* a publish of ours failed or was nacked */
+  int publish_failed; /* the broker nacked the outcome publish */
   int64_t started_ms;
   struct work *work;                 /* the attempt, while PAPER_TRANSLATING */
   int started_sent;                  /* job.started published */

@@ -47,6 +47,26 @@ void worker_env_init(struct worker *w) {
       pq_config_secret(cfg->qa.api_key_env[0] ? cfg->qa.api_key_env : cfg->translate.api_key_env));
 }
 
+/* Counts the answer for /metrics, then lets the lifecycle handle it. */
+static void answered(void *ctx, struct http_req *req) {
+  struct worker *w = ctx;
+  worker_metrics_request(&w->metrics, req->status, req->finished_ms - req->started_ms);
+  paper_answered(ctx, req);
+}
+
+/* Copies what the loop knows into the atomics /metrics reads. */
+static void publish_metrics(struct worker *w) {
+  struct worker_metrics *m = &w->metrics;
+  worker_metrics_set(&m->in_flight, w->in_flight);
+  worker_metrics_set(&m->succeeded, w->done);
+  worker_metrics_set(&m->failed, w->failed);
+  worker_metrics_set(&m->parked, w->parked);
+  worker_metrics_set(&m->handed_back, w->handed_back);
+  worker_metrics_set(&m->http_running, http_running(w->http));
+  worker_metrics_set(&m->http_waiting, http_waiting(w->http));
+  worker_metrics_set(&m->http_limit, http_limit(w->http));
+}
+
 static int start_consuming(struct worker *w) {
   int prefetch = w->cfg->worker.concurrency > 65535 ? 65535 : w->cfg->worker.concurrency;
   if (pq_mq_consume(w->mq, "jobs", (uint16_t)prefetch) != PQ_OK)
@@ -188,7 +208,7 @@ int worker_run(struct worker *w) {
       papers_hand_back_all(w);
     int brc = pq_mq_pump(w->mq, 0, &h);
     if (brc == PQ_OK) {
-      http_perform(w->http, paper_answered, w);
+      http_perform(w->http, answered, w);
       papers_settle(w);
       papers_announce_started(w);
       if (pq_mono_ms() - w->last_heartbeat_ms >= w->cfg->worker.heartbeat_s * 1000L)
@@ -202,12 +222,15 @@ int worker_run(struct worker *w) {
       pq_mq_close(w->mq);
       w->mq = NULL;
       w->consuming = 0;
+      publish_metrics(w);
       if (w->fatal || w->draining)
         break; /* jobs return to the queue by themselves */
       if (connect_and_consume(w) != PQ_OK)
         break;
+      atomic_fetch_add_explicit(&w->metrics.reconnects, 1, memory_order_relaxed);
       continue;
     }
+    publish_metrics(w);
     if ((w->draining || w->fatal) && w->in_flight == 0)
       break;
     int timeout = pq_mq_has_buffered(w->mq) ? 0 : pq_mq_next_timeout_ms(w->mq);

@@ -1,14 +1,14 @@
 /* paperq-worker: consumes translation jobs and translates them through an
- * OpenAI-compatible chat-completions API. Exit codes: 0 stopped by SIGTERM
+ * OpenAI-compatible chat-completions API. Exit codes (enum pq_exit): 0 stopped by SIGTERM
  * or idle timeout, 1 broker unreachable, 2 usage or configuration error,
  * 3 fatal provider error (bad key, no credit, unknown model). */
+#include "paperq/cli.h"
 #include "paperq/config.h"
 #include "paperq/glossary.h"
 #include "paperq/log.h"
 #include "paperq/util.h"
 #include "worker.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PROGRAM "paperq-worker"
+
 volatile sig_atomic_t worker_stop_requested;
 
 static void on_signal(int sig) {
@@ -24,68 +26,51 @@ static void on_signal(int sig) {
   worker_stop_requested = 1;
 }
 
-static void usage(FILE *out) {
-  fprintf(out,
-          "usage: paperq-worker [options]\n"
-          "\n"
-          "Consumes translation jobs from RabbitMQ and translates each paper through an\n"
-          "OpenAI-compatible chat-completions API, checking every output; outcomes go to\n"
-          "the ledger. Run as many as you like; each keeps worker.concurrency papers in\n"
-          "flight.\n"
-          "\n"
-          "  -c, --config FILE    configuration (default $PAPERQ_CONFIG or config/paperq.conf)\n"
-          "      --print-config   print the effective configuration (secrets masked) and exit\n"
-          "  -h, --help           this help\n"
-          "  -V, --version        print the version\n"
-          "\n"
-          "The API key is read from the variable named by translate.api_key_env\n"
-          "(default OPENROUTER_API_KEY). With translate.provider = \"dry-run\" no request\n"
-          "is made and results are marked as dry run.\n"
-          "\n"
-          "Signals: SIGTERM/SIGINT stop taking papers, finish or hand back those in\n"
-          "flight, exit 0.\n"
-          "Exit codes: 0 stopped, 1 broker unreachable, 2 configuration error,\n"
-          "3 fatal provider error (HTTP 401/402/403 or unknown model): nothing was\n"
-          "parked; fix the key/model/credit and start the worker again.\n"
-          "Example: PAPERQ_WORKER_CONCURRENCY=64 paperq-worker\n");
-}
+static const char usage[] =
+    "usage: paperq-worker [options]\n"
+    "\n"
+    "Consumes translation jobs from RabbitMQ and translates each paper through an\n"
+    "OpenAI-compatible chat-completions API, checking every output; outcomes go to\n"
+    "the ledger. Run as many as you like; each keeps worker.concurrency papers in\n"
+    "flight.\n"
+    "\n"
+    "  -c, --config FILE    configuration (default $PAPERQ_CONFIG or config/paperq.conf)\n"
+    "      --print-config   print the effective configuration (secrets masked) and exit\n"
+    "  -h, --help           this help\n"
+    "  -V, --version        print the version\n"
+    "\n"
+    "The API key is read from the variable named by translate.api_key_env\n"
+    "(default OPENROUTER_API_KEY). With translate.provider = \"dry-run\" no request\n"
+    "is made and results are marked as dry run.\n"
+    "\n"
+    "Metrics: with worker.metrics_listen (PAPERQ_WORKER_METRICS_LISTEN) set to\n"
+    "host:port, GET /metrics there answers in the Prometheus text format: papers in\n"
+    "flight, HTTP requests by outcome, 429s, the adaptive limit, request latency,\n"
+    "AMQP reconnects (the fleet's totals are the ledger's: ledger.metrics_listen).\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT stop taking papers, finish or hand back those in\n"
+    "flight, exit 0.\n"
+    "Exit codes: 0 stopped, 1 broker unreachable, 2 configuration error,\n"
+    "3 fatal provider error (HTTP 401/402/403 or unknown model): nothing was\n"
+    "parked; fix the key/model/credit and start the worker again.\n"
+    "Example: PAPERQ_WORKER_CONCURRENCY=64 paperq-worker\n"
+    "         PAPERQ_WORKER_METRICS_LISTEN=0.0.0.0:9465 paperq-worker\n";
 
 int main(int argc, char **argv) {
-  const char *config_path = NULL;
-  int print_config = 0;
-  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                       {"print-config", no_argument, NULL, 'P'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {"version", no_argument, NULL, 'V'},
-                                       {NULL, 0, NULL, 0}};
+  struct pq_cli cli = {0};
+  char err[2048];
   pq_log_init("worker");
-  int c;
-  while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-    switch (c) {
-    case 'c':
-      config_path = optarg;
-      break;
-    case 'P':
-      print_config = 1;
-      break;
-    case 'h':
-      usage(stdout);
-      return 0;
-    case 'V':
-      printf("paperq-worker %s\n", PAPERQ_VERSION);
-      return 0;
-    default:
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (optind < argc) {
-    fprintf(stderr, "paperq-worker: unexpected argument \"%s\" (see --help)\n", argv[optind]);
-    return 2;
+  for (int i = 1; i < argc; i++) {
+    int r = pq_cli_shared(argc, argv, &i, &cli, err, sizeof err);
+    if (r < 0)
+      return pq_cli_usage_error(PROGRAM, "%s", err);
+    if (r == 0 && argv[i][0] == '-' && argv[i][1])
+      return pq_cli_usage_error(PROGRAM, "unknown option %s", argv[i]);
+    if (r == 0)
+      return pq_cli_usage_error(PROGRAM, "unexpected argument \"%s\"", argv[i]);
   }
   struct pq_config cfg;
-  char err[2048];
-  int early = pq_config_for_main("paperq-worker", config_path, print_config, &cfg);
+  int early = pq_cli_start(PROGRAM, &cli, usage, &cfg);
   if (early >= 0)
     return early;
 
@@ -102,7 +87,7 @@ int main(int argc, char **argv) {
             cfg.translate.api_key_env);
   w.retry.max_attempts = cfg.retry.max_attempts;
   w.retry.jitter = cfg.retry.jitter;
-  w.retry.ndelays = pq_config_delays(cfg.retry.delays_ms, w.retry.delays, 64);
+  w.retry.ndelays = pq_config_delays(cfg.retry.delays_ms, w.retry.delays, PQ_RETRY_MAX_DELAYS);
   srand((unsigned)(time(NULL) ^ getpid()));
   if (dry_run)
     pq_warn("DRY RUN: translate.provider = \"dry-run\"; no LLM is called and results are marked "
@@ -118,7 +103,7 @@ int main(int argc, char **argv) {
       (rlim_t)cfg.worker.max_requests + 64 > rl.rlim_cur)
     pq_warn("worker.max_requests = %d but only %llu file descriptors are allowed; raise ulimit -n",
             cfg.worker.max_requests, (unsigned long long)rl.rlim_cur);
-  int rc = 2;
+  int rc = PQ_EXIT_USAGE;
   if (cfg.translate.glossary[0]) {
     /* A relative path is relative to the config file, so the shipped
      * config finds the shipped glossary from any working directory. */
@@ -135,7 +120,7 @@ int main(int argc, char **argv) {
     }
     pq_info("glossary %s: %zu terms", path, pq_glossary_count(w.glossary));
   }
-  rc = 1;
+  rc = PQ_EXIT_RUNTIME;
   if (http_new(&cfg, &w.http) != PQ_OK) {
     fprintf(stderr, "paperq-worker: cannot initialise libcurl\n");
     goto cleanup;
@@ -147,7 +132,10 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+  if (worker_metrics_start(&cfg, &w.metrics) != PQ_OK)
+    goto cleanup; /* rc 1: the address is unusable */
   rc = worker_run(&w);
+  worker_metrics_stop(&w.metrics);
 cleanup:
   http_free(w.http);
   pq_glossary_free(w.glossary);

@@ -5,10 +5,11 @@
 #define WORKER_RETRY_H
 
 #include "paperq/chat.h"
+#include "paperq/config.h"
 
 struct retry_policy {
   int max_attempts;
-  long delays[64]; /* tiers in ms; the last repeats */
+  long delays[PQ_RETRY_MAX_DELAYS]; /* tiers in ms; the last repeats */
   int ndelays;
   double jitter; /* +- fraction */
 };

@@ -91,8 +91,7 @@ int work_call(struct work *w, struct llm_call *c, const struct work_endpoint *ep
   c->req.body = body;
   c->req.url = ep->url;
   c->req.key = ep->key;
-  c->work = w;
-  c->rate_retries = 0;
+  c->work = w; /* rate_retries runs on over re-asks: 50 429s in a call's whole life */
   snprintf(c->model, sizeof c->model, "%s", model);
   activate(w, c);
   w->env->http.submit(w->env->http.ctx, &c->req, 0);

@@ -5,6 +5,7 @@
 #define WORKER_WORKER_H
 
 #include "http.h"
+#include "metrics.h"
 #include "retry.h"
 #include "work.h"
 
@@ -34,6 +35,7 @@ struct worker {
   int paused; /* a control broadcast (budget) stopped new work */
   int fatal;  /* a fleet-fatal provider error was seen */
   char fatal_error[512];
+  struct worker_metrics metrics; /* /metrics (worker.metrics_listen); loop.c keeps it current */
 };
 
 /* Fills w->env from w->cfg, w->http and w->glossary (set those first). */

@@ -589,3 +589,7 @@ long pq_chat_hints_wait_ms(const struct pq_chat_hints *h) {
 long pq_chat_estimate_prompt_tokens(size_t body_bytes) {
   return body_bytes / 3 > 0 ? (long)(body_bytes / 3) : 1;
 }
+
+long pq_chat_pause_ms(long retry_after_ms) {
+  return retry_after_ms >= 0 ? retry_after_ms : PQ_CHAT_DEFAULT_PAUSE_MS;
+}

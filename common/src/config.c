@@ -3,6 +3,7 @@
  * message naming the file, line and key (or the environment variable). */
 #include "paperq/config.h"
 #include "paperq/chat.h"
+#include "paperq/cli.h"
 #include "paperq/log.h"
 #include "paperq/redact.h"
 #include "paperq/util.h"
@@ -67,12 +68,14 @@ static const struct key keys[] = {
     {"worker", "idle_exit_s", K_INT, OFF(worker.idle_exit_s), "0", 0, 1000000, 0, NULL},
     {"worker", "heartbeat_s", K_INT, OFF(worker.heartbeat_s), "10", 1, 3600, 0, NULL},
     {"worker", "drain_s", K_INT, OFF(worker.drain_s), "8", 0, 3600, 0, NULL},
+    {"worker", "metrics_listen", K_STRING, OFF(worker.metrics_listen), "", 0, 0, 0, NULL},
     {"retry", "max_attempts", K_INT, OFF(retry.max_attempts), "5", 1, 100, 0, NULL},
     {"retry", "delays_ms", K_STRING, OFF(retry.delays_ms), "10000,60000,300000", 0, 0, 0, NULL},
     {"retry", "jitter", K_DOUBLE, OFF(retry.jitter), "0.1", 0, 0.9, 0, NULL},
     {"ledger", "db", K_STRING, OFF(ledger.db), "paperq-ledger.db", 0, 0, 0, NULL},
     {"ledger", "batch", K_INT, OFF(ledger.batch), "500", 1, 100000, 0, NULL},
     {"ledger", "stale_s", K_INT, OFF(ledger.stale_s), "60", 1, 86400, 0, NULL},
+    {"ledger", "metrics_listen", K_STRING, OFF(ledger.metrics_listen), "", 0, 0, 0, NULL},
     {"qa", "sample_rate", K_DOUBLE, OFF(qa.sample_rate), "0.1", 0, 1, 0, NULL},
     {"qa", "judges", K_STRING, OFF(qa.judges), "", 0, 0, 0, NULL},
     {"qa", "base_url", K_STRING, OFF(qa.base_url), "", 0, 0, 0, NULL},
@@ -474,7 +477,7 @@ static int check_extra_body(const struct pq_config *cfg, const char *key, const 
 }
 
 static int validate(struct pq_config *cfg, char *err, size_t errlen) {
-  long delays[64];
+  long delays[PQ_RETRY_MAX_DELAYS];
   char why[256];
   if (pq_chat_reasoning_check(cfg->translate.reasoning, why, sizeof why) != PQ_OK ||
       pq_chat_reasoning_check(cfg->qa.reasoning, why, sizeof why) != PQ_OK) {
@@ -488,7 +491,7 @@ static int validate(struct pq_config *cfg, char *err, size_t errlen) {
   if (check_extra_body(cfg, "translate.extra_body", cfg->translate.extra_body, err, errlen) ||
       check_extra_body(cfg, "qa.extra_body", cfg->qa.extra_body, err, errlen))
     return PQ_ERR_PARSE;
-  if (pq_config_delays(cfg->retry.delays_ms, delays, 64) < 1) {
+  if (pq_config_delays(cfg->retry.delays_ms, delays, PQ_RETRY_MAX_DELAYS) < 1) {
     snprintf(err, errlen,
              "%s: retry.delays_ms = \"%s\": expected comma-separated milliseconds, e.g. "
              "\"10000,60000,300000\"",
@@ -569,13 +572,13 @@ int pq_config_for_main(const char *program, const char *path, int print_config,
   if (pq_config_load(path, cfg, err, sizeof err) != PQ_OK) {
     fprintf(stderr, "%s: %s\n", program, err);
     pq_config_free(cfg);
-    return 2;
+    return PQ_EXIT_USAGE;
   }
   pq_log_set_level_name(cfg->log.level);
   if (print_config) {
     pq_config_print(cfg, stdout);
     pq_config_free(cfg);
-    return 0;
+    return PQ_EXIT_OK;
   }
   return -1;
 }

@@ -6,7 +6,8 @@
 # ledger reports every paper succeeded exactly once; restarts RabbitMQ and
 # runs the producer again on the whole 200-paper sample (it must skip the 100
 # known ones, and the reconnected workers do the rest); `stop worker` and
-# checks the workers exited 0; `stop`, `run --rm ledger report --json` from
+# checks the workers exited 0 (and, before, that the ledger and a worker answer
+# /metrics on the compose network); `stop`, `run --rm ledger report --json` from
 # the volume; then `down -v`. Cleans up on failure too; prints timings.
 #
 #   tests/compose/run.sh                 (CI: .ci/run calls it after scripts/test.sh)
@@ -305,6 +306,29 @@ import json, sys
 s = json.loads(sys.argv[1])
 sys.exit(0 if s["by_status"].get("200", 0) >= int(sys.argv[2]) else 1)' "$stats" "$PAPERS" ||
   fail "the fake LLM saw fewer requests than papers: $stats"
+
+# ---- Prometheus /metrics on the compose network (what the monitoring profile
+# scrapes): the ledger's fleet view, and a worker's own (any live one).
+scrape='
+import socket, sys, urllib.request
+host, port = sys.argv[1], int(sys.argv[2])
+for ip in sorted({a[4][0] for a in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}):
+    try:
+        print(urllib.request.urlopen("http://%s:%d/metrics" % (ip, port), timeout=10).read().decode())
+        sys.exit(0)
+    except OSError:
+        pass
+sys.exit("no %s answered /metrics on port %d" % (host, port))'
+metrics=$("${COMPOSE[@]}" exec -T fakellm python3 -c "$scrape" ledger 9464) ||
+  fail "the ledger's /metrics did not answer on ledger:9464"
+grep -q "^paperq_papers{state=\"succeeded\"} $PAPERS\$" <<<"$metrics" ||
+  fail "the ledger's /metrics does not say $PAPERS succeeded: $(grep '^paperq_papers' <<<"$metrics")"
+metrics=$("${COMPOSE[@]}" exec -T fakellm python3 -c "$scrape" worker 9465) ||
+  fail "no worker's /metrics answered on worker:9465"
+grep -Eq '^paperq_worker_http_requests_total\{outcome="ok"\} [1-9]' <<<"$metrics" ||
+  fail "a worker's /metrics shows no answered request: $(grep http_requests_total <<<"$metrics")"
+say "/metrics: ledger and a worker answer on the compose network"
+stage_done "metrics"
 
 # ---- the README's report command, on the running ledger ---------------------
 say "docker-compose exec ledger paperq-ledger report"

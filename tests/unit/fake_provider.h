@@ -7,12 +7,15 @@
 #define TESTS_FAKE_PROVIDER_H
 
 #include "paperq/buf.h"
+#include "paperq/config.h"
+#include "paperq/util.h"
 #include "work.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FAKE_MAX_PENDING 4096
 
@@ -60,6 +63,32 @@ static inline void fake_feedback(void *ctx, const struct http_req *req, int rate
 
 static inline struct work_submitter fake_submitter(struct fake_provider *fp) {
   return (struct work_submitter){fp, fake_submit, fake_cancel, fake_feedback};
+}
+
+/* Loads conf (libconfig text) into cfg and wires env to fp, with both
+ * endpoints from the config and the given keys. PQ_OK or the load error
+ * (printed). */
+static inline int fake_env(const char *conf, struct pq_config *cfg, struct fake_provider *fp,
+                           struct work_env *env, const char *translate_key, const char *qa_key) {
+  char path[] = "/tmp/pq_test_work_XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0 || write(fd, conf, strlen(conf)) != (ssize_t)strlen(conf))
+    return PQ_ERR_IO;
+  close(fd);
+  char err[1024];
+  int rc = pq_config_load(path, cfg, err, sizeof err);
+  unlink(path);
+  if (rc != PQ_OK) {
+    fprintf(stderr, "config: %s\n", err);
+    return rc;
+  }
+  memset(env, 0, sizeof *env);
+  env->cfg = cfg;
+  env->http = fake_submitter(fp);
+  work_endpoint_init(&env->translate, cfg->translate.base_url, translate_key);
+  work_endpoint_init(&env->qa, cfg->qa.base_url[0] ? cfg->qa.base_url : cfg->translate.base_url,
+                     qa_key);
+  return PQ_OK;
 }
 
 /* The request's last message (the user text) and its model, from the body
@@ -122,6 +151,19 @@ static inline enum work_status fake_answer(struct fake_provider *fp, struct http
   req->started_ms = 1000;
   req->finished_ms = 1250;
   return work_answer(req);
+}
+
+/* What the worker queues after a failed attempt: w's job re-encoded with
+ * what is done, decoded again as the next delivery will be (into *next).
+ * Frees w. PQ_OK or the decoder's error. */
+static inline int fake_requeue(struct work *w, const struct pq_job *job, struct pq_job *next) {
+  size_t len = 0;
+  char *again = w->kind->encode_again(job, w, &len);
+  work_free(w);
+  char err[256];
+  int rc = again ? pq_job_decode(again, len, next, err, sizeof err) : PQ_ERR_NOMEM;
+  free(again);
+  return rc;
 }
 
 /* An English rendering of a masked request, the way the system prompt asks

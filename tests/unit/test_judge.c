@@ -20,22 +20,11 @@ static struct fake_provider fp;
 static struct work_env env;
 
 static void setup(void) {
-  char path[] = "/tmp/pq_test_judge_XXXXXX";
-  int fd = mkstemp(path);
-  const char *conf =
-      "translate: { provider = \"openai\"; base_url = \"http://translator.test/v1\";\n"
-      "  model = \"test/translator\"; check_retries = 1; glossary = \"\"; };\n"
-      "qa: { judges = \"judge/a, judge/b\"; base_url = \"http://judges.test/api/\"; };\n";
-  CHECK(write(fd, conf, strlen(conf)) == (ssize_t)strlen(conf));
-  close(fd);
-  char err[1024];
-  CHECK(pq_config_load(path, &cfg, err, sizeof err) == PQ_OK);
-  unlink(path);
-  memset(&env, 0, sizeof env);
-  env.cfg = &cfg;
-  env.http = fake_submitter(&fp);
-  work_endpoint_init(&env.translate, cfg.translate.base_url, "sk-translate");
-  work_endpoint_init(&env.qa, cfg.qa.base_url, "sk-judges");
+  CHECK(
+      fake_env("translate: { provider = \"openai\"; base_url = \"http://translator.test/v1\";\n"
+               "  model = \"test/translator\"; check_retries = 1; glossary = \"\"; };\n"
+               "qa: { judges = \"judge/a, judge/b\"; base_url = \"http://judges.test/api/\"; };\n",
+               &cfg, &fp, &env, "sk-translate", "sk-judges") == PQ_OK);
 }
 
 /* A QA job as the worker publishes it for a sampled paper. */
@@ -166,13 +155,8 @@ static void test_retry_asks_the_rest(void) {
                    "{\"error\":{\"message\":\"Service Unavailable\",\"code\":503}}", -1);
   CHECK(st == WORK_FAILED);
   CHECK(w->outcome == PQ_CLASS_TRANSIENT);
-  size_t len;
-  char *again = w->kind->encode_again(&job, w, &len);
-  work_free(w);
   struct pq_job retry;
-  char err[256];
-  CHECK(pq_job_decode(again, len, &retry, err, sizeof err) == PQ_OK);
-  free(again);
+  CHECK(fake_requeue(w, &job, &retry) == PQ_OK);
   CHECK(retry.translation != NULL);
   w = start(&retry, &st);
   CHECK(st == WORK_PENDING);
@@ -180,10 +164,47 @@ static void test_retry_asks_the_rest(void) {
   char second[128];
   model_of(fp.pending[0], second, sizeof second);
   CHECK(strcmp(first, second) != 0);
+  /* That one fails too: the next retry still knows the first judge. */
+  CHECK(fake_answer(&fp, fp.pending[0], 502, "{\"error\":{\"message\":\"Bad Gateway\"}}", -1) ==
+        WORK_FAILED);
+  struct pq_job third;
+  CHECK(fake_requeue(w, &retry, &third) == PQ_OK);
+  w = start(&third, &st);
+  CHECK(st == WORK_PENDING && fp.npending == 1);
+  CHECK(strcmp(model_of(fp.pending[0], second, sizeof second), first) != 0);
   CHECK(verdict(fp.pending[0], good) == WORK_DONE);
   cJSON_Delete(work_take_events(w));
   work_free(w);
+  pq_job_free(&third);
   pq_job_free(&retry);
+  pq_job_free(&job);
+}
+
+/* A judge's 429s are resent after Retry-After; only 50 in a row fail the QA
+ * job (transient), and the other judge is cancelled. */
+static void test_rate_limited_judge(void) {
+  struct pq_job job;
+  qa_job(NULL, &job);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  struct http_req *a = fp.pending[0];
+  const char *body = "{\"error\":{\"message\":\"Rate limit exceeded\",\"code\":429}}";
+  int resent = 0;
+  st = WORK_PENDING;
+  while (st == WORK_PENDING && resent <= WORK_MAX_RATE_RETRIES + 1) {
+    st = fake_answer(&fp, a, 429, body, 500);
+    if (st == WORK_PENDING) {
+      CHECK(fp.last_delay_ms == 500);
+      resent++;
+    }
+  }
+  CHECK(resent == WORK_MAX_RATE_RETRIES);
+  CHECK(st == WORK_FAILED);
+  CHECK(w->outcome == PQ_CLASS_TRANSIENT);
+  CHECK(strstr(w->error, "rate limited") != NULL);
+  CHECK(fp.npending == 0 && fp.cancelled == 1);
+  CHECK(w->usage.requests == 0); /* 429s are not answers */
+  work_free(w);
   pq_job_free(&job);
 }
 
@@ -213,6 +234,7 @@ int main(void) {
   test_unusable_verdict();
   test_retry_asks_the_rest();
   test_nothing_to_judge();
+  test_rate_limited_judge();
   pq_config_free(&cfg);
   TEST_MAIN_END();
 }

@@ -10,6 +10,7 @@
 #include "paperq/config.h"
 #include "paperq/mq.h"
 #include "paperq/util.h"
+#include "ledger_test.h"
 #include "pq_test.h"
 
 #include <math.h>
@@ -18,30 +19,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define T0 1764406800000LL /* a minute boundary */
-#define MIN 60000LL
-
 static char dir[] = "/tmp/pq-ledger-XXXXXX";
 static char db_path[512];
-static struct ledger_db *db;
-
-/* Applies one event given as printf-style JSON and commits. */
-__attribute__((format(printf, 1, 2))) static enum ledger_outcome ev(const char *fmt, ...) {
-  char body[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(body, sizeof body, fmt, ap);
-  va_end(ap);
-  struct ledger_msg m = {0};
-  m.type = PQ_MSG_TYPE_EVENT;
-  m.body = body;
-  m.len = strlen(body);
-  m.received_ms = T0;
-  enum ledger_outcome out = LEDGER_BAD;
-  CHECK(ledger_db_apply(db, &m, &out) == PQ_OK);
-  CHECK(ledger_db_commit(db) == PQ_OK);
-  return out;
-}
 
 /* A parked job as it arrives on the ledger queue. */
 static enum ledger_outcome parked(const char *paper, int gen, const char *park_reason,
@@ -527,7 +506,7 @@ int main(void) {
     free(cfg.ledger.db);
     cfg.ledger.db = strdup(db_path);
     snprintf(out, sizeof out, "%s/export", dir);
-    CHECK(ledger_export(&cfg, out, 1) == LEDGER_EXIT_OK);
+    CHECK(ledger_export(&cfg, out, 1) == PQ_EXIT_OK);
     snprintf(file, sizeof file, "%s/p1.json", out);
     char *text = NULL;
     size_t len;
@@ -548,9 +527,9 @@ int main(void) {
     CHECK(access(file, F_OK) != 0);
     snprintf(file, sizeof file, "%s/a_b-%016llx.json", out, (unsigned long long)pq_hash64("a/b"));
     CHECK(access(file, R_OK) == 0);
-    CHECK(ledger_show(&cfg, "no-such-paper", 0) == LEDGER_EXIT_RUNTIME);
-    CHECK(ledger_show(&cfg, "p3", 1) == LEDGER_EXIT_OK);
-    CHECK(ledger_failed(&cfg, 0) == LEDGER_EXIT_OK);
+    CHECK(ledger_show(&cfg, "no-such-paper", 0) == PQ_EXIT_RUNTIME);
+    CHECK(ledger_show(&cfg, "p3", 1) == PQ_EXIT_OK);
+    CHECK(ledger_failed(&cfg, 0) == PQ_EXIT_OK);
   }
 
   /* Churn: three judges re-judging 12 papers out of order while some are

@@ -3,43 +3,16 @@
  * NULL columns as "not known", filters applied; a callback can stop a walk;
  * the producer's read-only open finds known papers and refuses what is not
  * a ledger. */
-#include "db.h"
+#include "ledger_test.h"
 #include "query.h"
 
-#include "paperq/mq.h"
 #include "paperq/qa.h"
-#include "paperq/util.h"
-#include "pq_test.h"
 
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#define T0 1764406800000LL /* a minute boundary */
-#define MIN 60000LL
-
 static char dir[] = "/tmp/pq-query-XXXXXX";
-static struct ledger_db *db;
-
-/* Applies one event given as printf-style JSON and commits. */
-__attribute__((format(printf, 1, 2))) static void ev(const char *fmt, ...) {
-  char body[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(body, sizeof body, fmt, ap);
-  va_end(ap);
-  struct ledger_msg m = {0};
-  m.type = PQ_MSG_TYPE_EVENT;
-  m.body = body;
-  m.len = strlen(body);
-  m.received_ms = T0;
-  enum ledger_outcome out = LEDGER_BAD;
-  CHECK(ledger_db_apply(db, &m, &out) == PQ_OK);
-  CHECK(ledger_db_commit(db) == PQ_OK);
-  if (out == LEDGER_BAD)
-    fprintf(stderr, "event refused: %s\n", body);
-}
 
 static void queued(const char *p, int gen, long long ts) {
   ev("{\"v\":1,\"id\":\"q-%s-%d\",\"kind\":\"job.queued\",\"ts\":%lld,\"paper_id\":\"%s\","

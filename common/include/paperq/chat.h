@@ -142,4 +142,10 @@ long pq_chat_duration_ms(const char *value);
  * abandoned before the provider said what it used. */
 long pq_chat_estimate_prompt_tokens(size_t body_bytes);
 
+/* How long to hold requests after a 429 that says nothing (no usable
+ * Retry-After): PQ_CHAT_DEFAULT_PAUSE_MS. pq_chat_pause_ms(retry_after_ms)
+ * is retry_after_ms when it is known (>= 0), else that default. */
+#define PQ_CHAT_DEFAULT_PAUSE_MS 1000
+long pq_chat_pause_ms(long retry_after_ms);
+
 #endif

@@ -42,11 +42,12 @@ struct pq_config {
     char *extra_body; /* JSON object merged into every request (provider routing), "" = none */
   } translate;
   struct {
-    int concurrency;  /* papers in flight per process */
-    int max_requests; /* HTTP requests in flight per process */
-    int idle_exit_s;  /* exit after this long idle; 0 = never */
-    int heartbeat_s;  /* worker.heartbeat event period */
-    int drain_s;      /* on SIGTERM, finish in-flight papers this long, then hand back */
+    int concurrency;      /* papers in flight per process */
+    int max_requests;     /* HTTP requests in flight per process */
+    int idle_exit_s;      /* exit after this long idle; 0 = never */
+    int heartbeat_s;      /* worker.heartbeat event period */
+    int drain_s;          /* on SIGTERM, finish in-flight papers this long, then hand back */
+    char *metrics_listen; /* host:port serving Prometheus /metrics; "" = off */
   } worker;
   struct {
     int max_attempts;
@@ -55,8 +56,9 @@ struct pq_config {
   } retry;
   struct {
     char *db;
-    int batch;   /* events per transaction */
-    int stale_s; /* a worker silent this long is reported stale */
+    int batch;            /* events per transaction */
+    int stale_s;          /* a worker silent this long is reported stale */
+    char *metrics_listen; /* host:port serving Prometheus /metrics; "" = off */
   } ledger;
   struct {
     double sample_rate;
@@ -125,27 +127,24 @@ double pq_config_cost(const struct pq_config *cfg, const char *model, long promp
 int pq_config_load(const char *path, struct pq_config *cfg, char *err, size_t errlen);
 void pq_config_free(struct pq_config *cfg);
 
-/* For main(): loads the configuration (path may be NULL), sets the log
- * level, and handles --print-config. Returns -1 to go on with *cfg loaded,
- * or the exit code to return: 0 after printing, 2 for a bad configuration
- * (printed as "<program>: <message>"). When it returns >= 0, cfg is freed. */
+/* For main() (through pq_cli_start, paperq/cli.h): loads the configuration
+ * (path may be NULL), sets the log level, and handles --print-config.
+ * Returns -1 to go on with *cfg loaded, or the exit code to return:
+ * PQ_EXIT_OK after printing, PQ_EXIT_USAGE for a bad configuration (printed
+ * as "<program>: <message>"). When it returns >= 0, cfg is freed. */
 int pq_config_for_main(const char *program, const char *path, int print_config,
                        struct pq_config *cfg);
 
 /* Prints the effective configuration in libconfig syntax, secrets masked. */
 void pq_config_print(const struct pq_config *cfg, FILE *out);
 
-/* Parses retry.delays_ms into out[0..max); returns the count or -1. */
+/* Parses retry.delays_ms into out[0..max); returns the count or -1.
+ * PQ_RETRY_MAX_DELAYS is the most tiers retry.delays_ms may list (the
+ * config check and the worker's retry policy both use it). */
+#define PQ_RETRY_MAX_DELAYS 64
 int pq_config_delays(const char *list, long *out, int max);
 
 /* Reads the secret held by the variable named env_name; NULL if unset/empty. */
 const char *pq_config_secret(const char *env_name);
-
-/* Standard options shared by the three programs. Scans argv for --config,
- * --help, --version, --print-config (removing them is the caller's job). */
-struct pq_cli {
-  const char *config_path;
-  int help, version, print_config;
-};
 
 #endif
