@@ -39,7 +39,7 @@ RESULTS = os.path.join(HERE, "results.json")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 CLK = os.sysconf("SC_CLK_TCK")
 KEY_ENV, KEY = "PQ_BENCH_KEY", "bench-key"
-SECTIONS = ("e2e", "latency", "ratelimit", "ledger")
+SECTIONS = ("e2e", "latency", "ratelimit", "ledger", "memory")
 
 
 def _on_sigterm(signum, frame):
@@ -873,6 +873,105 @@ def bench_ledger(ctx):
     return res
 
 
+# ---- 5. bounded memory (issue 13) ----------------------------------------------------------
+def rss_mb(pid, key="VmRSS"):
+    kb = proc_status_kb(pid, key)
+    return kb / 1024.0 if kb else None
+
+
+def producer_rss(ctx, name, inp, env, rundir, watch_s=None):
+    """Peak RSS of the producer on one input; with watch_s, RSS after 1 s and
+    after watch_s s of an input that never ends (then it is killed)."""
+    prod = Prog("producer-" + name, [ctx.program("producer"), "--input", inp], env, rundir)
+    if watch_s is None:
+        if prod.wait(1200, "queueing " + name) not in (0, 1):
+            raise BenchError("producer on %s exited %s:\n%s" % (name, prod.rc, tail(prod.log)))
+        return {"peak_mb": prod.maxrss_mb()}
+    time.sleep(1)
+    at1 = rss_mb(prod.pid)
+    time.sleep(watch_s - 1)
+    at_end = rss_mb(prod.pid)
+    peak = rss_mb(prod.pid, "VmHWM")
+    os.kill(prod.pid, signal.SIGKILL)
+    prod.wait(10)
+    return {"rss_1s_mb": at1, "rss_end_mb": at_end, "peak_mb": peak, "seconds": watch_s}
+
+
+def bench_memory(ctx):
+    say("== 5. Bounded memory: the producer on any input, the worker over papers whose answers fail")
+    prefix = new_prefix("mem")
+    rundir = ctx.rundir(prefix)
+    res = {"producer": {}}
+    fake = Fake(rundir, latency_ms=0, p500=0.4, pmalformed=0.2, ptruncate=0.2, puntranslated=0.2)
+    progs = []
+    try:
+        env = ctx.env(prefix, rundir, fake, PAPERQ_RETRY_MAX_ATTEMPTS=1)
+        n_ok = 2000 if ctx.quick else 10000
+        inputs = [("%d real records" % n_ok, ctx.papers(n_ok), None)]
+        big = os.path.join(rundir, "long-line.jsonl")
+        with open(big, "wb") as f:  # one 200 MB line, then ten good records
+            chunk = b"x" * (1 << 20)
+            f.write(b'{"id":"long-1","title":"')
+            for _ in range(200):
+                f.write(chunk)
+            f.write(b'"}\n')
+            with open(ctx.papers(10), "rb") as g:
+                f.write(g.read())
+        inputs.append(("a 200 MB line + 10 records", big, None))
+        inputs.append(("/dev/zero", "/dev/zero", 10))
+        for name, inp, watch in inputs:
+            r = producer_rss(ctx, name.split()[0] if name[0] != "/" else "devzero", inp, env, rundir, watch)
+            res["producer"][name] = r
+            if watch:
+                say("  producer on %-28s RSS %.1f MB after 1 s, %.1f MB after %d s (peak %.1f MB)",
+                    name + ":", r["rss_1s_mb"], r["rss_end_mb"], watch, r["peak_mb"])
+            else:
+                say("  producer on %-28s peak RSS %.1f MB", name + ":", r["peak_mb"])
+        os.unlink(big)
+        delete_queues(prefix)
+
+        # The worker over n papers whose every answer fails (500, malformed,
+        # truncated, untranslated), each parked after its one attempt.
+        n = 2000 if ctx.quick else 10000
+        ledger = Prog("ledger", [ctx.program("ledger"), "serve"], env, rundir)
+        progs.append(ledger)
+        ledger.wait_log(r"consuming")
+        w = Prog("worker", [ctx.program("worker")], env, rundir)
+        progs.append(w)
+        w.wait_log(r"consuming")
+        prod = Prog("producer", [ctx.program("producer"), "--input", ctx.papers(n), "--force"], env, rundir)
+        progs.append(prod)
+        samples = []  # (papers parked, worker RSS MB)
+        deadline = time.monotonic() + 1800
+        parked = 0
+        while parked < n:
+            if time.monotonic() > deadline:
+                raise BenchError("only %d of %d papers parked after 30 min" % (parked, n))
+            if not w.alive():
+                raise BenchError("the worker exited %s:\n%s" % (w.rc, tail(w.log)))
+            parked = ctx.report(env, rundir)["papers"]["parked"]
+            samples.append((parked, rss_mb(w.pid)))
+            time.sleep(2)
+        st = fake.stats()
+        peak = rss_mb(w.pid, "VmHWM")
+        marks = {}
+        for want in (n // 10, n // 2, n):
+            got = [m for p_, m in samples if p_ >= want and m]
+            marks[want] = got[0] if got else None
+        res["worker"] = {"papers": n, "requests": st["requests"], "statuses": st["by_status"],
+                         "rss_mb_at": marks, "peak_mb": peak}
+        say("  worker over %d papers whose answers all fail (%d requests: %s): RSS %s; peak %.1f MB",
+            n, st["requests"], ", ".join("%s %d" % kv for kv in sorted(st["by_status"].items())),
+            ", ".join("%.1f MB at %d parked" % (v, k) for k, v in marks.items() if v), peak)
+    finally:
+        for p in progs:
+            p.kill()
+        fake.stop()
+        delete_queues(prefix)
+    shutil.rmtree(rundir, ignore_errors=True)
+    return res
+
+
 # ---- machine and results -------------------------------------------------------------------
 def sh(cmd):
     try:
@@ -946,7 +1045,8 @@ def main():
     say("command: %s", command)
     OUT.take()
     results = load_results() if write_doc else {}
-    fns = {"e2e": bench_e2e, "latency": bench_latency, "ratelimit": bench_ratelimit, "ledger": bench_ledger}
+    fns = {"e2e": bench_e2e, "latency": bench_latency, "ratelimit": bench_ratelimit, "ledger": bench_ledger,
+           "memory": bench_memory}
     failed = []
     try:
         for s in SECTIONS:

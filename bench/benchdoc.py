@@ -168,6 +168,37 @@ def _section(results, key, title, how, table_fn):
     return out
 
 
+MEM_HOW = """
+Issue 13: memory must not follow the input. The producer reads N real
+records, then one file holding a single 200 MB line followed by ten good
+records (the line is skipped with an error, never held), then `/dev/zero`
+(killed after 10 s; it reads forever, in constant memory). Its peak RSS is
+`VmHWM`. The worker then takes N papers whose every answer fails (the fake
+LLM's 500s, malformed JSON, truncated and untranslated answers, one each of
+the random draws) with `retry.max_attempts = 1`, so every paper is parked;
+its RSS (`VmRSS`) is read as the ledger counts 10%, 50% and 100% of them
+parked.
+"""
+
+
+def _mem_rows(r):
+    rows = ["| what | RSS |", "|---|---|"]
+    for name, v in (r.get("producer") or {}).items():
+        if "rss_1s_mb" in v:
+            rows.append("| producer on %s | %.1f MB after 1 s, %.1f MB after %d s |"
+                        % (name, v["rss_1s_mb"], v["rss_end_mb"], v["seconds"]))
+        else:
+            rows.append("| producer on %s | peak %.1f MB |" % (name, v["peak_mb"]))
+    w = r.get("worker") or {}
+    for k, v in sorted((w.get("rss_mb_at") or {}).items(), key=lambda kv: int(kv[0])):
+        if v:
+            rows.append("| worker after %s papers parked (answers all fail) | %.1f MB |" % (k, v))
+    if w.get("peak_mb"):
+        rows.append("| worker peak over %d papers (%d requests) | %.1f MB |"
+                    % (w["papers"], w["requests"], w["peak_mb"]))
+    return "\n".join(rows)
+
+
 E2E_HOW = """
 N real ChinaXiv records (`records.jsonl` from the shared data dir, or the
 200 test fixtures; beyond the first pass they are re-id'd with a `.bK`
@@ -271,7 +302,7 @@ def write(path, results):
         "```sh",
         "bench/run.sh                        # everything, ~20 min on 2 cores; rewrites this file",
         "bench/run.sh --quick                # smaller N, shorter windows, ~5 min; prints only (add --doc to write)",
-        "bench/run.sh e2e latency            # a subset: e2e latency ratelimit ledger; updates its sections",
+        "bench/run.sh e2e latency            # a subset: e2e latency ratelimit ledger memory; updates its sections",
         "```",
         "",
         "The machine is shared and has 2 cores: the broker, the fake LLM (Python), the",
@@ -292,6 +323,7 @@ def write(path, results):
     out += _section(results, "latency", "2. Latency: requests in flight vs the ideal rate", LAT_HOW, _lat_rows)
     out += _section(results, "ratelimit", "3. Rate limit", RL_HOW, _rl_rows)
     out += _section(results, "ledger", "4. Ledger ingest and report", LEDGER_HOW, _ledger_rows)
+    out += _section(results, "memory", "5. Bounded memory on hostile input", MEM_HOW, _mem_rows)
     out += ["## Notes", "", NOTES_BEGIN] + ([notes.strip("\n")] if notes.strip() else []) + [NOTES_END, ""]
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

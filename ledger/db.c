@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BAD_HEAD_BYTES 256 /* bytes of a bad message kept for diagnosis */
 #define MAX_ID_BYTES 1024  /* longer paper, event or worker ids are bad messages */
 
@@ -115,7 +115,7 @@ enum phase {
 static const char *const state_names[LEDGER_NSTATES] = {"queued", "running", "retrying",
                                                         "succeeded", "parked"};
 
-static const char *const counter_names[LC_COUNT] = {
+static const char *counter_names[LC_COUNT] = {
     [LC_PAPERS] = "papers",
     [LC_STATE0 + LEDGER_QUEUED] = "state.queued",
     [LC_STATE0 + LEDGER_RUNNING] = "state.running",
@@ -138,7 +138,24 @@ static const char *const counter_names[LC_COUNT] = {
     [LC_QA_PAPERS] = "qa.papers",
     [LC_QA_PAIRS] = "qa.pairs",
     [LC_QA_PARKED] = "qa.parked",
+    [LC_COST_WASTED] = "cost.wasted",
+    [LC_COST_ESTIMATED] = "cost.estimated",
+    /* LC_WASTE0 + i: "waste.<pq_waste_name(i)>", filled in by waste_names() */
 };
+
+/* The counter names of the waste reasons, from spend.h's names. */
+static void waste_names(void) {
+  static char names[PQ_WASTE_COUNT][48];
+  static int done;
+  if (done)
+    return;
+  for (int i = 1; i < PQ_WASTE_COUNT; i++) {
+    snprintf(names[i], sizeof names[i], "waste.%s", pq_waste_name(i));
+    counter_names[LC_WASTE0 + i] = names[i];
+  }
+  counter_names[LC_WASTE0] = "waste.none";
+  done = 1;
+}
 
 /* Every statement the writer runs per message, prepared on first use. */
 enum stmt {
@@ -161,6 +178,9 @@ enum stmt {
   ST_COUNTER_ADD,
   ST_META_MIN,
   ST_META_MAX,
+  ST_SAVEPOINT,
+  ST_RELEASE,
+  ST_ROLLBACK_TO,
   ST_COUNT
 };
 
@@ -230,8 +250,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_QA_RETIRE] = "UPDATE qa_judgements SET current = 0 WHERE id = ?1",
     [ST_QA_PUT] = "INSERT INTO qa_judgements(event_id, paper_id, gen, judge, accuracy, fluency,"
                   " terminology, completeness, overall, comments, prompt_tokens,"
-                  " completion_tokens, cost_usd, created_ms, current)"
-                  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+                  " completion_tokens, cost_usd, created_ms, current, provider)"
+                  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
     [ST_QA_JUDGE_STATS] =
         "INSERT INTO qa_judge_stats VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
         "?17) ON CONFLICT(judge) DO UPDATE SET n=n+excluded.n, accuracy=accuracy+excluded.accuracy,"
@@ -255,6 +275,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " DO UPDATE SET value=min(value, excluded.value)",
     [ST_META_MAX] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key)"
                     " DO UPDATE SET value=max(value, excluded.value)",
+    /* Each message is applied inside a savepoint, so one that cannot be
+     * applied is undone alone and recorded as bad; the batch goes on. */
+    [ST_SAVEPOINT] = "SAVEPOINT msg",
+    [ST_RELEASE] = "RELEASE msg",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO msg",
 };
 
 struct ledger_db {
@@ -266,6 +291,7 @@ struct ledger_db {
   struct ledger_counters delta;             /* changes of the open transaction */
   int64_t tx_first_queued_ms;  /* earliest job.queued ts in the transaction, 0 = none */
   int64_t tx_last_finished_ms; /* latest terminal ts in the transaction, 0 = none */
+  int last_error;              /* SQLite's extended code of the last failure */
 };
 
 const char *ledger_state_name(int state) {
@@ -280,6 +306,7 @@ int ledger_state_parse(const char *name) {
 }
 
 const char *ledger_counter_name(int counter) {
+  waste_names();
   return counter >= 0 && counter < LC_COUNT ? counter_names[counter] : "unknown";
 }
 
@@ -288,6 +315,7 @@ const char *ledger_db_path(const struct ledger_db *db) { return db->path; }
 int ledger_db_in_transaction(const struct ledger_db *db) { return db->in_tx; }
 
 static int sql_fail(struct ledger_db *db, const char *what) {
+  db->last_error = sqlite3_extended_errcode(db->db);
   pq_error("ledger db %s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
   return PQ_ERR_IO;
 }
@@ -312,6 +340,7 @@ sqlite3_stmt *ledger_db_reader(struct ledger_db *db, int slot, const char *sql) 
 static int exec(struct ledger_db *db, const char *sql) {
   char *msg = NULL;
   if (sqlite3_exec(db->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    db->last_error = sqlite3_extended_errcode(db->db);
     pq_error("ledger db %s: %s: %s", db->path, sql, msg ? msg : sqlite3_errmsg(db->db));
     sqlite3_free(msg);
     return PQ_ERR_IO;
@@ -409,9 +438,16 @@ static int ensure_schema(struct ledger_db *db, char *err, size_t errlen) {
     if (exec(db, sql))
       goto fail_tx;
   }
+  if (version < 2) {
+    /* v2 (issue 11): the provider that served each verdict. */
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES(2, %lld)", (long long)pq_now_ms());
+    if (exec(db, "ALTER TABLE qa_judgements ADD COLUMN provider TEXT") || exec(db, sql))
+      goto fail_tx;
+  }
   if (exec(db, "COMMIT"))
     goto fail_tx;
-  pq_info("ledger db %s: schema version %d created", db->path, SCHEMA_VERSION);
+  pq_info("ledger db %s: schema version %d", db->path, SCHEMA_VERSION);
   return PQ_OK;
 fail_tx:
   exec(db, "ROLLBACK");
@@ -422,6 +458,7 @@ fail:
 }
 
 int ledger_db_open(const char *path, int flags, struct ledger_db **out, char *err, size_t errlen) {
+  waste_names();
   struct ledger_db *db = calloc(1, sizeof *db);
   int rc = PQ_ERR_IO;
   *out = NULL;
@@ -591,6 +628,53 @@ static char *jprint(const cJSON *o, const char *key, int *nomem) {
 }
 
 static int usable_id(const char *s) { return s && s[0] && strlen(s) < MAX_ID_BYTES; }
+
+/* The ranges real numbers stay in. An event with a number outside them
+ * (9e18 tokens, a cost of 1e300, a negative count, a ts of 1e300) is a bad
+ * message: nothing out of range reaches an integer cast or a sum. */
+#define MAX_MS 1e14    /* millisecond timestamps and durations (year 5138) */
+#define MAX_COUNT 1e12 /* tokens, requests, papers */
+#define MAX_USD 1e6    /* one event's spend */
+
+/* 1 when key is absent, null, or a number in [0, max]. */
+static int num_ok(const cJSON *o, const char *key, double max) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  if (!v || cJSON_IsNull(v))
+    return 1;
+  return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max;
+}
+
+static int numbers_ok(const cJSON *root, const char **why) {
+  static const char *const counts[] = {"in_flight", "done", "failed", "concurrency", NULL};
+  static const char *const usage_keys[] = {"prompt_tokens", "completion_tokens", "requests", NULL};
+  static const char *const times[] = {"started_ms", "finished_ms", "llm_ms", NULL};
+  const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+  const cJSON *timings = cJSON_GetObjectItemCaseSensitive(root, "timings");
+  if (!num_ok(root, "ts", MAX_MS) || !num_ok(root, "started_ms", MAX_MS)) {
+    *why = "event with a timestamp out of range";
+    return 0;
+  }
+  for (int i = 0; times[i]; i++)
+    if (!num_ok(timings, times[i], MAX_MS)) {
+      *why = "event with timings out of range";
+      return 0;
+    }
+  for (int i = 0; usage_keys[i]; i++)
+    if (!num_ok(usage, usage_keys[i], MAX_COUNT)) {
+      *why = "event with usage out of range (negative or absurd token counts)";
+      return 0;
+    }
+  if (!num_ok(root, "cost_usd", MAX_USD)) {
+    *why = "event with cost_usd out of range (negative or absurd)";
+    return 0;
+  }
+  for (int i = 0; counts[i]; i++)
+    if (!num_ok(root, counts[i], MAX_COUNT)) {
+      *why = "event with a count out of range";
+      return 0;
+    }
+  return 1;
+}
 
 /* ---- the paper row ---- */
 
@@ -835,8 +919,22 @@ static int mark_seen(struct ledger_db *db, const char *id, int *dup) {
 
 /* Translation spend of a job event counts whatever else happens to the
  * event: money spent is money spent. */
+/* What of an event's cost was thrown away, and why (issue 11): every
+ * job.* and qa.* event may carry "spend" beside cost_usd. */
+static void add_waste(struct ledger_db *db, const cJSON *root) {
+  struct pq_spend sp;
+  pq_spend_from_json(root, &sp);
+  db->delta.x[LC_COST_WASTED] += sp.wasted_usd;
+  db->delta.x[LC_COST_ESTIMATED] += sp.estimated_usd;
+  for (int i = 1; i < PQ_WASTE_COUNT; i++) {
+    db->delta.n[LC_WASTE0 + i] += sp.wasted_requests[i];
+    db->delta.x[LC_WASTE0 + i] += sp.waste[i];
+  }
+}
+
 static void add_spend(struct ledger_db *db, struct paper *p, const cJSON *root,
                       struct attempt_row *a) {
+  add_waste(db, root);
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
   long long pt = (long long)jamount(usage, "prompt_tokens");
   long long ct = (long long)jamount(usage, "completion_tokens");
@@ -1028,7 +1126,14 @@ static int apply_succeeded(struct ledger_db *db, const struct event *e, enum led
   bind_text(s, 4, e->worker);
   bind_text(s, 5, model);
   sqlite3_bind_int(s, 6, dry_run);
-  sqlite3_bind_text(s, 7, doc, -1, SQLITE_STATIC);
+  if (sqlite3_bind_text(s, 7, doc, -1, SQLITE_STATIC) != SQLITE_OK) {
+    /* Too long for SQLite: INSERT OR IGNORE would drop the row silently
+     * and leave a success without its translation. */
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    rc = PQ_ERR_TOOBIG;
+    goto cleanup;
+  }
   bind_text(s, 8, checks);
   bind_text(s, 9, usage);
   sqlite3_bind_double(s, 10, a.cost_usd);
@@ -1222,6 +1327,7 @@ static int retire(struct ledger_db *db, const char *paper_id, struct judgements 
  * retried by the worker; here only its spend counts, towards QA's cost. The
  * paper's state is QA's business only when a judgement arrives. */
 static int apply_qa_failed(struct ledger_db *db, const struct event *e, enum ledger_outcome *out) {
+  add_waste(db, e->root);
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(e->root, "usage");
   double cost = jamount(e->root, "cost_usd");
   db->delta.n[LC_QA_PROMPT_TOKENS] += (long long)jamount(usage, "prompt_tokens");
@@ -1256,6 +1362,7 @@ static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_out
   nj.judge = (char *)judge;
   nj.gen = e->gen;
   nj.created_ms = e->ts;
+  add_waste(db, e->root);
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(e->root, "usage");
   long long pt = (long long)jamount(usage, "prompt_tokens");
   long long ct = (long long)jamount(usage, "completion_tokens");
@@ -1306,6 +1413,7 @@ static int apply_qa(struct ledger_db *db, const struct event *e, enum ledger_out
   sqlite3_bind_double(s, 13, cost);
   sqlite3_bind_int64(s, 14, e->ts);
   sqlite3_bind_int(s, 15, current);
+  bind_text(s, 16, jstr(e->root, "provider"));
   if ((rc = run(db, s)))
     goto cleanup;
   if (current)
@@ -1402,13 +1510,20 @@ static int read_event(const cJSON *root, int64_t received_ms, struct event *e, c
     *why = "event without a kind";
     return PQ_ERR_PARSE;
   }
+  if (!numbers_ok(root, why))
+    return PQ_ERR_PARSE;
   double ts = jnum(root, "ts", 0);
   e->ts = ts > 0 ? (int64_t)ts : (received_ms > 0 ? received_ms : pq_now_ms());
   e->paper_id = jstr(root, "paper_id");
   e->worker = jstr(root, "worker");
-  double gen = jnum(root, "gen", 0), attempt = jnum(root, "attempt", 0);
-  if (gen < 0 || gen > 1e9 || attempt < 0 || attempt > 1e9) {
-    *why = "event with a negative or huge gen or attempt";
+  /* The same rule as the job decoder the worker uses (pq_job_decode). */
+  const cJSON *genv = cJSON_GetObjectItemCaseSensitive(root, "gen");
+  const cJSON *attv = cJSON_GetObjectItemCaseSensitive(root, "attempt");
+  double gen = cJSON_IsNumber(genv) ? genv->valuedouble : 0;
+  double attempt = cJSON_IsNumber(attv) ? attv->valuedouble : 0;
+  if ((genv && !cJSON_IsNumber(genv)) || !pq_job_gen_ok(gen) || (attv && !cJSON_IsNumber(attv)) ||
+      (attempt != 0 && !pq_job_attempt_ok(attempt))) {
+    *why = "event with a gen or attempt out of range (gen 0..1e9, attempt 1..1e6, integers)";
     return PQ_ERR_PARSE;
   }
   e->gen = (long)gen;
@@ -1502,9 +1617,21 @@ static int apply_parked_job(struct ledger_db *db, const struct ledger_msg *m, in
                             enum ledger_outcome *out) {
   struct pq_job job;
   char err[256], reason[1200];
-  if (pq_job_decode(m->body, m->len, &job, err, sizeof err) != PQ_OK) {
-    *out = LEDGER_BAD;
-    return record_bad(db, m, err);
+  if (pq_job_decode_delivery(m->body, m->len, m->attempt, &job, err, sizeof err) != PQ_OK) {
+    if (!job.paper_id[0] || qa) {
+      *out = LEDGER_BAD;
+      return record_bad(db, m, err);
+    }
+    /* A job refused by the decoder (too large, bad gen...) was parked by
+     * the worker for that reason: the paper is parked by name, not lost. */
+    char head[1024];
+    park_reason(m, head, sizeof head);
+    snprintf(reason, sizeof reason, "%s", head);
+    if (!m->park_reason || !m->park_reason[0])
+      snprintf(reason, sizeof reason, "%.500s (undecodable job: %.500s)", head, err);
+    return park(db, job.paper_id, job.gen > 0 ? job.gen : 0,
+                m->attempt > 0 && m->attempt <= PQ_JOB_MAX_ATTEMPT ? m->attempt : 0, reason, NULL,
+                m->received_ms > 0 ? m->received_ms : pq_now_ms(), out);
   }
   park_reason(m, reason, sizeof reason);
   int64_t ts = m->received_ms > 0 ? m->received_ms : pq_now_ms();
@@ -1532,12 +1659,10 @@ static int apply_parked_job(struct ledger_db *db, const struct ledger_msg *m, in
   return rc;
 }
 
-int ledger_db_apply(struct ledger_db *db, const struct ledger_msg *m,
-                    enum ledger_outcome *outcome) {
+static int apply_one(struct ledger_db *db, const struct ledger_msg *m,
+                     enum ledger_outcome *outcome) {
   enum ledger_outcome out = LEDGER_BAD;
-  int rc = ledger_db_begin(db);
-  if (rc)
-    return rc;
+  int rc;
   cJSON *root = m->body && m->len ? cJSON_ParseWithLength(m->body, m->len) : NULL;
   if (!cJSON_IsObject(root)) {
     rc = record_bad(db, m, root ? "not a JSON object" : "not valid JSON");
@@ -1565,6 +1690,52 @@ cleanup:
   cJSON_Delete(root);
   if (outcome)
     *outcome = out;
+  return rc;
+}
+
+/* Failures that belong to the message, not to the database: the message is
+ * undone and recorded as bad; anything else (disk full, I/O, locked) stops
+ * the batch. */
+static int message_error(int rc, int sqlite_code) {
+  if (rc == PQ_ERR_NOMEM || rc == PQ_ERR_PARSE || rc == PQ_ERR_TOOBIG)
+    return 1;
+  int primary = sqlite_code & 0xff;
+  return primary == SQLITE_CONSTRAINT || primary == SQLITE_TOOBIG || primary == SQLITE_MISMATCH ||
+         primary == SQLITE_RANGE;
+}
+
+int ledger_db_apply(struct ledger_db *db, const struct ledger_msg *m,
+                    enum ledger_outcome *outcome) {
+  int rc = ledger_db_begin(db);
+  if (rc)
+    return rc;
+  sqlite3_stmt *sp = stmt(db, ST_SAVEPOINT);
+  if (!sp || run(db, sp))
+    return PQ_ERR_IO;
+  struct ledger_counters delta = db->delta;
+  int64_t first = db->tx_first_queued_ms, last = db->tx_last_finished_ms;
+  db->last_error = SQLITE_OK;
+  rc = apply_one(db, m, outcome);
+  if (rc != PQ_OK && message_error(rc, db->last_error)) {
+    char why[256];
+    snprintf(why, sizeof why, "cannot be applied: %s",
+             rc == PQ_ERR_NOMEM    ? "out of memory"
+             : rc == PQ_ERR_PARSE  ? "invalid content"
+             : rc == PQ_ERR_TOOBIG ? "a value too large for the database"
+                                   : sqlite3_errstr(db->last_error));
+    sqlite3_stmt *back = stmt(db, ST_ROLLBACK_TO);
+    if (!back || run(db, back))
+      return PQ_ERR_IO;
+    db->delta = delta;
+    db->tx_first_queued_ms = first;
+    db->tx_last_finished_ms = last;
+    rc = record_bad(db, m, why);
+    if (outcome)
+      *outcome = LEDGER_BAD;
+  }
+  sqlite3_stmt *rel = stmt(db, ST_RELEASE);
+  if (rc == PQ_OK && (!rel || run(db, rel)))
+    rc = PQ_ERR_IO;
   return rc;
 }
 

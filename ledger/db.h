@@ -5,6 +5,7 @@
 #ifndef PAPERQ_LEDGER_DB_H
 #define PAPERQ_LEDGER_DB_H
 
+#include "paperq/spend.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,7 +46,11 @@ enum ledger_counter {
   LC_QA_PAPERS,  /* n: papers with at least one current judgement */
   LC_QA_PAIRS,   /* n: pairs of judges on one paper; x: sum of |overall difference| */
   LC_QA_PARKED,  /* QA jobs that ended parked (the translation stands) */
-  LC_COUNT
+  /* Spend split (issue 11): every cost above is used or thrown away. */
+  LC_COST_WASTED,    /* x: USD spent on replies thrown away (translation + QA) */
+  LC_COST_ESTIMATED, /* x: USD that are estimates (timed out, cancelled: no usage) */
+  LC_WASTE0,         /* LC_WASTE0 + enum pq_waste: n replies, x USD thrown away for it */
+  LC_COUNT = LC_WASTE0 + PQ_WASTE_COUNT
 };
 struct ledger_counters {
   long long n[LC_COUNT];

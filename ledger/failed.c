@@ -4,6 +4,7 @@
 #include "ledger.h"
 #include "query.h"
 
+#include "paperq/textutil.h"
 #include "paperq/config.h"
 #include "paperq/util.h"
 
@@ -56,7 +57,7 @@ static int build(struct ledger_db *db, cJSON *list) {
 
 static const char *str(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : "";
+  return pq_text_safe(cJSON_IsString(v) ? v->valuestring : ""); /* untrusted text, escaped */
 }
 
 static double num(const cJSON *o, const char *k) {

@@ -6,9 +6,11 @@
 #include "ledger.h"
 #include "query.h"
 
+#include "paperq/textutil.h"
 #include "paperq/config.h"
 #include "paperq/log.h"
 #include "paperq/qa.h"
+#include "paperq/spend.h"
 #include "paperq/util.h"
 
 #include <limits.h>
@@ -258,6 +260,32 @@ static int build(struct ledger_db *db, const struct pq_config *cfg, int64_t now_
   add_num_or_null(cost, "projected_remaining_usd", succeeded > 0, per_paper * (double)remaining);
   add_num_or_null(cost, "projected_total_usd", succeeded > 0,
                   spent + per_paper * (double)remaining);
+  /* Spend on work that was used apart from spend on work thrown away
+   * (issue 11); both are in cost_usd and in the budget. */
+  double wasted = c.x[LC_COST_WASTED];
+  add_num(cost, "used_usd", spent - wasted);
+  add_num(cost, "wasted_usd", wasted);
+  add_num(cost, "wasted_share", spent > 0 ? wasted / spent : 0);
+  add_num(cost, "estimated_usd", c.x[LC_COST_ESTIMATED]);
+  cJSON *why = cJSON_AddArrayToObject(cost, "wasted_by");
+  int order[PQ_WASTE_COUNT], n = 0;
+  for (int i = 1; i < PQ_WASTE_COUNT; i++)
+    if (c.n[LC_WASTE0 + i] > 0 || c.x[LC_WASTE0 + i] > 0)
+      order[n++] = i;
+  for (int i = 1; i < n; i++) /* most money first */
+    for (int j = i; j > 0 && c.x[LC_WASTE0 + order[j]] > c.x[LC_WASTE0 + order[j - 1]]; j--) {
+      int t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  for (int i = 0; why && i < n; i++) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "reason", pq_waste_name(order[i]));
+    add_num(o, "usd", c.x[LC_WASTE0 + order[i]]);
+    add_num(o, "replies", (double)c.n[LC_WASTE0 + order[i]]);
+    cJSON_AddItemToArray(why, o);
+  }
+  cJSON_AddBoolToObject(cost, "wasted_warning", spent > 0 && wasted > 0.10 * spent);
 
   int64_t first_ms = meta_ms(db, "first_queued_ms");
   int64_t last_ms = meta_ms(db, "last_finished_ms");
@@ -444,8 +472,8 @@ static void print_qa(const cJSON *qa, FILE *f) {
     cJSON_ArrayForEach(j, low) {
       const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "title");
       fprintf(f, "    %5.2f  %s%s%.60s\n", num(j, "overall"),
-              cJSON_GetObjectItemCaseSensitive(j, "paper_id")->valuestring,
-              cJSON_IsString(t) ? "  " : "", cJSON_IsString(t) ? t->valuestring : "");
+              pq_text_safe(cJSON_GetObjectItemCaseSensitive(j, "paper_id")->valuestring),
+              cJSON_IsString(t) ? "  " : "", pq_text_safe(cJSON_IsString(t) ? t->valuestring : ""));
     }
   }
 }
@@ -492,15 +520,19 @@ void ledger_report_print(const cJSON *r, FILE *f) {
   const cJSON *fatal = cJSON_GetObjectItemCaseSensitive(w, "fatal");
   const cJSON *e;
 
-  fprintf(f, "paperq ledger %s, %s\n", cJSON_GetObjectItemCaseSensitive(r, "db")->valuestring,
+  fprintf(f, "paperq ledger %s, %s\n",
+          pq_text_safe(cJSON_GetObjectItemCaseSensitive(r, "db")->valuestring),
           utc(num(r, "generated_ms"), ts, sizeof ts));
-  /* The one thing an operator must not miss comes first. */
+  /* The one thing an operator must not miss comes first. Text that came in
+   * events is printed escaped: an ESC sequence in a worker.fatal error must
+   * not clear the operator's screen. */
   cJSON_ArrayForEach(e, fatal) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "model");
     fprintf(f, "\n!!! workers stopped: %s (worker %s%s%s, %s)\n",
-            cJSON_GetObjectItemCaseSensitive(e, "error")->valuestring,
-            cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring,
-            cJSON_IsString(m) ? ", model " : "", cJSON_IsString(m) ? m->valuestring : "",
+            pq_text_safe(cJSON_GetObjectItemCaseSensitive(e, "error")->valuestring),
+            pq_text_safe(cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring),
+            cJSON_IsString(m) ? ", model " : "",
+            pq_text_safe(cJSON_IsString(m) ? m->valuestring : ""),
             utc(num(e, "since_ms"), ts, sizeof ts));
   }
   if (cJSON_GetArraySize(fatal) > 0)
@@ -548,6 +580,24 @@ void ledger_report_print(const cJSON *r, FILE *f) {
             num(cost, "projected_total_usd"));
   else
     fprintf(f, "\n");
+  fprintf(f, "spend      $%.4f on work used, $%.4f thrown away (%.1f%%)", num(cost, "used_usd"),
+          num(cost, "wasted_usd"), num(cost, "wasted_share") * 100);
+  if (num(cost, "estimated_usd") > 0)
+    fprintf(f, "; $%.4f of it estimated (requests abandoned without usage)",
+            num(cost, "estimated_usd"));
+  fprintf(f, "\n");
+  const cJSON *why = cJSON_GetObjectItemCaseSensitive(cost, "wasted_by");
+  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cost, "wasted_warning"))) {
+    fprintf(f, "!!! %.0f%% of the spend was thrown away; top reasons:",
+            num(cost, "wasted_share") * 100);
+    for (int i = 0; i < cJSON_GetArraySize(why) && i < 3; i++) {
+      const cJSON *o = cJSON_GetArrayItem(why, i);
+      fprintf(f, "%s %s $%.4f (%.0f replies)", i ? "," : "",
+              cJSON_GetObjectItemCaseSensitive(o, "reason")->valuestring, num(o, "usd"),
+              num(o, "replies"));
+    }
+    fprintf(f, " (docs/providers.md says what each means)\n");
+  }
   if (num(budget, "max_usd") > 0)
     fprintf(f, "budget     $%.4f of $%.2f spent (%.0f%%)%s\n", num(budget, "spent_usd"),
             num(budget, "max_usd"), num(budget, "spent_usd") / num(budget, "max_usd") * 100,
@@ -563,7 +613,7 @@ void ledger_report_print(const cJSON *r, FILE *f) {
     const char *state = cJSON_GetObjectItemCaseSensitive(e, "state")->valuestring;
     if (strcmp(state, "stale") == 0)
       fprintf(f, "           stale: %s, last heard %s\n",
-              cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring,
+              pq_text_safe(cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring),
               utc(num(e, "last_seen_ms"), ts, sizeof ts));
   }
   if (num(r, "dry_run_papers") > 0)
@@ -575,7 +625,7 @@ void ledger_report_print(const cJSON *r, FILE *f) {
   const cJSON *bl = cJSON_GetObjectItemCaseSensitive(r, "bad_latest");
   if (bl)
     fprintf(f, " (latest: %s; see table bad_messages)",
-            cJSON_GetObjectItemCaseSensitive(bl, "reason")->valuestring);
+            pq_text_safe(cJSON_GetObjectItemCaseSensitive(bl, "reason")->valuestring));
   fprintf(f, "\nevents     %s applied, %s duplicates ignored, %s from older generations\n",
           group((long long)num(r, "events.applied"), a, sizeof a),
           group((long long)num(r, "events.duplicates"), b, sizeof b),

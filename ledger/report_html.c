@@ -280,8 +280,12 @@ static void chart_open(struct pq_buf *b, const char *id, const char *label, stru
   int with_date = a->x1 - a->x0 > 86400000.0 ? 1 : a->x1 - a->x0 < 600000.0 ? -1 : 0;
   for (int i = 0; i <= 5; i++) {
     double x = a->x0 + (a->x1 - a->x0) * i / 5;
-    pq_buf_printf(b, "<text class=\"xl\" x=\"%.1f\" y=\"%d\">%s</text>\n", px(a, x), CHART_H - 10,
-                  when(x, with_date, t, sizeof t));
+    /* The end labels are anchored inside the chart, so none is cut. */
+    pq_buf_printf(b, "<text class=\"xl%s\" x=\"%.1f\" y=\"%d\">%s</text>\n",
+                  i == 0   ? " xs"
+                  : i == 5 ? " xe"
+                           : "",
+                  px(a, x), CHART_H - 10, when(x, with_date, t, sizeof t));
   }
   pq_buf_printf(b, "<line class=\"axis\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>\n", M_LEFT,
                 CHART_W - M_RIGHT, CHART_H - M_BOTTOM, CHART_H - M_BOTTOM);
@@ -499,7 +503,8 @@ static void chart_failures(struct pq_buf *b, const struct page *p) {
                   CHART_W, 26 * n + 8);
     int i = 0;
     cJSON_ArrayForEach(e, p->failures) {
-      double w = max > 0 ? num(e, "attempts") / max * (CHART_W - 260) : 0;
+      /* Room on the right for the value label. */
+      double w = max > 0 ? num(e, "attempts") / max * (CHART_W - 158 - 220) : 0;
       pq_buf_printf(b, "<g><title>");
       esc(b, str(e, "class"));
       pq_buf_printf(b,
@@ -560,7 +565,8 @@ static const char style[] =
     ".card b{display:block;font-size:18px}.alert{background:#fde8e8;border:1px solid #e99;"
     "padding:8px 12px;border-radius:6px}svg.chart{width:100%;height:auto}"
     ".grid{stroke:#eee}.axis{stroke:#999}.yl{font-size:11px;fill:#555;text-anchor:end}"
-    ".xl{font-size:11px;fill:#555;text-anchor:middle}.vl{font-size:11px;fill:#333}"
+    ".xl{font-size:11px;fill:#555;text-anchor:middle}.xs{text-anchor:start}.xe{text-anchor:end}"
+    ".vl{font-size:11px;fill:#333}"
     "polyline{fill:none;stroke-width:2}.s1{stroke:#2b6cb0}.s2{stroke:#c05621}"
     ".target{stroke:#999;stroke-dasharray:4 3}.proj{stroke:#2b6cb0;stroke-dasharray:6 4;"
     "stroke-width:2}.b1{fill:#2b6cb0}.b2,.b3{fill:#c53030}"

@@ -4,6 +4,7 @@
 #include "ledger.h"
 #include "query.h"
 
+#include "paperq/textutil.h"
 #include "paperq/config.h"
 #include "paperq/qa.h"
 #include "paperq/util.h"
@@ -149,9 +150,11 @@ cleanup:
   return rc;
 }
 
+/* Text from the ledger came from events and records: printed escaped, so
+ * control characters cannot reach the terminal (long text cut at 4 KB). */
 static const char *str(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
+  return cJSON_IsString(v) ? pq_text_safe(v->valuestring) : NULL;
 }
 
 static double num(const cJSON *o, const char *k) {
@@ -180,7 +183,7 @@ static void list_line(const char *label, const cJSON *arr) {
   int first = 1;
   cJSON_ArrayForEach(e, arr) {
     if (cJSON_IsString(e)) {
-      printf("%s%s", first ? "" : "; ", e->valuestring);
+      printf("%s%s", first ? "" : "; ", pq_text_safe(e->valuestring));
       first = 0;
     }
   }

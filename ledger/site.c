@@ -466,7 +466,6 @@ static int index_entry(struct site *s, const cJSON *x, const char *stem,
   }
   cJSON_AddStringToObject(e, "date", date);
   cJSON_AddStringToObject(e, "abstract", str(x, "abstract_en") ? str(x, "abstract_en") : "");
-  cJSON_AddStringToObject(e, "abstract_zh", str(x, "abstract") ? str(x, "abstract") : "");
   if (qa)
     cJSON_AddNumberToObject(e, "qa", qa->mean);
   else
@@ -608,7 +607,18 @@ static int add_paper(struct site *s, const char *file, const char *stem) {
   return rc;
 }
 
-int ledger_site(const struct pq_config *cfg, const char *dir) {
+int ledger_site(const struct pq_config *cfg, const char *dir_arg) {
+  char dir[2048];
+  /* "site/" and "site" name the same directory: no "site//data" in messages. */
+  size_t dn = strlen(dir_arg);
+  while (dn > 1 && dir_arg[dn - 1] == '/')
+    dn--;
+  if (dn >= sizeof dir) {
+    fprintf(stderr, "paperq-ledger: --site %s: the path is too long\n", dir_arg);
+    return PQ_EXIT_USAGE;
+  }
+  memcpy(dir, dir_arg, dn);
+  dir[dn] = '\0';
   struct site s = {.cfg = cfg, .dir = dir};
   struct ledger_db *db = NULL;
   char path[4400], data[4096], err[1024];

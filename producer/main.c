@@ -13,6 +13,7 @@
 #include "paperq/log.h"
 #include "paperq/mq.h"
 #include "paperq/record.h"
+#include "paperq/textutil.h"
 #include "paperq/util.h"
 
 #include "db.h"
@@ -297,7 +298,8 @@ static int queue_input(struct run *run, struct pq_record_reader *rd) {
     cJSON *rec = NULL;
     int r = pq_record_reader_next(rd, &rec, where, sizeof where, err, sizeof err);
     if (r == PQ_ERR_PARSE) {
-      fprintf(stderr, "%s: %s\n", where, err);
+      /* escaped: the reason may quote the input's text */
+      fprintf(stderr, "%s: %s\n", pq_text_safe(where), pq_text_safe(err));
       st->rejected++;
       continue;
     }

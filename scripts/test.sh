@@ -9,7 +9,11 @@
 #
 # Environment:
 #   PAPERQ_BUILD_DIR=DIR   build directory (default build/, build-sanitize/ with PAPERQ_SANITIZE=1)
-#   PAPERQ_SANITIZE=1      AddressSanitizer + UndefinedBehaviorSanitizer build
+#   PAPERQ_SANITIZE=1      clang build with AddressSanitizer, LeakSanitizer and
+#                          UndefinedBehaviorSanitizer (+ float-cast-overflow), the
+#                          libFuzzer targets built too; every report of every
+#                          process (tests and the programs they start) is collected
+#                          and any report fails the run (.ci/run's sanitizer stage)
 #   PAPERQ_TEST_BROKER_URL and PQ_BROKER_DIR both set: reuse that broker
 #                          (from `scripts/broker.sh start DIR; source DIR/env`)
 #   PQ_KEEP_TMP=1          keep every integration test's temp dir
@@ -25,6 +29,9 @@ PACKAGES=(build-essential cmake pkg-config librabbitmq-dev libcjson-dev libconfi
 # headless browser (node/npm, already on the machine, bring KaTeX, MiniSearch
 # and playwright-core from the npm registry: scripts/site-assets.sh,
 # tests/site/install.sh).
+if [[ "${PAPERQ_SANITIZE:-0}" == 1 ]]; then
+  PACKAGES+=(clang libclang-rt-14-dev)
+fi
 
 T_START=$(date +%s.%N)
 T_STAGE=$T_START
@@ -98,11 +105,19 @@ stage_done deps
 
 # ---- build -----------------------------------------------------------------
 CMAKE_ARGS=(-DPAPERQ_WERROR=ON)
+SAN_LOG_DIR=
 if [[ "${PAPERQ_SANITIZE:-0}" == 1 ]]; then
   BUILD_DIR=${PAPERQ_BUILD_DIR:-build-sanitize}
-  CMAKE_ARGS+=(-DPAPERQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
-  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  export CC=${CC:-clang}
+  CMAKE_ARGS+=(-DPAPERQ_SANITIZE=ON -DPAPERQ_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+  # Reports go to files, one per process, so that none is lost in a log
+  # nobody reads (a worker started by a Python test, a ledger stopped with
+  # SIGTERM): any file here at the end fails the run.
+  SAN_LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/paperq-sanitizer.XXXXXX")
+  export PQ_SANITIZER_LOG_DIR=$SAN_LOG_DIR
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:log_path=$SAN_LOG_DIR/asan}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:log_path=$SAN_LOG_DIR/ubsan}
+  export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/fuzz/lsan.supp:print_suppressions=0}
 else
   BUILD_DIR=${PAPERQ_BUILD_DIR:-build}
 fi
@@ -150,4 +165,18 @@ CTEST_PID=$!
 wait "$CTEST_PID" || status=$?
 CTEST_PID=
 stage_done ctest
+if [[ -n "$SAN_LOG_DIR" ]]; then
+  reports=$(find "$SAN_LOG_DIR" -type f | sort)
+  if [[ -n "$reports" ]]; then
+    echo "test.sh: sanitizer reports ($(echo "$reports" | wc -l)):" >&2
+    for r in $reports; do
+      echo "---- $r" >&2
+      head -n 60 "$r" >&2
+    done
+    status=1
+  else
+    echo "== sanitizers: no report from any process"
+    rm -rf "$SAN_LOG_DIR"
+  fi
+fi
 exit "$status"

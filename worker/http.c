@@ -10,7 +10,6 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 struct http {
   CURLM *multi;
@@ -112,68 +111,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp) {
   return pq_buf_append(&r->resp, data, size * n) == PQ_OK ? size * n : 0;
 }
 
-/* OpenAI-style durations: "1s", "250ms", "6m0s", "1h2m3.5s", or plain
- * seconds ("0.5"). Returns milliseconds, or -1 when unreadable. */
-static long parse_duration_ms(const char *v) {
-  double total = 0;
-  int any = 0;
-  while (*v == ' ')
-    v++;
-  while (*v && *v != '\r' && *v != '\n') {
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v)
-      return -1;
-    v = end;
-    if (strncmp(v, "ms", 2) == 0) {
-      total += x;
-      v += 2;
-    } else if (*v == 'h') {
-      total += x * 3600000;
-      v++;
-    } else if (*v == 'm') {
-      total += x * 60000;
-      v++;
-    } else if (*v == 's') {
-      total += x * 1000;
-      v++;
-    } else if (!*v || *v == '\r' || *v == '\n' || *v == ' ') {
-      total += x * 1000; /* plain seconds */
-    } else {
-      return -1;
-    }
-    any = 1;
-    while (*v == ' ')
-      v++;
-  }
-  return any && total >= 0 && total < 864e5 ? (long)total : -1;
-}
-
+/* Every header goes to pq_chat_hints_header (common/src/chat.c): Retry-After
+ * (seconds or a date), retry-after-ms, OpenRouter's X-RateLimit-* and
+ * OpenAI's x-ratelimit-*-requests/-tokens. */
 static size_t on_header(char *data, size_t size, size_t n, void *userp) {
   struct http_req *r = userp;
   size_t len = size * n;
-  char line[256];
-  if (len >= sizeof line)
-    return len;
-  memcpy(line, data, len);
-  line[len] = '\0';
-  char *colon = strchr(line, ':');
-  if (!colon)
-    return len;
-  *colon = '\0';
-  const char *value = colon + 1;
-  if (strcasecmp(line, "retry-after") == 0) {
-    r->retry_after_ms = pq_chat_retry_after_ms(value);
-  } else if (strcasecmp(line, "x-ratelimit-reset-requests") == 0) {
-    r->ratelimit_reset_ms = parse_duration_ms(value);
-  } else if (strcasecmp(line, "x-ratelimit-remaining-requests") == 0) {
-    long v;
-    char tmp[64];
-    snprintf(tmp, sizeof tmp, "%s", value + strspn(value, " "));
-    tmp[strcspn(tmp, "\r\n")] = '\0';
-    if (pq_parse_long(tmp, 0, 1L << 40, &v) == PQ_OK)
-      r->ratelimit_remaining = v;
-  }
+  pq_chat_hints_header(&r->hints, data, len, pq_now_ms());
   return len;
 }
 
@@ -196,6 +140,7 @@ static int start(struct http *h, struct http_req *r) {
   r->retry_after_ms = -1;
   r->ratelimit_remaining = -1;
   r->ratelimit_reset_ms = -1;
+  pq_chat_hints_init(&r->hints);
   r->headers = hd;
   r->easy = e;
   curl_easy_setopt(e, CURLOPT_URL, r->url);
@@ -266,6 +211,11 @@ int http_perform(struct http *h, http_done_fn done, void *ctx) {
         snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(m->data.result));
     }
     r->finished_ms = pq_now_ms();
+    r->retry_after_ms = pq_chat_hints_wait_ms(&r->hints);
+    /* Only a window sent on every reply paces us (ratelimit.c); OpenRouter's
+     * X-RateLimit-* on a 429 only say how long to wait (in retry_after_ms). */
+    r->ratelimit_remaining = r->hints.per_reply_window ? r->hints.remaining_requests : -1;
+    r->ratelimit_reset_ms = r->hints.per_reply_window ? r->hints.reset_requests_ms : -1;
     release_easy(h, r);
     h->running--;
     r->state = 0;

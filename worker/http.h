@@ -5,6 +5,7 @@
 #define WORKER_HTTP_H
 
 #include "paperq/buf.h"
+#include "paperq/chat.h"
 
 #include <stdint.h>
 
@@ -23,9 +24,10 @@ struct http_req {
   long status;     /* HTTP status, 0 when the transfer failed */
   char error[256]; /* transport error text when status == 0 */
   struct pq_buf resp;
-  long retry_after_ms;      /* from Retry-After, -1 if absent */
-  long ratelimit_remaining; /* x-ratelimit-remaining-requests, -1 if absent */
-  long ratelimit_reset_ms;  /* x-ratelimit-reset-requests, -1 if absent */
+  struct pq_chat_hints hints; /* every retry and rate-limit header of the reply */
+  long retry_after_ms;        /* the wait the reply asked for (pq_chat_hints_wait_ms), -1 if none */
+  long ratelimit_remaining;   /* requests left in the window, -1 if not said */
+  long ratelimit_reset_ms;    /* when the window refills, -1 if not said */
   int64_t started_ms, finished_ms;
   /* internal */
   int64_t not_before_ms;

@@ -56,7 +56,9 @@ static struct paper *paper_new(struct worker *w, const struct pq_mq_delivery *d)
     return NULL;
   p->w = w;
   p->tag = d->tag;
-  p->attempt = d->attempt > 0 ? d->attempt : 1;
+  /* An attempt header out of range makes the job undecodable (see
+   * paper_receive); its events then say attempt 1, which the ledger takes. */
+  p->attempt = pq_job_attempt_ok(d->attempt) ? d->attempt : 1;
   p->delivery_count = d->delivery_count;
   p->kind = strcmp(d->type, PQ_MSG_TYPE_QA) == 0 ? &work_qa : &work_translate;
   p->started_ms = pq_now_ms();
@@ -100,8 +102,10 @@ static void paper_settle(struct worker *w, struct paper *p) {
   paper_free(w, p);
 }
 
+/* The paper's id; the decoder fills it even for a job it refused, when the
+ * message had a usable one. */
 static const char *pid_of(const struct paper *p) {
-  return p->job_ok ? p->job.paper_id : "(undecodable job)";
+  return p->job.paper_id[0] ? p->job.paper_id : "(undecodable job)";
 }
 
 /* ---- publishing ------------------------------------------------------------ */
@@ -162,7 +166,14 @@ static void add_usage(struct paper *p, cJSON *ev) {
     cJSON_AddNumberToObject(o, "completion_tokens", (double)u->completion_tokens);
     cJSON_AddNumberToObject(o, "requests", (double)u->requests);
   }
+  if (o) {
+    cJSON *prov = NULL;
+    for (int i = 0; i < WORK_MAX_PROVIDERS && u->providers[i].name[0]; i++)
+      if (prov || (prov = cJSON_AddObjectToObject(o, "providers")))
+        cJSON_AddNumberToObject(prov, u->providers[i].name, (double)u->providers[i].replies);
+  }
   cJSON_AddNumberToObject(ev, "cost_usd", u->cost_usd);
+  pq_spend_to_json(&u->spend, ev); /* used vs thrown away (the ledger's split) */
   cJSON_AddStringToObject(ev, "model", u->model[0] ? u->model : p->w->cfg->translate.model);
   cJSON *t = cJSON_AddObjectToObject(ev, "timings");
   if (t) {
@@ -252,7 +263,11 @@ static void failed(struct worker *w, struct paper *p, enum pq_err_class cls, con
   struct retry_decision d;
   retry_decide(&w->retry, p->attempt, cls, error, &d);
   /* A judge's failure is QA's business only: it never marks the paper. */
-  cJSON *ev = pq_event_new(p->kind->failed_event, id, p->job.gen, p->attempt, w->id);
+  /* Without a paper id there is no paper for the ledger to mark: the parked
+   * message alone tells it (recorded as a bad message). */
+  cJSON *ev = p->job.paper_id[0]
+                  ? pq_event_new(p->kind->failed_event, id, p->job.gen, p->attempt, w->id)
+                  : NULL;
   if (ev) {
     cJSON_AddStringToObject(ev, "error_class", pq_err_class_name(cls));
     cJSON_AddStringToObject(ev, "error", error);
@@ -341,7 +356,7 @@ void paper_receive(struct worker *w, const struct pq_mq_delivery *d) {
     return;
   }
   char err[512], why[600];
-  if (pq_job_decode(d->body, d->len, &p->job, err, sizeof err) != PQ_OK) {
+  if (pq_job_decode_delivery(d->body, d->len, d->attempt, &p->job, err, sizeof err) != PQ_OK) {
     /* One bad message never kills a worker: it is parked with the reason. */
     pq_warn("delivery %llu: %s; parking it", (unsigned long long)d->tag, err);
     snprintf(why, sizeof why, "undecodable job: %.400s", err);

@@ -5,6 +5,7 @@
  * control broadcasts, sends heartbeats and drains. */
 #include "worker.h"
 #include "lifecycle.h"
+#include "paperq/control.h"
 #include "paperq/config.h"
 #include "paperq/event.h"
 #include "paperq/log.h"
@@ -78,12 +79,17 @@ static int start_consuming(struct worker *w) {
 }
 
 /* pause/resume broadcasts (the ledger's budget stop, or an operator). */
+/* Control messages are decoded by pq_control_decode (common/src/control.c,
+ * fuzzed by tests/fuzz/fuzz_control.c). */
 static void on_control(struct worker *w, const struct pq_mq_delivery *d) {
-  cJSON *msg = cJSON_ParseWithLength(d->body, d->len);
-  const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(msg, "cmd");
-  const cJSON *reason = cJSON_GetObjectItemCaseSensitive(msg, "reason");
-  const char *why = cJSON_IsString(reason) ? reason->valuestring : "operator";
-  if (cJSON_IsString(cmd) && strcmp(cmd->valuestring, "pause") == 0 && !w->paused) {
+  struct pq_control c;
+  char err[256];
+  if (pq_control_decode(d->body, d->len, &c, err, sizeof err) != PQ_OK) {
+    pq_warn("ignoring a control message: %s", err);
+    return;
+  }
+  const char *why = c.reason;
+  if (c.cmd == PQ_CONTROL_PAUSE && !w->paused) {
     w->paused = 1;
     if (w->consuming) {
       pq_mq_cancel_all(w->mq);
@@ -91,14 +97,11 @@ static void on_control(struct worker *w, const struct pq_mq_delivery *d) {
     }
     pq_warn("PAUSED (%s): taking no new papers; finishing the %d in flight; waiting for resume",
             why, w->in_flight);
-  } else if (cJSON_IsString(cmd) && strcmp(cmd->valuestring, "resume") == 0 && w->paused) {
+  } else if (c.cmd == PQ_CONTROL_RESUME && w->paused) {
     w->paused = 0;
     if (!w->draining && !w->fatal && start_consuming(w) == PQ_OK)
       pq_info("resumed (%s): taking papers again", why);
-  } else if (!cJSON_IsString(cmd)) {
-    pq_warn("ignoring a control message without \"cmd\" (%zu bytes)", d->len);
   }
-  cJSON_Delete(msg);
 }
 
 static void on_delivery(void *ctx, const struct pq_mq_delivery *d) {

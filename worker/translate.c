@@ -117,8 +117,14 @@ static void submit_chunk(struct xlate *x, struct chunk *c) {
   }
   free(terms);
   const char *model = chunk_model(x, c);
-  char *body = pq_chat_request(model, system ? system : system_prompt, c->sent,
-                               env->cfg->translate.max_tokens, env->cfg->translate.temperature);
+  struct pq_chat_req q = {model,
+                          system ? system : system_prompt,
+                          c->sent,
+                          env->cfg->translate.max_tokens,
+                          env->cfg->translate.temperature,
+                          env->cfg->translate.reasoning,
+                          env->cfg->translate.extra_body};
+  char *body = pq_chat_build(&q);
   free(system);
   if (work_call(&x->base, &c->call, &env->translate, model, body) != PQ_OK)
     work_fail(&x->base, PQ_CLASS_TRANSIENT, "%s", "out of memory building a request");
@@ -453,6 +459,45 @@ static void reask(struct xlate *x, struct chunk *c, enum pq_check failed, const 
   }
 }
 
+/* A reply that is not a finished answer (docs/providers.md): nothing of it
+ * is kept. Cut at max_tokens (or its budget spent on reasoning): smaller
+ * chunks. Filtered or refused: the fallback model, then the paper is
+ * parked as permanent. Anything else fails the attempt with its class. */
+static void not_an_answer(struct xlate *x, struct chunk *c, const struct pq_chat_result *res) {
+  const struct pq_config *cfg = x->base.env->cfg;
+  const char *seg = x->segs[x->units[c->first].seg].key;
+  switch (res->reason) {
+  case PQ_REASON_LENGTH:
+  case PQ_REASON_REASONING_ONLY:
+    x->check_failures[PQ_CHECK_FINISH_REASON]++;
+    pq_warn("paper %s: answer for %s%s not finished: %s", x->base.job->paper_id, seg,
+            c->count > 1 ? "…" : "", res->error);
+    if (c->count > 1 && res->reason == PQ_REASON_LENGTH) {
+      x->resplits++; /* one segment per request: shorter answers */
+      for (int i = 0; i < c->count && x->base.outcome == PQ_CLASS_OK; i++)
+        submit_unit(x, c->first + i);
+    } else {
+      reask(x, c, PQ_CHECK_FINISH_REASON, res->error);
+    }
+    break;
+  case PQ_REASON_CONTENT_FILTER:
+    if (!c->fallback && cfg->translate.fallback_model[0]) {
+      pq_warn("paper %s: %s refused %s: %s; trying the fallback model %s", x->base.job->paper_id,
+              chunk_model(x, c), seg, res->error, cfg->translate.fallback_model);
+      c->fallback = 1;
+      c->tries = 0;
+      x->fallback_used = 1;
+      submit_chunk(x, c);
+    } else {
+      work_fail(&x->base, PQ_CLASS_PERMANENT, "content refused for %s by %s%s: %s", seg,
+                chunk_model(x, c), c->fallback ? " (the fallback model)" : "", res->error);
+    }
+    break;
+  default:
+    work_fail(&x->base, res->cls, "%s", res->error);
+  }
+}
+
 static enum work_status xlate_on_answer(struct work *w, struct llm_call *call,
                                         const struct pq_chat_result *res) {
   struct xlate *x = xlate_of(w);
@@ -464,7 +509,7 @@ static enum work_status xlate_on_answer(struct work *w, struct llm_call *call,
   int failed_already = w->outcome != PQ_CLASS_OK;
   if (res->cls != PQ_CLASS_OK) {
     if (!failed_already)
-      work_fail(w, res->cls, "%s", res->error);
+      not_an_answer(x, c, res);
     return settle(x);
   }
   char detail[400] = "";
@@ -475,6 +520,7 @@ static enum work_status xlate_on_answer(struct work *w, struct llm_call *call,
     pq_warn("paper %s: answer for %s%s failed check %s: %s", w->job->paper_id,
             x->segs[x->units[c->first].seg].key, c->count > 1 ? "…" : "", pq_check_name(failed),
             detail);
+    work_waste(w, call, PQ_WASTE_CHECK);
     if (!failed_already)
       reask(x, c, failed, detail);
   }
@@ -637,6 +683,7 @@ const struct work_kind work_translate = {
     .success_event = "job.succeeded",
     .announce_start = 1,
     .model_role = "model",
+    .settings = "translate",
     .create = xlate_create,
     .start = xlate_start,
     .on_answer = xlate_on_answer,

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "paperq/chat.h"
 #include "paperq/job.h"
+#include "paperq/spend.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -63,14 +64,25 @@ enum work_status {
   WORK_FATAL,   /* the provider refused us (key, credit, model): stop the worker */
 };
 
+/* Providers that served an attempt's replies (OpenRouter's "provider"). */
+#define WORK_MAX_PROVIDERS 4
+
 /* What an attempt has used so far, paid for or not. */
 struct work_usage {
   long prompt_tokens, completion_tokens;
-  long requests; /* answered requests (429s are not counted) */
-  double cost_usd;
+  long requests;   /* answered requests (429s are not counted) */
+  double cost_usd; /* = spend.cost_usd: every reply, used or thrown away */
+  struct pq_spend spend;
   int64_t llm_ms;  /* summed request durations */
   char model[128]; /* the model that answered; "" for the configured one */
+  struct {
+    char name[64];
+    long replies;
+  } providers[WORK_MAX_PROVIDERS];
 };
+
+/* A smaller max_tokens is tried down to this after a 402 weight_exceeds_budget. */
+#define WORK_MIN_MAX_TOKENS 256
 
 /* One chat request of a job: the typed handle behind an http_req. */
 struct llm_call {
@@ -80,7 +92,10 @@ struct llm_call {
   char *body;          /* the request JSON (owned) */
   int rate_retries;    /* 429s answered to it in a row */
   double cost_usd;     /* what its last answer cost */
-  int active;          /* submitted and not completed or cancelled */
+  /* what its answers cost since the kind last took it (work_take_spend) */
+  struct pq_spend spend;
+  long prompt_tokens, completion_tokens, requests;
+  int active;                                 /* submitted and not completed or cancelled */
   struct llm_call *next_active, *prev_active; /* work.active */
 };
 
@@ -109,6 +124,7 @@ struct work_kind {
                                 along the way (work_emit) */
   int announce_start;        /* send job.started for attempts that run long */
   const char *model_role;    /* "model", "judge model": names the model in a fatal error */
+  const char *settings;      /* "translate", "qa": the config group a log line names */
   /* A new attempt's state (calloc'd, struct work first), or NULL when out of
    * memory. The base is filled in by work_new. */
   struct work *(*create)(void);
@@ -154,9 +170,24 @@ void work_cancel_all(struct work *w);
 /* Frees what a call holds (its body and response); it must not be active. */
 void work_call_release(struct llm_call *call);
 
-/* The request req has completed: accounts its usage, resends a 429, turns a
- * fatal refusal into WORK_FATAL, and hands any other answer to its kind. */
+/* The request req has completed. The one place where a reply's class turns
+ * into what happens (docs/providers.md): accounts its usage and cost (every
+ * reply that carries usage; a timed-out request at an estimate), resends a
+ * 429 or an in-flight-budget 402 after the provider's wait, resends a 5xx
+ * that said Retry-After, resends a 402 weight_exceeds_budget with half the
+ * max_tokens, turns a fatal refusal into WORK_FATAL, and hands any other
+ * answer to its kind (cls OK, TRANSIENT or PERMANENT; res->reason says why). */
 enum work_status work_answer(struct http_req *req);
+
+/* The kind threw away call's last answer (a check failed, no verdict):
+ * its cost counts as wasted for reason waste (enum pq_waste). */
+void work_waste(struct work *w, struct llm_call *call, int waste);
+
+/* Takes what call's answers cost since the last take (for an event that
+ * reports them on its own, like a verdict) and removes it from w->usage, so
+ * that the attempt's own event does not count it again. */
+void work_take_spend(struct work *w, struct llm_call *call, struct pq_spend *spend,
+                     long *prompt_tokens, long *completion_tokens, long *requests);
 /* The call req belongs to. */
 struct llm_call *work_call_of(struct http_req *req);
 

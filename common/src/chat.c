@@ -290,24 +290,49 @@ static void describe(struct pq_chat_result *r, const char *where, long status,
            pq_chat_reason_name(r->reason));
 }
 
-static void read_usage(const cJSON *root, struct pq_chat_result *r) {
+/* A token count from usage: absent or null is 0; *ok = 0 for a number out of
+ * [0, PQ_CHAT_MAX_TOKENS] (checked before the cast: a double out of long's
+ * range is undefined behaviour, and 9e18 tokens overflow every sum). */
+static long usage_tokens(const cJSON *v, int *ok) {
+  if (!v || cJSON_IsNull(v))
+    return 0;
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= PQ_CHAT_MAX_TOKENS)) {
+    *ok = 0;
+    return 0;
+  }
+  return (long)v->valuedouble;
+}
+
+/* Reads usage; returns 0 when a figure is absurd (issue 13: 9e18 tokens, a
+ * cost of 1e300, negative numbers), and then keeps none of it. */
+static int read_usage(const cJSON *root, struct pq_chat_result *r) {
   const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
   if (!cJSON_IsObject(usage))
-    return;
+    return 1;
+  int ok = 1;
   r->usage_reported = 1;
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
-  r->prompt_tokens = cJSON_IsNumber(v) && v->valuedouble > 0 ? (long)v->valuedouble : 0;
-  v = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
-  r->completion_tokens = cJSON_IsNumber(v) && v->valuedouble > 0 ? (long)v->valuedouble : 0;
-  v = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details"), "reasoning_tokens");
-  r->reasoning_tokens = cJSON_IsNumber(v) && v->valuedouble > 0 ? (long)v->valuedouble : 0;
-  v = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"), "cached_tokens");
-  r->cached_tokens = cJSON_IsNumber(v) && v->valuedouble > 0 ? (long)v->valuedouble : 0;
-  v = cJSON_GetObjectItemCaseSensitive(usage, "cost");
-  if (cJSON_IsNumber(v) && v->valuedouble >= 0 && isfinite(v->valuedouble))
+  r->prompt_tokens = usage_tokens(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens"), &ok);
+  r->completion_tokens =
+      usage_tokens(cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens"), &ok);
+  r->reasoning_tokens = usage_tokens(
+      cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details"), "reasoning_tokens"),
+      &ok);
+  r->cached_tokens = usage_tokens(
+      cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"), "cached_tokens"),
+      &ok);
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, "cost");
+  if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= PQ_CHAT_MAX_COST_USD)
     r->cost_usd = v->valuedouble;
+  else if (v && !cJSON_IsNull(v))
+    ok = 0;
+  if (!ok) {
+    r->usage_reported = 0;
+    r->prompt_tokens = r->completion_tokens = r->reasoning_tokens = r->cached_tokens = 0;
+    r->cost_usd = -1;
+  }
+  return ok;
 }
 
 static int blank(const char *s) {
@@ -334,7 +359,7 @@ void pq_chat_parse(long status, const char *body, size_t len, const char *curl_e
     return;
   }
   cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-  read_usage(root, r);
+  int usage_ok = read_usage(root, r);
   copy_str(r->model, sizeof r->model, cJSON_GetObjectItemCaseSensitive(root, "model"));
   copy_str(r->provider, sizeof r->provider, cJSON_GetObjectItemCaseSensitive(root, "provider"));
   const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
@@ -353,6 +378,13 @@ void pq_chat_parse(long status, const char *body, size_t len, const char *curl_e
   if (!cJSON_IsObject(root)) {
     set(r, PQ_REASON_MALFORMED);
     snprintf(r->error, sizeof r->error, "malformed response: not JSON (%zu bytes)", len);
+    goto cleanup;
+  }
+  if (!usage_ok) {
+    set(r, PQ_REASON_MALFORMED);
+    snprintf(r->error, sizeof r->error,
+             "malformed response: usage out of range (negative, or more than %.0f tokens or $%.0f)",
+             PQ_CHAT_MAX_TOKENS, PQ_CHAT_MAX_COST_USD);
     goto cleanup;
   }
   if (err) {
@@ -407,12 +439,6 @@ void pq_chat_parse(long status, const char *body, size_t len, const char *curl_e
       snprintf(r->error, sizeof r->error,
                "finish_reason length: the answer was cut off at max_tokens (%ld tokens)",
                r->completion_tokens);
-#ifdef PQ_CHAT_LENGTH_AS_OK
-      /* Until the worker's shared LLM-call code reads r->reason: it rejects
-       * the cut answer through the checks (finish_reason) and splits. */
-      r->cls = PQ_CLASS_OK;
-      r->content = strdup(text ? text : "");
-#endif
     }
   } else if (fr[0] && strcmp(fr, "stop") != 0) {
     set(r, PQ_REASON_PROVIDER_ERROR);
@@ -534,6 +560,7 @@ void pq_chat_hints_init(struct pq_chat_hints *h) {
   h->retry_after_ms = h->retry_after_ms_hdr = -1;
   h->limit_requests = h->remaining_requests = h->reset_requests_ms = -1;
   h->limit_tokens = h->remaining_tokens = h->reset_tokens_ms = -1;
+  h->per_reply_window = 0;
 }
 
 static void set_count(long *dst, const char *v) {
@@ -560,6 +587,8 @@ void pq_chat_hints_header(struct pq_chat_hints *h, const char *line, size_t len,
     set_count(&h->limit_requests, v);
   } else if (is(name, "x-ratelimit-remaining-requests") || is(name, "x-ratelimit-remaining")) {
     set_count(&h->remaining_requests, v);
+    if (is(name, "x-ratelimit-remaining-requests"))
+      h->per_reply_window = 1;
   } else if (is(name, "x-ratelimit-reset-requests")) {
     h->reset_requests_ms = pq_chat_duration_ms(v);
   } else if (is(name, "x-ratelimit-reset")) {

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -90,9 +91,9 @@ static const struct key keys[] = {
     {"targets", "max_failed_ratio", K_DOUBLE, OFF(targets.max_failed_ratio), "0.01", 0, 1, 0, NULL},
     {"targets", "budget_usd", K_DOUBLE, OFF(targets.budget_usd), "5", 0, 1e9, 0, NULL},
     {"targets", "max_hours", K_DOUBLE, OFF(targets.max_hours), "24", 0, 1e6, 0, NULL},
-    {"limits", "max_record_bytes", K_INT, OFF(limits.max_record_bytes), "1048576", 1024, 1 << 30, 0, NULL},
-    {"limits", "max_title_bytes", K_INT, OFF(limits.max_title_bytes), "4096", 64, 1 << 30, 0, NULL},
-    {"limits", "max_abstract_bytes", K_INT, OFF(limits.max_abstract_bytes), "65536", 256, 1 << 30, 0, NULL},
+    {"limits", "max_record_bytes", K_INT, OFF(limits.max_record_bytes), "1048576", 1024, 16 << 20, 0, NULL},
+    {"limits", "max_title_bytes", K_INT, OFF(limits.max_title_bytes), "4096", 64, 4 << 20, 0, NULL},
+    {"limits", "max_abstract_bytes", K_INT, OFF(limits.max_abstract_bytes), "65536", 256, 4 << 20, 0, NULL},
     {"limits", "max_response_bytes", K_INT, OFF(limits.max_response_bytes), "4194304", 1024, 1 << 30, 0, NULL},
     {"harvest", "base_url", K_STRING, OFF(harvest.base_url), "https://archive.org", 0, 0, 0, NULL},
     {"harvest", "collection", K_STRING, OFF(harvest.collection), "chinaxivmirror", 0, 0, 0, NULL},
@@ -129,6 +130,42 @@ static int oneof_ok(const char *oneof, const char *v) {
   return 0;
 }
 
+/* Checks of one string key that need no other key, made where the value is
+ * set so the error names its file and line or its environment variable. */
+static int check_string(const struct key *k, const char *text, const char *where, char *err,
+                        size_t errlen) {
+  const char *name = k->name;
+  if (strcmp(k->group, "retry") == 0 && strcmp(name, "delays_ms") == 0) {
+    long delays[PQ_RETRY_MAX_DELAYS];
+    if (pq_config_delays(text, delays, PQ_RETRY_MAX_DELAYS) < 1) {
+      snprintf(err, errlen,
+               "%s: retry.delays_ms = \"%.200s\": expected 1 to 64 comma-separated milliseconds "
+               "(0 to 86400000), e.g. \"10000,60000,300000\"",
+               where, text);
+      return PQ_ERR_PARSE;
+    }
+  } else if (strcmp(k->group, "broker") == 0 && strcmp(name, "prefix") == 0) {
+    /* Longer prefixes used to be cut short, so two pipelines with long
+     * prefixes shared queues. */
+    if (!text[0] || strlen(text) > PQ_CONFIG_MAX_PREFIX) {
+      snprintf(err, errlen,
+               "%s: broker.prefix must be 1 to %d characters (got %zu): queue names are "
+               "<prefix>.<name> and must stay distinct",
+               where, PQ_CONFIG_MAX_PREFIX, strlen(text));
+      return PQ_ERR_PARSE;
+    }
+  } else if (strcmp(k->group, "ledger") == 0 && strcmp(name, "db") == 0) {
+    if (!text[0]) {
+      snprintf(err, errlen,
+               "%s: ledger.db must name the ledger's database file (an empty path would consume "
+               "events into nothing)",
+               where);
+      return PQ_ERR_PARSE;
+    }
+  }
+  return PQ_OK;
+}
+
 /* Sets one key from text; where names the origin for the error message. */
 static int set_text(struct pq_config *cfg, const struct key *k, const char *text, const char *where,
                     char *err, size_t errlen) {
@@ -161,6 +198,8 @@ static int set_text(struct pq_config *cfg, const struct key *k, const char *text
                text, k->oneof);
       return PQ_ERR_PARSE;
     }
+    if (check_string(k, text, where, err, errlen) != PQ_OK)
+      return PQ_ERR_PARSE;
     char *dup = strdup(text);
     if (!dup)
       return PQ_ERR_NOMEM;
@@ -272,6 +311,60 @@ double pq_config_cost(const struct pq_config *cfg, const char *model, long promp
   return ((double)prompt_tokens * in + (double)completion_tokens * out) / 1e6;
 }
 
+/* Finds "name = 123" (or "name : 123") on line `line` of file and copies
+ * the integer literal, as written, into out (for pq_parse_long to range
+ * check: one more digit must not wrap). Hex literals are converted. */
+static int literal_int(const char *file, int line, const char *name, char *out, size_t outlen) {
+  FILE *f = fopen(file, "r");
+  char buf[4096];
+  int n = 0, rc = PQ_ERR;
+  if (!f)
+    return PQ_ERR;
+  while (fgets(buf, sizeof buf, f))
+    if (++n == line)
+      break;
+  fclose(f);
+  if (n != line)
+    return PQ_ERR;
+  size_t nl = strlen(name);
+  for (const char *p = strstr(buf, name); p; p = strstr(p + 1, name)) {
+    if (p > buf && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '-'))
+      continue;
+    const char *q = p + nl;
+    while (*q == ' ' || *q == '\t')
+      q++;
+    if (*q != '=' && *q != ':')
+      continue;
+    q++;
+    while (*q == ' ' || *q == '\t')
+      q++;
+    const char *start = q;
+    if (*q == '-' || *q == '+')
+      q++;
+    int hex = q[0] == '0' && (q[1] == 'x' || q[1] == 'X');
+    if (hex)
+      q += 2;
+    while (hex ? isxdigit((unsigned char)*q) : isdigit((unsigned char)*q))
+      q++;
+    size_t len = (size_t)(q - start);
+    if (len == 0 || len >= outlen)
+      return PQ_ERR;
+    if (hex) {
+      errno = 0;
+      long long v = strtoll(start, NULL, 16);
+      if (errno)
+        snprintf(out, outlen, "%.*s", (int)len, start); /* out of range: the parse fails */
+      else
+        snprintf(out, outlen, "%lld", v);
+    } else {
+      snprintf(out, outlen, "%.*s", (int)len, start);
+    }
+    rc = PQ_OK;
+    break;
+  }
+  return rc;
+}
+
 /* Joins a list of strings into one comma-separated string in *out. */
 static int join_list(config_setting_t *s, char **out, const char *where, const char *gname,
                      const char *name, char *err, size_t errlen) {
@@ -381,10 +474,16 @@ static int load_file(struct pq_config *cfg, const char *path, char *err, size_t 
       const char *val = text;
       switch (config_setting_type(s)) {
       case CONFIG_TYPE_INT:
-        snprintf(text, sizeof text, "%d", config_setting_get_int(s));
-        break;
       case CONFIG_TYPE_INT64:
-        snprintf(text, sizeof text, "%lld", config_setting_get_int64(s));
+        /* libconfig 1.5 wraps integers modulo 2^32 (4294967312 reads as
+         * 16): the number is taken from the file's own text instead. */
+        if (literal_int(config_setting_source_file(s) ? config_setting_source_file(s) : path, line,
+                        name, text, sizeof text) != PQ_OK) {
+          if (config_setting_type(s) == CONFIG_TYPE_INT)
+            snprintf(text, sizeof text, "%d", config_setting_get_int(s));
+          else
+            snprintf(text, sizeof text, "%lld", config_setting_get_int64(s));
+        }
         break;
       case CONFIG_TYPE_FLOAT:
         snprintf(text, sizeof text, "%.17g", config_setting_get_float(s));
@@ -460,6 +559,17 @@ static int load_env(struct pq_config *cfg, char *err, size_t errlen) {
   return PQ_OK;
 }
 
+/* Checks that involve more than one key. The value may come from the file
+ * or from the environment: the message names the one it came from. */
+/* Where a key's effective value came from: its variable when set, else the file. */
+static const char *origin(const struct pq_config *cfg, const char *var, char *out, size_t outlen) {
+  if (getenv(var))
+    snprintf(out, outlen, "environment variable %s", var);
+  else
+    snprintf(out, outlen, "%s", cfg->source);
+  return out;
+}
+
 /* translate.extra_body / qa.extra_body: a JSON object or "". */
 static int check_extra_body(const struct pq_config *cfg, const char *key, const char *v, char *err,
                             size_t errlen) {
@@ -477,8 +587,7 @@ static int check_extra_body(const struct pq_config *cfg, const char *key, const 
 }
 
 static int validate(struct pq_config *cfg, char *err, size_t errlen) {
-  long delays[PQ_RETRY_MAX_DELAYS];
-  char why[256];
+  char why[256], where[160];
   if (pq_chat_reasoning_check(cfg->translate.reasoning, why, sizeof why) != PQ_OK ||
       pq_chat_reasoning_check(cfg->qa.reasoning, why, sizeof why) != PQ_OK) {
     snprintf(err, errlen, "%s: %s = %s", cfg->source,
@@ -491,13 +600,6 @@ static int validate(struct pq_config *cfg, char *err, size_t errlen) {
   if (check_extra_body(cfg, "translate.extra_body", cfg->translate.extra_body, err, errlen) ||
       check_extra_body(cfg, "qa.extra_body", cfg->qa.extra_body, err, errlen))
     return PQ_ERR_PARSE;
-  if (pq_config_delays(cfg->retry.delays_ms, delays, PQ_RETRY_MAX_DELAYS) < 1) {
-    snprintf(err, errlen,
-             "%s: retry.delays_ms = \"%s\": expected comma-separated milliseconds, e.g. "
-             "\"10000,60000,300000\"",
-             cfg->source, cfg->retry.delays_ms);
-    return PQ_ERR_PARSE;
-  }
   int nurls = 0;
   for (const char *u = cfg->broker.url;;) {
     size_t n = strcspn(u, ",");
@@ -508,7 +610,7 @@ static int validate(struct pq_config *cfg, char *err, size_t errlen) {
       snprintf(err, errlen,
                "%s: broker.url: address %d must start with amqp:// or amqps:// (got a value of "
                "%zu chars; several addresses are separated by commas)",
-               cfg->source, nurls, n);
+               origin(cfg, "PAPERQ_BROKER_URL", where, sizeof where), nurls, n);
       return PQ_ERR_PARSE;
     }
     u += n;
@@ -516,18 +618,15 @@ static int validate(struct pq_config *cfg, char *err, size_t errlen) {
       break;
   }
   if (nurls > PQ_BROKER_MAX_URLS) {
-    snprintf(err, errlen, "%s: broker.url lists %d addresses; at most %d", cfg->source, nurls,
-             PQ_BROKER_MAX_URLS);
-    return PQ_ERR_PARSE;
-  }
-  if (!cfg->broker.prefix[0]) {
-    snprintf(err, errlen, "%s: broker.prefix must not be empty", cfg->source);
+    snprintf(err, errlen, "%s: broker.url lists %d addresses; at most %d",
+             origin(cfg, "PAPERQ_BROKER_URL", where, sizeof where), nurls, PQ_BROKER_MAX_URLS);
     return PQ_ERR_PARSE;
   }
   if (strcmp(cfg->translate.provider, "openai") == 0 &&
       strncmp(cfg->translate.base_url, "http", 4)) {
-    snprintf(err, errlen, "%s: translate.base_url = \"%s\": expected an http(s):// URL",
-             cfg->source, cfg->translate.base_url);
+    snprintf(err, errlen, "%s: translate.base_url = \"%.200s\": expected an http(s):// URL",
+             origin(cfg, "PAPERQ_TRANSLATE_BASE_URL", where, sizeof where),
+             cfg->translate.base_url);
     return PQ_ERR_PARSE;
   }
   return PQ_OK;

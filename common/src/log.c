@@ -2,6 +2,7 @@
  * concurrent processes sharing a terminal do not interleave. */
 #include "paperq/log.h"
 #include "paperq/redact.h"
+#include "paperq/textutil.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ int pq_log_enabled(enum pq_log_level level) { return level >= log_level; }
 void pq_log(enum pq_log_level level, const char *fmt, ...) {
   if (level < log_level)
     return;
-  char line[2048];
+  char line[4096];
   struct timeval tv;
   struct tm tm;
   gettimeofday(&tv, NULL);
@@ -48,16 +49,19 @@ void pq_log(enum pq_log_level level, const char *fmt, ...) {
       log_program, log_pid ? log_pid : (int)getpid(), level_names[level]);
   if (n < 0)
     return;
+  char msg[2048];
   va_list ap;
   va_start(ap, fmt);
-  int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+  int m = vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-  if (len > sizeof line - 2)
-    len = sizeof line - 2; /* long lines are cut, never overflow */
-  line[len] = '\0';
-  if (pq_redact(line + n)) /* a provider's text may echo the key */
-    len = (size_t)n + strlen(line + n);
+  size_t mlen = m < 0 ? 0 : (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1;
+  msg[mlen] = '\0';
+  if (pq_redact(msg)) /* a provider's text may echo the key */
+    mlen = strlen(msg);
+  /* Messages carry untrusted text (provider errors, ids, event fields): an
+   * ESC sequence or a newline in it must not reach the terminal or split
+   * the line. Long lines are cut, never overflow. */
+  size_t len = (size_t)n + pq_text_escape(msg, mlen, line + n, sizeof line - (size_t)n - 1);
   line[len++] = '\n';
   ssize_t w = write(STDERR_FILENO, line, len);
   (void)w;

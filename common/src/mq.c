@@ -99,10 +99,11 @@ static int declare_exchange(struct pq_mq *mq, const char *suffix, const char *ty
  * seen lost that way (chaos test). At-least-once needs reject-publish
  * overflow on the source queue. */
 enum queue_kind {
-  Q_CLASSIC,      /* P.parked: a plain durable queue for inspection */
-  Q_QUORUM,       /* P.ledger */
-  Q_QUORUM_WORK,  /* P.jobs, P.qa: delivery limit, dead-letters to P.parked */
-  Q_QUORUM_DELAY, /* P.retry.*: no consumer; expired messages go back to P.jobs */
+  Q_CLASSIC,       /* P.parked: a plain durable queue for inspection */
+  Q_QUORUM,        /* P.parked on a cluster (broker.quorum_size) */
+  Q_QUORUM_LEDGER, /* P.ledger: delivery limit, dead-letters to P.ledger.parked */
+  Q_QUORUM_WORK,   /* P.jobs, P.qa: delivery limit, dead-letters to P.parked */
+  Q_QUORUM_DELAY,  /* P.retry.*: no consumer; expired messages go back to P.jobs */
 };
 
 static void arg_str(amqp_table_entry_t *e, const char *k, const char *v) {
@@ -131,11 +132,19 @@ static int declare_queue(struct pq_mq *mq, const char *suffix, enum queue_kind k
     e[n].value.kind = AMQP_FIELD_KIND_I64;
     e[n++].value.value.i64 = mq->delivery_limit;
     arg_str(&e[n++], "x-dead-letter-exchange", pq_mq_name(mq, "parked", dlx_name, sizeof dlx_name));
+  } else if (kind == Q_QUORUM_LEDGER) {
+    /* An event that crashes the ledger must not wedge it: after
+     * delivery_limit deliveries the broker sets it aside. */
+    e[n].key = amqp_cstring_bytes("x-delivery-limit");
+    e[n].value.kind = AMQP_FIELD_KIND_I64;
+    e[n++].value.value.i64 = mq->delivery_limit;
+    arg_str(&e[n++], "x-dead-letter-exchange",
+            pq_mq_name(mq, "ledger.parked", dlx_name, sizeof dlx_name));
   } else if (kind == Q_QUORUM_DELAY) {
     arg_str(&e[n++], "x-dead-letter-exchange", pq_mq_name(mq, "jobs", dlx_name, sizeof dlx_name));
     arg_str(&e[n++], "x-dead-letter-routing-key", dlrk);
   }
-  if (kind == Q_QUORUM_WORK || kind == Q_QUORUM_DELAY) {
+  if (kind == Q_QUORUM_WORK || kind == Q_QUORUM_DELAY || kind == Q_QUORUM_LEDGER) {
     arg_str(&e[n++], "x-dead-letter-strategy", "at-least-once");
     arg_str(&e[n++], "x-overflow", "reject-publish");
   }
@@ -161,18 +170,22 @@ static int declare_topology(struct pq_mq *mq) {
   rc = rc ? rc : declare_exchange(mq, "parked", "fanout");
   rc = rc ? rc : declare_exchange(mq, "events", "topic");
   rc = rc ? rc : declare_exchange(mq, "control", "fanout");
+  rc = rc ? rc : declare_exchange(mq, "ledger.parked", "fanout");
   rc = rc ? rc : declare_queue(mq, "jobs", Q_QUORUM_WORK, NULL);
   rc = rc ? rc : declare_queue(mq, "qa", Q_QUORUM_WORK, NULL);
   /* On a cluster P.parked is replicated too: a classic queue lives on one
    * node, and while that node is down every declare of it fails, so no
    * program could connect. On one node it stays what it always was. */
   rc = rc ? rc : declare_queue(mq, "parked", mq->quorum_size > 0 ? Q_QUORUM : Q_CLASSIC, NULL);
-  rc = rc ? rc : declare_queue(mq, "ledger", Q_QUORUM, NULL);
+  rc = rc ? rc : declare_queue(mq, "ledger", Q_QUORUM_LEDGER, NULL);
+  rc = rc ? rc
+          : declare_queue(mq, "ledger.parked", mq->quorum_size > 0 ? Q_QUORUM : Q_CLASSIC, NULL);
   rc = rc ? rc : bind_queue(mq, "jobs", "jobs", PQ_RK_JOB);
   rc = rc ? rc : bind_queue(mq, "qa", "jobs", PQ_RK_QA);
   rc = rc ? rc : bind_queue(mq, "parked", "parked", "");
   rc = rc ? rc : bind_queue(mq, "ledger", "parked", "");
   rc = rc ? rc : bind_queue(mq, "ledger", "events", "#");
+  rc = rc ? rc : bind_queue(mq, "ledger.parked", "ledger.parked", "");
   return rc;
 }
 

@@ -4,6 +4,9 @@
  * and byte-for-byte copies of the input stay exact. */
 #include "paperq/textutil.h"
 
+#include <stdio.h>
+#include <string.h>
+
 size_t pq_text_decode(const char *s, size_t len, uint32_t *cp) {
   const unsigned char *u = (const unsigned char *)s;
   uint32_t c, min;
@@ -174,4 +177,50 @@ void pq_text_trim(const char *s, size_t len, size_t *start, size_t *out_len) {
   }
   *start = b;
   *out_len = e - b;
+}
+
+size_t pq_text_escape(const char *s, size_t len, char *out, size_t outlen) {
+  size_t o = 0;
+  if (outlen == 0)
+    return 0;
+  for (size_t i = 0; i < len;) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[8];
+    size_t n = 0, used = 1;
+    if (c == '\n' || c == '\r' || c == '\t') {
+      esc[0] = '\\';
+      esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+      n = 2;
+    } else if (c < 0x20 || c == 0x7f) {
+      n = (size_t)snprintf(esc, sizeof esc, "\\x%02x", c);
+    } else if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+               (unsigned char)s[i + 1] <= 0x9f) {
+      n = (size_t)snprintf(esc, sizeof esc, "\\u%04x", (unsigned char)s[i + 1]);
+      used = 2;
+    } else {
+      uint32_t cp;
+      used = pq_text_decode(s + i, len - i, &cp); /* keep multi-byte characters whole */
+      if (used == 0)
+        used = 1;
+      memcpy(esc, s + i, used < sizeof esc ? used : 1);
+      n = used < sizeof esc ? used : 1;
+    }
+    if (o + n >= outlen)
+      break;
+    memcpy(out + o, esc, n);
+    o += n;
+    i += used;
+  }
+  out[o] = '\0';
+  return o;
+}
+
+const char *pq_text_safe(const char *s) {
+  static _Thread_local char bufs[8][4096];
+  static _Thread_local unsigned next;
+  char *b = bufs[next++ & 7];
+  if (!s)
+    s = "";
+  pq_text_escape(s, strlen(s), b, sizeof bufs[0]);
+  return b;
 }

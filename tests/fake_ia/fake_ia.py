@@ -34,7 +34,7 @@ every request), from --fault KIND@N (repeatable) or POST /_control
 Cursors also expire on their own after --cursor-ttl seconds.
 
 GET /_stats: every request seen (path, query, User-Agent, time, status).
-Start: fake_ia.py --items FILE --port 0 --port-file F (writes the port to F).
+Start: fake_ia.py --items FILE [--host H] --port 0 --port-file F (writes the port to F).
 """
 
 import argparse
@@ -259,6 +259,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--items", required=True, help="JSON array of scrape hits")
     ap.add_argument("--collection", default="chinaxivmirror")
+    ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--fault", action="append", default=[])
@@ -269,7 +270,7 @@ def main():
     STATE["collection"] = a.collection
     STATE["faults"] = parse_faults(a.fault)
     STATE["cursor_ttl"] = a.cursor_ttl
-    server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    server = ThreadingHTTPServer((a.host, a.port), Handler)
     server.daemon_threads = True
     port = server.server_address[1]
     if a.port_file:
@@ -277,7 +278,7 @@ def main():
         with open(tmp, "w") as f:
             f.write(str(port))
         os.rename(tmp, a.port_file)
-    print("fake_ia listening on 127.0.0.1:%d" % port, flush=True)
+    print("fake_ia listening on %s:%d" % (a.host, port), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

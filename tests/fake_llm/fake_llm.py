@@ -200,7 +200,7 @@ def approx_tokens(s):
     return max(1, len(s.encode("utf-8", "surrogatepass")) // 3)
 
 
-ACTIONS = ("500", "400", "401", "429", "hang", "reset", "malformed", "truncate",
+ACTIONS = ("500", "400", "401", "429", "hang", "reset", "malformed", "truncate", "runaway",
            "untranslated", "ok", "503", "408", "502", "524", "529", "402_inflight",
            "402_weight", "402_credits", "403_key_limit", "403_moderation", "403_guardrail",
            "429_quota", "429_or", "429_date", "429_ms", "error200_502", "error200_429",
@@ -253,7 +253,7 @@ FAULTS = ("p429", "p500", "p503", "p400", "phang", "preset", "pmalformed",
 OPTION_DEFAULTS = {
     "require_key": None, "unknown_models": [], "latency_ms": 0.0, "jitter_ms": 0.0,
     "rpm": 0.0, "burst": 0.0, "seed": 1, "retry_after": 1.0, "hang_s": -1.0,
-    "report_cost": False, "verbose": False,
+    "report_cost": False, "verbose": False, "runaway_bytes": 3000000,
     "budget_max_tokens": 0.0, "reasoning_models": [], "reasoning_tokens": 600.0,
     "providers": ["FakeInfra"], "judge_styles": ["int"], "filter_models": [],
     **{f: 0.0 for f in FAULTS},
@@ -743,6 +743,12 @@ class Server:
         if action == "truncate":
             content = content[: len(content) // 2]
             choice["finish_reason"] = "length"
+        elif action == "runaway":
+            # A real LLM failure: the answer repeats itself until the
+            # completion budget runs out (finish_reason "length").
+            loop = " and the results show that the results show that"
+            content += loop * max(1, (int(opts["runaway_bytes"]) - len(content)) // len(loop))
+            choice["finish_reason"] = "length"
         elif action == "finish_error":
             content = content[: len(content) // 2]
             choice["finish_reason"] = "error"
@@ -892,10 +898,12 @@ def parse_args(argv):
     ap.add_argument("--retry-after", type=float, default=1.0, help="Retry-After for injected 429s (s)")
     ap.add_argument("--hang-s", type=float, default=-1.0, help="phang sleeps this long (<0: never answer)")
     for f in FAULTS:
-        ap.add_argument("--" + f, type=float, default=0.0, help="probability 0..1")
+        ap.add_argument("--" + f.replace("_", "-"), type=float, default=0.0, help="probability 0..1")
     ap.add_argument("--rule", action="append", default=[], metavar="SUBSTRING=ACTION[:N]",
                     help="actions: " + ", ".join(ACTIONS))
     ap.add_argument("--report-cost", action="store_true", help="add usage.cost")
+    ap.add_argument("--runaway-bytes", type=int, default=3000000,
+                    help="length of a 'runaway' answer (repeats itself, finish_reason length)")
     ap.add_argument("--budget-max-tokens", type=float, default=0.0,
                     help="402 weight_exceeds_budget for requests whose max_tokens exceed this (0 = off)")
     ap.add_argument("--reasoning-models", default="", help="comma-separated models that think by default")

@@ -51,7 +51,9 @@ try {
   check(JSON.stringify(titles) === JSON.stringify(sortedTitles), "index: sorting by title did not sort the rows by title");
 
   // 2. Searching for a word of one abstract finds that paper.
+  await page.waitForSelector("#search-engine[data-ready]", { timeout: 60000 });
   found.engine = await page.textContent("#search-engine");
+  found.index_ms = await page.evaluate(() => window.PQ_INDEX_MS);
   found.search = [];
   for (const s of want.search) {
     await page.fill("#q", s.query);

@@ -86,7 +86,7 @@ int main(void) {
     cJSON *s;
     cJSON_ArrayForEach(s, subj) CHECK(strcmp(s->valuestring, "ChinaXiv") != 0);
     if (n == 1)
-      CHECK_STR(where, "ia_sample.json[0]");
+      CHECK_STR(where, "ia_sample.json:2[0]");
     cJSON_Delete(rec);
   }
   CHECK(n == 30);

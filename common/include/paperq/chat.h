@@ -8,11 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Transitional, until the worker reads pq_chat_result.reason (issue 11):
- * a reply cut at max_tokens keeps class OK with its partial content, so the
- * worker's checks reject it and take the smaller-chunk path as before. */
-#define PQ_CHAT_LENGTH_AS_OK 1
-
 /* What a failure means for the paper and for the fleet. */
 enum pq_err_class {
   PQ_CLASS_OK = 0,
@@ -53,6 +48,10 @@ enum pq_chat_reason {
  * "reasoning_only", "content_filter", "bad_request", "auth", "no_credit",
  * "key_limit", "unknown_model". Static strings. */
 const char *pq_chat_reason_name(enum pq_chat_reason r);
+
+/* Usage a reply may report; beyond it the reply is malformed (issue 13). */
+#define PQ_CHAT_MAX_TOKENS 1e9
+#define PQ_CHAT_MAX_COST_USD 1e4
 
 struct pq_chat_result {
   enum pq_err_class cls;
@@ -118,6 +117,9 @@ struct pq_chat_hints {
   long limit_tokens;       /* x-ratelimit-limit-tokens */
   long remaining_tokens;   /* x-ratelimit-remaining-tokens */
   long reset_tokens_ms;    /* x-ratelimit-reset-tokens, as ms from now */
+  int per_reply_window;    /* the window came as OpenAI's x-ratelimit-*-requests, sent on
+                              every reply; OpenRouter's X-RateLimit-* come on its own 429s
+                              only and describe the limit hit, not a window to pace by */
 };
 
 void pq_chat_hints_init(struct pq_chat_hints *h);

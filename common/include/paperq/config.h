@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define PQ_BROKER_MAX_URLS 16 /* addresses broker.url may list */
+#define PQ_CONFIG_MAX_PREFIX 100 /* broker.prefix, so every queue name fits AMQP's 255 bytes */
+#define PQ_BROKER_MAX_URLS 16    /* addresses broker.url may list */
 
 struct pq_config {
   struct {

@@ -24,6 +24,8 @@ struct pq_mq;
  *   exchange P.parked (fanout) -> queues P.parked (classic; quorum on a
  *       cluster) and P.ledger
  *   exchange P.events (topic) -> queue P.ledger        routing key "#"
+ *   P.ledger past broker.delivery_limit deliveries -> exchange P.ledger.parked
+ *     (fanout) -> queue P.ledger.parked (events that crashed the ledger)
  *   queue P.qa (quorum) for QA judge jobs, via P.jobs routing key "qa"
  *   exchange P.control (fanout) -> one exclusive queue per worker */
 #define PQ_RK_JOB "job"

@@ -55,4 +55,17 @@ size_t pq_text_count_letters(const char *s);
  * (0 when everything is whitespace). */
 void pq_text_trim(const char *s, size_t len, size_t *start, size_t *out_len);
 
+/* Copies s[0..len) into out (always NUL-terminated, cut to outlen - 1 bytes
+ * at a character boundary) with control characters escaped, so untrusted
+ * text (provider errors, event fields, ids) printed to a terminal or a log
+ * line can neither move the cursor nor split the line: newline -> \n,
+ * CR -> \r, tab -> \t, other C0, DEL and C1 (U+0080..U+009F) -> \xNN or
+ * \u00NN, a backslash stays a backslash. Returns the bytes written. */
+size_t pq_text_escape(const char *s, size_t len, char *out, size_t outlen);
+
+/* The same for a NUL-terminated string, into one of 8 rotating per-thread
+ * buffers of 4 KB (so several can be used in one printf; longer text is cut).
+ * NULL gives "". The result is valid until 8 more calls. */
+const char *pq_text_safe(const char *s);
+
 #endif
