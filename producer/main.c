@@ -29,8 +29,10 @@
 
 #define MAX_INPUTS 64
 #define MAX_YEARS 64
-#define CONFIRM_WINDOW 2000 /* publishes in flight before waiting for confirms */
+#define CONFIRM_WINDOW 2000              /* publishes in flight before waiting for confirms */
+#define CONFIRM_WINDOW_BYTES (64L << 20) /* ... or this many job bytes, kept for a failover */
 #define CONFIRM_TIMEOUT_MS 30000
+#define RECONNECT_TRIES 5 /* passes over broker.url after a lost connection */
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) {
@@ -66,7 +68,39 @@ static const char usage[] =
 
 struct stats {
   long queued, rejected, skipped_year, skipped_known, skipped_dup;
+  long republished; /* published again on a new connection after one was lost */
 };
+
+/* The records published since every earlier publish was confirmed: after a
+ * lost connection their fate is unknown, so they are published again on the
+ * next node (a job queued twice is translated twice; the ledger keeps one
+ * success per paper). */
+struct window {
+  cJSON **recs;
+  size_t n, cap;
+  long bytes; /* job bodies, roughly what the window holds in memory */
+};
+
+static int window_add(struct window *w, cJSON *rec, size_t bytes) {
+  if (w->n == w->cap) {
+    size_t cap = w->cap ? w->cap * 2 : 256;
+    cJSON **p = realloc(w->recs, cap * sizeof *p);
+    if (!p)
+      return PQ_ERR_NOMEM;
+    w->recs = p;
+    w->cap = cap;
+  }
+  w->recs[w->n++] = rec;
+  w->bytes += (long)bytes;
+  return PQ_OK;
+}
+
+static void window_clear(struct window *w) {
+  for (size_t i = 0; i < w->n; i++)
+    cJSON_Delete(w->recs[i]);
+  w->n = 0;
+  w->bytes = 0;
+}
 
 /* The ledger's database, opened read-only when it is on this machine, lets a
  * second run skip papers already queued or done instead of paying twice.
@@ -86,10 +120,11 @@ static int ledger_knows(struct ledger_db *db, const char *id) {
   return found && state != LEDGER_PARKED; /* parked papers are requeued by the ledger */
 }
 
-static int publish_record(struct pq_mq *mq, const cJSON *rec) {
+static int publish_record(struct pq_mq *mq, const cJSON *rec, size_t *bytes) {
   const char *id = cJSON_GetObjectItemCaseSensitive(rec, "id")->valuestring;
   size_t len;
   char *body = pq_job_encode(rec, 0, NULL, &len);
+  *bytes = len;
   if (!body)
     return PQ_ERR_NOMEM;
   struct pq_mq_props props = {0};
@@ -197,7 +232,61 @@ struct run {
   struct ledger_db *ledger; /* NULL: --force, or no readable ledger */
   struct idset seen;
   struct stats st;
+  const struct pq_config *cfg;
+  struct window win; /* published, not yet confirmed */
 };
+
+/* After a lost connection: connects to the next node of broker.url (a few
+ * passes over the list, backing off) and publishes the unconfirmed window
+ * again. PQ_OK, or PQ_ERR_BROKER when no node took it. */
+static int fail_over(struct run *run) {
+  char err[2048];
+  long backoff_ms = 500;
+  struct window *w = &run->win;
+  pq_mq_close(run->mq);
+  run->mq = NULL;
+  pq_warn("lost the broker connection with %zu papers not yet confirmed; reconnecting to publish "
+          "them again (a paper queued twice is stored once)",
+          w->n);
+  for (int t = 0; t < RECONNECT_TRIES && !stop_requested; t++) {
+    if (pq_mq_open(run->cfg, "paperq-producer", &run->mq, err, sizeof err) == PQ_OK) {
+      int rc = PQ_OK;
+      for (size_t i = 0; i < w->n && rc == PQ_OK; i++) {
+        size_t bytes;
+        rc = publish_record(run->mq, w->recs[i], &bytes);
+      }
+      if (rc == PQ_OK)
+        rc = pq_mq_wait_confirms(run->mq, CONFIRM_TIMEOUT_MS, NULL);
+      if (rc == PQ_OK) {
+        run->st.republished += (long)w->n;
+        pq_info("published %zu papers again after the failover", w->n);
+        window_clear(w);
+        return PQ_OK;
+      }
+      if (rc != PQ_ERR_BROKER)
+        return rc; /* a nack or a timeout is not a lost connection */
+      pq_mq_close(run->mq);
+      run->mq = NULL;
+    } else {
+      pq_warn("%s; retrying in %ld ms", err, backoff_ms);
+    }
+    usleep((useconds_t)backoff_ms * 1000);
+    backoff_ms = backoff_ms * 2 > run->cfg->broker.reconnect_max_s * 1000L
+                     ? run->cfg->broker.reconnect_max_s * 1000L
+                     : backoff_ms * 2;
+  }
+  return PQ_ERR_BROKER;
+}
+
+/* Waits for every confirm; a lost connection fails over. */
+static int confirm_all(struct run *run) {
+  int w = pq_mq_wait_confirms(run->mq, CONFIRM_TIMEOUT_MS, NULL);
+  if (w == PQ_ERR_BROKER)
+    w = fail_over(run);
+  if (w == PQ_OK)
+    window_clear(&run->win);
+  return w;
+}
 
 /* Queues the papers of one input until it ends, --limit is reached or a
  * stop is requested. PQ_OK, or PQ_ERR_IO (the input became unreadable) or
@@ -230,15 +319,25 @@ static int queue_input(struct run *run, struct pq_record_reader *rd) {
       st->skipped_dup++;
     } else if (ledger_knows(run->ledger, id)) {
       st->skipped_known++;
-    } else if (publish_record(run->mq, rec) != PQ_OK) {
-      rc = PQ_ERR_BROKER;
     } else {
-      st->queued++;
-      if (pq_mq_unconfirmed(run->mq) >= CONFIRM_WINDOW &&
-          pq_mq_wait_confirms(run->mq, CONFIRM_TIMEOUT_MS, NULL) != PQ_OK)
+      size_t bytes = 0;
+      rc = publish_record(run->mq, rec, &bytes);
+      if (window_add(&run->win, rec, bytes) != PQ_OK) {
+        rc = PQ_ERR_NOMEM;
+      } else {
+        rec = NULL; /* the window owns it until its publish is confirmed */
+        if (rc == PQ_ERR_BROKER)
+          rc = fail_over(run);
+      }
+      if (rc == PQ_OK) {
+        st->queued++;
+        if (pq_mq_unconfirmed(run->mq) >= CONFIRM_WINDOW || run->win.bytes >= CONFIRM_WINDOW_BYTES)
+          rc = confirm_all(run);
+        if (st->queued % 1000 == 0)
+          pq_info("queued %ld papers so far", st->queued);
+      }
+      if (rc != PQ_OK)
         rc = PQ_ERR_BROKER;
-      if (st->queued % 1000 == 0)
-        pq_info("queued %ld papers so far", st->queued);
     }
     cJSON_Delete(rec);
     if (rc != PQ_OK)
@@ -255,6 +354,8 @@ static void print_summary(const struct stats *st) {
     printf(", skipped %ld outside --years", st->skipped_year);
   if (st->skipped_dup)
     printf(", skipped %ld duplicates", st->skipped_dup);
+  if (st->republished)
+    printf(", %ld published again after a broker failover", st->republished);
   printf("\n");
 }
 
@@ -282,7 +383,7 @@ int main(int argc, char **argv) {
                                  (size_t)cfg.limits.max_title_bytes,
                                  (size_t)cfg.limits.max_abstract_bytes};
   struct pq_record_reader *readers[MAX_INPUTS] = {0};
-  struct run run = {&a, NULL, NULL, {0}, {0}};
+  struct run run = {&a, NULL, NULL, {0}, {0}, &cfg, {0}};
   rc = PQ_EXIT_USAGE;
 
   /* Every input must open before anything is published. */
@@ -309,7 +410,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < a.ninputs && !failed && !stop_requested; i++)
     failed = queue_input(&run, readers[i]) != PQ_OK;
   if (!failed) {
-    int w = pq_mq_wait_confirms(run.mq, CONFIRM_TIMEOUT_MS, NULL);
+    int w = confirm_all(&run);
     if (w != PQ_OK) {
       fprintf(stderr, "paperq-producer: the broker did not confirm every job (%s)\n",
               w == PQ_ERR_NACK      ? "nack"
@@ -327,6 +428,8 @@ int main(int argc, char **argv) {
     rc = stop_requested ? PQ_EXIT_RUNTIME : PQ_EXIT_OK;
   }
 cleanup:
+  window_clear(&run.win);
+  free(run.win.recs);
   ledger_db_close(run.ledger);
   idset_free(&run.seen);
   pq_mq_close(run.mq);

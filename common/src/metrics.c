@@ -75,7 +75,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+/* libmicrohttpd's messages carry their own format; the attribute tells the
+ * compiler that fmt is a printf format handed on, not a constant. */
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
+                                                             va_list ap) {
   char line[512];
   (void)cls;
   vsnprintf(line, sizeof line, fmt, ap);

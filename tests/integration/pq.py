@@ -589,6 +589,17 @@ class Cluster:
     def node_of_port(self, port):
         return self.ports.index(port) + 1
 
+    def ctl(self, *args, timeout=120):
+        """rabbitmqctl against a running node; returns the CompletedProcess."""
+        return subprocess.run(["bash", CLUSTER_SH, "ctl", self.dir, str(self.up()[0])]
+                              + [str(a) for a in args], capture_output=True, text=True,
+                              timeout=timeout)
+
+    def delete_queues(self, prefix):
+        """Deletes every queue under prefix (a finished test's leftovers)."""
+        for q in self.queue_depths(prefix):
+            self.ctl("delete_queue", q)
+
     def queue_depths(self, prefix):
         """Like queue_depths(), asked of a running node."""
         r = subprocess.run(["bash", CLUSTER_SH, "ctl", self.dir, str(self.up()[0]), "list_queues",

@@ -2,7 +2,14 @@
 """A three-node RabbitMQ cluster loses nodes mid-run and nothing is lost.
 
 scripts/cluster.sh starts three nodes on loopback; every program gets all
-three addresses (PAPERQ_BROKER_URL, comma-separated). 500 papers go through
+three addresses (PAPERQ_BROKER_URL, comma-separated).
+
+First the producer: its first address is a relay to node 1 that drops the
+connection in the middle of the run and then refuses connections, as a dead
+node would. The producer moves to node 2, publishes again what was not yet
+confirmed, and every paper reaches the ledger and the jobs queue.
+
+Then the fleet: 500 papers go through
 three workers and the fake LLM with latency. Mid-run the test kill -9s the
 node that leads the jobs queue (which is also the node the workers and the
 ledger are connected to: the first address that answers), then brings it
@@ -17,7 +24,9 @@ Also writes them to $PQ_CLUSTER_FIGURES when set."""
 import json
 import os
 import re
+import socket
 import sqlite3
+import threading
 import time
 import unittest
 from datetime import datetime
@@ -35,14 +44,14 @@ RESTART_AFTER = 50  # ... and this many more (made on two nodes) before it comes
 CONNECTED = re.compile(r"^(\S+) worker\[\d+\] info: broker: connected to 127\.0\.0\.1:(\d+) ")
 
 
-def make_input(path):
-    """PAPERS papers: sample.jsonl's 200, then the same under new ids."""
+def make_input(path, papers=PAPERS):
+    """papers papers: sample.jsonl's 200, then the same under new ids."""
     recs = pq.read_jsonl(SAMPLE)
     out = []
     n = 0
-    while len(out) < PAPERS:
+    while len(out) < papers:
         for r in recs:
-            if len(out) == PAPERS:
+            if len(out) == papers:
                 break
             out.append(dict(r, id=r["id"] if n == 0 else "%s-%d" % (r["id"], n)))
         n += 1
@@ -75,6 +84,59 @@ def connections(proc):
     return out
 
 
+class CutProxy:
+    """A TCP relay to one node that drops the connection once the client has
+    sent cut_after bytes, then refuses every new connection: a node lost in
+    the middle of a run, at a point the test chooses."""
+
+    def __init__(self, port, cut_after):
+        self.target = port
+        self.cut_after = cut_after
+        self.sent = 0
+        self.cut = threading.Event()
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        try:
+            client, _ = self.ls.accept()
+        except OSError:
+            return
+        server = socket.create_connection(("127.0.0.1", self.target))
+
+        def back():
+            try:
+                while True:
+                    data = server.recv(65536)
+                    if not data:
+                        break
+                    client.sendall(data)
+            except OSError:
+                pass
+        threading.Thread(target=back, daemon=True).start()
+        try:
+            while self.sent < self.cut_after:
+                data = client.recv(65536)
+                if not data:
+                    break
+                server.sendall(data)
+                self.sent += len(data)
+        except OSError:
+            pass
+        # Reset, not a clean close: the client sees its connection die.
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        for s in (client, server, self.ls):
+            try:
+                s.close()
+            except OSError:
+                pass
+        self.cut.set()
+
+
 def rate(finished, a, b):
     """Papers/s finished in [a, b) (unix seconds)."""
     n = sum(1 for t in finished if a <= t < b)
@@ -88,10 +150,66 @@ def longest_gap(finished, a, b):
 
 
 class TestCluster(unittest.TestCase):
-    def test_nodes_lost_mid_run(self):
-        t_begin = time.monotonic()
-        with pq.Cluster(3) as cluster, \
-                pq.FakeLLM(latency_ms=LATENCY_MS, jitter_ms=JITTER_MS, seed=16) as fake, \
+    cluster = None
+    failed = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.t_begin = time.monotonic()
+        cls.cluster = pq.Cluster(3).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.cluster:
+            err = AssertionError if cls.failed else None
+            cls.cluster.__exit__(err, None, None)
+
+    def run(self, result=None):
+        result = super().run(result)
+        if result and (result.failures or result.errors):
+            type(self).failed = True
+        return result
+
+    def test_1_producer_fails_over(self):
+        cluster = self.cluster
+        n = 1000
+        with pq.Pipeline("cluster-producer", cluster=cluster) as p:
+            make_input(p.path("in.jsonl"), n)
+            p.start_ledger()
+            # About a fifth of the way through (a paper is ~5 KB: job + event).
+            proxy = CutProxy(cluster.ports[0], 1 << 20)
+            urls = cluster.url.split(",")
+            urls[0] = "amqp://guest:guest@127.0.0.1:%d/" % proxy.port
+            r = p.run_producer("--input", p.path("in.jsonl"), PAPERQ_BROKER_URL=",".join(urls))
+            print(r.stdout.strip(), flush=True)
+            self.assertTrue(proxy.cut.is_set(), "the relay never cut the connection")
+            self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+            self.assertRegex(r.stdout, r"queued %d\b" % n)
+            m = re.search(r"(\d+) published again after a broker failover", r.stdout)
+            self.assertTrue(m and int(m.group(1)) > 0, r.stdout + r.stderr[-2000:])
+            again = int(m.group(1))
+            # Every paper reached the ledger, and its job the queue (some twice).
+            rep = p.wait_for(lambda: (lambda x: x if x["papers"]["total"] == n else None)(p.report()),
+                             60, "the ledger to know all %d papers" % n)
+            self.assertEqual(rep["papers"]["queued"], n, rep["papers"])
+            jobs = p.prefix + ".jobs"
+            seen = []
+
+            def settled_depth():
+                # The broker's queue metrics lag: wait for the same count
+                # three times in a row.
+                seen.append(cluster.queue_depths(p.prefix).get(jobs, 0))
+                return seen[-1] if seen[-1] >= n and seen[-3:] == [seen[-1]] * 3 else None
+            depth = p.wait_for(settled_depth, 60, "%d jobs in %s" % (n, jobs), interval=0.5)
+            self.assertLessEqual(depth, n + again)
+            print("producer failover: %d bytes sent before the cut, %d papers published again, "
+                  "%d jobs queued for %d papers" % (proxy.sent, again, depth, n), flush=True)
+            cluster.delete_queues(p.prefix)
+
+    def test_2_nodes_lost_mid_run(self):
+        t_begin = self.t_begin
+        cluster = self.cluster
+        with pq.FakeLLM(latency_ms=LATENCY_MS, jitter_ms=JITTER_MS, seed=16) as fake, \
                 pq.Pipeline("cluster", fake=fake, cluster=cluster,
                             PAPERQ_BROKER_RECONNECT_MAX_S=2, PAPERQ_WORKER_HEARTBEAT_S=5) as p:
             ids = make_input(p.path("in.jsonl"))
