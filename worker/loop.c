@@ -5,6 +5,7 @@
  * control broadcasts, sends heartbeats and drains. */
 #include "worker.h"
 #include "lifecycle.h"
+#include "paperq/cli.h"
 #include "paperq/control.h"
 #include "paperq/config.h"
 #include "paperq/event.h"
@@ -21,9 +22,6 @@
 extern volatile sig_atomic_t worker_stop_requested;
 
 /* Exit codes (documented in --help). */
-#define EXIT_OK 0
-#define EXIT_BROKER 1
-#define EXIT_FATAL_PROVIDER 3
 
 /* The job kinds reach the provider through http.c. */
 static void submit_http(void *ctx, struct http_req *req, long delay_ms) {
@@ -212,11 +210,11 @@ static void begin_drain(struct worker *w, const char *why) {
 
 int worker_run(struct worker *w) {
   struct pq_mq_handler h = {w, on_delivery, on_confirm};
-  int rc = EXIT_OK;
+  int rc = PQ_EXIT_OK;
   w->started_ms = pq_now_ms();
   w->last_activity_ms = pq_mono_ms();
   if (connect_and_consume(w) != PQ_OK)
-    return worker_stop_requested ? EXIT_OK : EXIT_BROKER;
+    return worker_stop_requested ? PQ_EXIT_OK : PQ_EXIT_RUNTIME;
   send_heartbeat(w, "worker.heartbeat", NULL);
   for (;;) {
     if (worker_stop_requested && !w->draining)
@@ -272,9 +270,9 @@ int worker_run(struct worker *w) {
   if (w->fatal) {
     fprintf(stderr, "paperq-worker: stopped because of a fatal provider error: %s\n",
             w->fatal_error);
-    rc = EXIT_FATAL_PROVIDER;
+    rc = PQ_EXIT_FATAL_PROVIDER;
   } else if (!w->mq) {
-    rc = worker_stop_requested ? EXIT_OK : EXIT_BROKER;
+    rc = worker_stop_requested ? PQ_EXIT_OK : PQ_EXIT_RUNTIME;
   }
   pq_mq_close(w->mq);
   w->mq = NULL;

@@ -2,6 +2,7 @@
  * start and tells it the outcome of every request; loop.c tells it how many
  * workers share the rate; nothing here reads a clock or a socket. */
 #include "ratelimit.h"
+#include "paperq/chat.h"
 #include "paperq/log.h"
 
 void ratelimit_init(struct ratelimit *rl, int max_requests, double fleet_rpm, int64_t now_ms,
@@ -234,7 +235,7 @@ void ratelimit_feedback(struct ratelimit *rl, const struct ratelimit_signal *s, 
    * Only sustained refusals hold and slow down the worker. */
   if (!sustained(rl))
     return;
-  hold(rl, s->retry_after_ms >= 0 ? s->retry_after_ms : 1000, now_ms);
+  hold(rl, pq_chat_pause_ms(s->retry_after_ms), now_ms);
   /* At most once per second, so that one burst of 429s from requests
    * already in flight counts as one signal. */
   if (now_ms - rl->last_decrease_ms < 1000)

@@ -233,7 +233,7 @@ enum work_status work_answer(struct http_req *req) {
      * as told (the limiter also lowers concurrency) and ask again. Once the
      * attempt has failed nothing new is sent. */
     http->feedback(http->ctx, req, 1);
-    long delay = req->retry_after_ms >= 0 ? req->retry_after_ms : WORK_RATE_DEFAULT_DELAY_MS;
+    long delay = pq_chat_pause_ms(req->retry_after_ms);
     if (w->outcome == PQ_CLASS_OK && ++c->rate_retries <= WORK_MAX_RATE_RETRIES) {
       pq_debug("paper %s: %s; resending in %ld ms", w->job->paper_id,
                pq_chat_reason_name(res.reason), delay);

@@ -25,8 +25,6 @@ struct paper; /* the lifecycle's; opaque to job kinds */
 
 /* 429s of one request before its attempt fails (work.c). */
 #define WORK_MAX_RATE_RETRIES 50
-/* Pause before resending a 429 that gave no Retry-After. */
-#define WORK_RATE_DEFAULT_DELAY_MS 1000
 
 /* How job kinds reach the provider: the worker wires these to http.c; unit
  * tests to a recorder that answers with canned replies. */

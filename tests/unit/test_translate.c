@@ -307,7 +307,7 @@ static void test_rate_limited(void) {
   CHECK(w->usage.requests == 0);
   CHECK(w->outcome == PQ_CLASS_OK);
   st = fake_answer(&fp, req, 429, body429, -1);
-  CHECK(fp.last_delay_ms == WORK_RATE_DEFAULT_DELAY_MS);
+  CHECK(fp.last_delay_ms == PQ_CHAT_DEFAULT_PAUSE_MS);
   for (int i = 2; i < WORK_MAX_RATE_RETRIES && st == WORK_PENDING; i++)
     st = fake_answer(&fp, req, 429, body429, 10);
   CHECK(st == WORK_PENDING);
