@@ -204,6 +204,82 @@ static void add_target(cJSON *list, const char *name, const char *what, double t
   cJSON_AddItemToArray(list, t);
 }
 
+/* Spend so far, per paper and projected; what was used apart from what
+ * was thrown away (issue 11), with the reasons ranked by money. */
+static void add_cost(const struct ledger_counters *c, long long succeeded, long long remaining,
+                     cJSON *r) {
+  double spent = c->x[LC_COST_TRANSLATE] + c->x[LC_COST_QA];
+  double per_paper = succeeded ? spent / (double)succeeded : 0;
+  add_num(r, "cost_usd", spent);
+  cJSON *cost = add_obj(r, "cost");
+  add_num(cost, "translate_usd", c->x[LC_COST_TRANSLATE]);
+  add_num(cost, "qa_usd", c->x[LC_COST_QA]);
+  add_num_or_null(cost, "per_paper_usd", succeeded > 0, per_paper);
+  add_num_or_null(cost, "projected_remaining_usd", succeeded > 0, per_paper * (double)remaining);
+  add_num_or_null(cost, "projected_total_usd", succeeded > 0,
+                  spent + per_paper * (double)remaining);
+  /* Spend on work that was used apart from spend on work thrown away
+   * (issue 11); both are in cost_usd and in the budget. */
+  double wasted = c->x[LC_COST_WASTED];
+  add_num(cost, "used_usd", spent - wasted);
+  add_num(cost, "wasted_usd", wasted);
+  add_num(cost, "wasted_share", spent > 0 ? wasted / spent : 0);
+  add_num(cost, "estimated_usd", c->x[LC_COST_ESTIMATED]);
+  cJSON *why = cJSON_AddArrayToObject(cost, "wasted_by");
+  int order[PQ_WASTE_COUNT], n = 0;
+  for (int i = 1; i < PQ_WASTE_COUNT; i++)
+    if (c->n[LC_WASTE0 + i] > 0 || c->x[LC_WASTE0 + i] > 0)
+      order[n++] = i;
+  for (int i = 1; i < n; i++) /* most money first */
+    for (int j = i; j > 0 && c->x[LC_WASTE0 + order[j]] > c->x[LC_WASTE0 + order[j - 1]]; j--) {
+      int t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  for (int i = 0; why && i < n; i++) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "reason", pq_waste_name(order[i]));
+    add_num(o, "usd", c->x[LC_WASTE0 + order[i]]);
+    add_num(o, "replies", (double)c->n[LC_WASTE0 + order[i]]);
+    cJSON_AddItemToArray(why, o);
+  }
+  cJSON_AddBoolToObject(cost, "wasted_warning", spent > 0 && wasted > 0.10 * spent);
+}
+
+/* Rates over the last 5 and 15 minutes, the ETA and the elapsed time;
+ * *first_ms and *end_ms say when the run started and until when it counts. */
+static int add_progress(struct ledger_db *db, int64_t now_ms, long long remaining, cJSON *r,
+                        int64_t *first_ms_out, int64_t *end_ms_out) {
+  int rc;
+  int64_t first_ms = meta_ms(db, "first_queued_ms");
+  int64_t last_ms = meta_ms(db, "last_finished_ms");
+  double r5, r15;
+  long long n5, n15;
+  if ((rc = rate(db, now_ms, 5, first_ms, &r5, &n5)) ||
+      (rc = rate(db, now_ms, 15, first_ms, &r15, &n15)))
+    return rc;
+  /* The short window follows changes (a worker added or lost); the long
+   * one keeps an estimate through a quiet few minutes. */
+  double per_min = n5 > 0 ? r5 : r15;
+  cJSON *rates = add_obj(r, "rate");
+  add_num(rates, "last_5_min", r5);
+  add_num(rates, "last_15_min", r15);
+  add_num(r, "rate_per_min", per_min);
+  if (remaining == 0)
+    add_num(r, "eta_s", 0);
+  else
+    add_num_or_null(r, "eta_s", per_min > 0, per_min > 0 ? (double)remaining / per_min * 60 : 0);
+  int64_t end_ms = remaining == 0 && last_ms ? last_ms : now_ms;
+  int have_elapsed = first_ms > 0 && end_ms >= first_ms;
+  add_num_or_null(r, "first_queued_ms", first_ms > 0, (double)first_ms);
+  add_num_or_null(r, "last_finished_ms", last_ms > 0, (double)last_ms);
+  add_num_or_null(r, "elapsed_s", have_elapsed, (double)(end_ms - first_ms) / 1000.0);
+
+  *first_ms_out = first_ms;
+  *end_ms_out = end_ms;
+  return PQ_OK;
+}
+
 static int build(struct ledger_db *db, const struct pq_config *cfg, int64_t now_ms, cJSON **out);
 
 int ledger_report_build(struct ledger_db *db, const struct pq_config *cfg, int64_t now_ms,
@@ -250,66 +326,11 @@ static int build(struct ledger_db *db, const struct pq_config *cfg, int64_t now_
   add_num(tokens, "qa_completion", (double)c.n[LC_QA_COMPLETION_TOKENS]);
 
   double spent = c.x[LC_COST_TRANSLATE] + c.x[LC_COST_QA];
-  long long succeeded = st[LEDGER_SUCCEEDED];
-  double per_paper = succeeded ? spent / (double)succeeded : 0;
-  add_num(r, "cost_usd", spent);
-  cJSON *cost = add_obj(r, "cost");
-  add_num(cost, "translate_usd", c.x[LC_COST_TRANSLATE]);
-  add_num(cost, "qa_usd", c.x[LC_COST_QA]);
-  add_num_or_null(cost, "per_paper_usd", succeeded > 0, per_paper);
-  add_num_or_null(cost, "projected_remaining_usd", succeeded > 0, per_paper * (double)remaining);
-  add_num_or_null(cost, "projected_total_usd", succeeded > 0,
-                  spent + per_paper * (double)remaining);
-  /* Spend on work that was used apart from spend on work thrown away
-   * (issue 11); both are in cost_usd and in the budget. */
-  double wasted = c.x[LC_COST_WASTED];
-  add_num(cost, "used_usd", spent - wasted);
-  add_num(cost, "wasted_usd", wasted);
-  add_num(cost, "wasted_share", spent > 0 ? wasted / spent : 0);
-  add_num(cost, "estimated_usd", c.x[LC_COST_ESTIMATED]);
-  cJSON *why = cJSON_AddArrayToObject(cost, "wasted_by");
-  int order[PQ_WASTE_COUNT], n = 0;
-  for (int i = 1; i < PQ_WASTE_COUNT; i++)
-    if (c.n[LC_WASTE0 + i] > 0 || c.x[LC_WASTE0 + i] > 0)
-      order[n++] = i;
-  for (int i = 1; i < n; i++) /* most money first */
-    for (int j = i; j > 0 && c.x[LC_WASTE0 + order[j]] > c.x[LC_WASTE0 + order[j - 1]]; j--) {
-      int t = order[j];
-      order[j] = order[j - 1];
-      order[j - 1] = t;
-    }
-  for (int i = 0; why && i < n; i++) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "reason", pq_waste_name(order[i]));
-    add_num(o, "usd", c.x[LC_WASTE0 + order[i]]);
-    add_num(o, "replies", (double)c.n[LC_WASTE0 + order[i]]);
-    cJSON_AddItemToArray(why, o);
-  }
-  cJSON_AddBoolToObject(cost, "wasted_warning", spent > 0 && wasted > 0.10 * spent);
-
-  int64_t first_ms = meta_ms(db, "first_queued_ms");
-  int64_t last_ms = meta_ms(db, "last_finished_ms");
-  double r5, r15;
-  long long n5, n15;
-  if ((rc = rate(db, now_ms, 5, first_ms, &r5, &n5)) ||
-      (rc = rate(db, now_ms, 15, first_ms, &r15, &n15)))
+  add_cost(&c, st[LEDGER_SUCCEEDED], remaining, r);
+  int64_t first_ms, end_ms;
+  if ((rc = add_progress(db, now_ms, remaining, r, &first_ms, &end_ms)))
     goto fail;
-  /* The short window follows changes (a worker added or lost); the long
-   * one keeps an estimate through a quiet few minutes. */
-  double per_min = n5 > 0 ? r5 : r15;
-  cJSON *rates = add_obj(r, "rate");
-  add_num(rates, "last_5_min", r5);
-  add_num(rates, "last_15_min", r15);
-  add_num(r, "rate_per_min", per_min);
-  if (remaining == 0)
-    add_num(r, "eta_s", 0);
-  else
-    add_num_or_null(r, "eta_s", per_min > 0, per_min > 0 ? (double)remaining / per_min * 60 : 0);
-  int64_t end_ms = remaining == 0 && last_ms ? last_ms : now_ms;
   int have_elapsed = first_ms > 0 && end_ms >= first_ms;
-  add_num_or_null(r, "first_queued_ms", first_ms > 0, (double)first_ms);
-  add_num_or_null(r, "last_finished_ms", last_ms > 0, (double)last_ms);
-  add_num_or_null(r, "elapsed_s", have_elapsed, (double)(end_ms - first_ms) / 1000.0);
 
   if ((rc = add_workers(db, cfg, now_ms, r)))
     goto fail;
