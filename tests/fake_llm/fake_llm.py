@@ -79,8 +79,9 @@ Control endpoints: POST /_control {json options} changes options live (same
 names as the flags with underscores; "rules" replaces the rule list, "add_rules"
 appends), GET /_config shows them, GET /_stats, POST /_reset_stats.
 {"hold": true} keeps every request waiting (before its latency) until
-{"hold": false}: a test can stop the work at a known point whatever the
-machine's speed; /_stats "held_now" counts the requests waiting.
+{"hold": false}; {"pass": N} lets the next N requests through a hold (those
+waiting first). A test can so bound the work done between two of its steps,
+whatever the machine's speed; /_stats "held_now" counts the requests waiting.
 """
 
 import argparse
@@ -286,6 +287,7 @@ class Fake:
         self.rng = random.Random(1)
         self.bucket_tokens = 0.0
         self.bucket_time = time.monotonic()
+        self.passes = 0  # requests that may still go through a hold
         self.reset_stats()
         self.apply(opts)
 
@@ -306,6 +308,8 @@ class Fake:
                     if bad:
                         raise ValueError("unknown judge style %r (one of %s)" % (bad[0], ", ".join(JUDGE_STYLES)))
                 self.opts[key] = value
+            elif key == "pass":
+                self.passes = int(value)
             elif key == "require_key":
                 self.opts[key] = value or None
             elif key == "rate_headers":
@@ -328,6 +332,7 @@ class Fake:
     def config_json(self):
         d = dict(self.opts)
         d["rules"] = [r.to_json() for r in self.rules]
+        d["pass"] = self.passes
         return d
 
     def reset_stats(self):
@@ -735,6 +740,9 @@ class Server:
             st["held_now"] += 1
             try:
                 while fake.opts["hold"] and not writer.transport.is_closing():
+                    if fake.passes > 0:
+                        fake.passes -= 1
+                        break
                     await asyncio.sleep(0.05)
             finally:
                 st["held_now"] -= 1
