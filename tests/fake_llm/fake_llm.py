@@ -98,6 +98,10 @@ string, fence, prose, think, trailing_comma, no_comments, garbage).
 Control endpoints: POST /_control {json options} changes options live (same
 names as the flags with underscores; "rules" replaces the rule list, "add_rules"
 appends), GET /_config shows them, GET /_stats, POST /_reset_stats.
+{"hold": true} keeps every request waiting (before its latency) until
+{"hold": false}; {"pass": N} lets the next N requests through a hold (those
+waiting first). A test can so bound the work done between two of its steps,
+whatever the machine's speed; /_stats "held_now" counts the requests waiting.
 """
 
 import argparse
@@ -289,7 +293,7 @@ OPTION_DEFAULTS = {
     "rpm": 0.0, "burst": 0.0, "seed": 1, "retry_after": 1.0, "hang_s": -1.0,
     "rate_headers": "openai", "latency_sigma": 0.0,
     "tpm": 0.0, "tpm_burst": 0.0, "tpm_default_max_tokens": 4096.0, "or_limit": 20.0,
-    "report_cost": False, "verbose": False, "runaway_bytes": 3000000,
+    "report_cost": False, "verbose": False, "hold": False, "runaway_bytes": 3000000,
     "budget_max_tokens": 0.0, "reasoning_models": [], "reasoning_tokens": 600.0,
     "providers": ["FakeInfra"], "judge_styles": ["int"], "filter_models": [],
     **{f: 0.0 for f in FAULTS},
@@ -306,6 +310,7 @@ class Fake:
         self.bucket_time = time.monotonic()
         self.tpm_tokens = 0.0
         self.tpm_time = time.monotonic()
+        self.passes = 0  # requests that may still go through a hold
         self.reset_stats()
         self.apply(opts)
 
@@ -326,6 +331,8 @@ class Fake:
                     if bad:
                         raise ValueError("unknown judge style %r (one of %s)" % (bad[0], ", ".join(JUDGE_STYLES)))
                 self.opts[key] = value
+            elif key == "pass":
+                self.passes = int(value)
             elif key == "require_key":
                 self.opts[key] = value or None
             elif key == "rate_headers":
@@ -335,7 +342,7 @@ class Fake:
             elif key == "seed":
                 self.opts[key] = int(value)
                 self.rng = random.Random(int(value))
-            elif key in ("report_cost", "verbose"):
+            elif key in ("report_cost", "verbose", "hold"):
                 self.opts[key] = bool(value)
             elif key in OPTION_DEFAULTS:
                 self.opts[key] = float(value)
@@ -351,12 +358,13 @@ class Fake:
     def config_json(self):
         d = dict(self.opts)
         d["rules"] = [r.to_json() for r in self.rules]
+        d["pass"] = self.passes
         return d
 
     def reset_stats(self):
         self.stats = {
             "requests": 0, "by_status": {}, "by_model": {}, "in_flight": 0,
-            "max_in_flight": 0, "hangs_now": 0, "rule_hits": {},
+            "max_in_flight": 0, "hangs_now": 0, "held_now": 0, "rule_hits": {},
             "judge_requests": 0, "connections": 0, "max_connections": 0,
             "started": time.time(), "by_action": {}, "billed_usd": 0.0, "limit_429": 0,
             "limit_429_tokens": 0, "usage_tokens": 0,
@@ -832,6 +840,16 @@ class Server:
                 st["hangs_now"] -= 1
             action = "ok"
 
+        if opts["hold"]:
+            st["held_now"] += 1
+            try:
+                while fake.opts["hold"] and not writer.transport.is_closing():
+                    if fake.passes > 0:
+                        fake.passes -= 1
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                st["held_now"] -= 1
         delay = fake.latency()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -1071,6 +1089,8 @@ def parse_args(argv):
     ap.add_argument("--judge-styles", default="int", help="comma-separated: " + ", ".join(JUDGE_STYLES))
     ap.add_argument("--filter-models", default="",
                     help="random content_filter/refusal only for these models (\"\" = all)")
+    ap.add_argument("--hold", action="store_true",
+                    help="start holding every request until POST /_control {\"hold\": false}")
     ap.add_argument("--verbose", action="store_true")
     return ap.parse_args(argv)
 
