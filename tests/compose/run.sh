@@ -243,6 +243,23 @@ stop_workers() {
 # With CHAOS=1: SIGKILLs one worker once a few papers have succeeded, then
 # stops all workers mid-run (they must exit 0 and lose nothing) and starts
 # them again, as a user resuming would.
+# The fake LLM starts holding every request (--hold). fake_control JSON
+# changes that live: {"pass": N} lets exactly N requests through, {"hold":
+# false} lifts the hold. The chaos run bounds the work done between its steps
+# with passes, so the kill and the stop land while papers are still to do
+# however fast the papers or slow `docker exec` are (racing them lost on an
+# idle machine, where one `docker exec` took longer than 100 papers).
+fake_control() {
+  "${COMPOSE[@]}" exec -T fakellm python3 -c '
+import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:8080/_control",
+                       data=sys.argv[1].encode(), method="POST"), timeout=10).read()' "$1" >/dev/null ||
+    fail "cannot send $1 to the fake LLM"
+}
+FIRST_PASS=12  # requests before the kill: at least 5 papers (some are judged)
+SECOND_PASS=30 # requests between the kill and the stop
+
+released=
 killed=
 killed_at=
 stopped_at=
@@ -261,22 +278,27 @@ wait_papers() {
     fi
     ((parked == 0 && failed == 0)) || fail "papers parked ($parked) or failed ($failed)"
     ((total <= want && succeeded <= want)) || fail "more papers than queued: total $total succeeded $succeeded, expected $want"
-    if ((chaos)) && [[ -z "$killed" ]] && ((succeeded >= 5)); then
-      ((succeeded < want)) || fail "all $want papers finished before the kill: make the fake LLM slower (FAKELLM_LATENCY_MS)"
+    if [[ -z "$released" ]] && ((total == want)); then
+      fake_control "{\"pass\": $FIRST_PASS}"
+      released=1
+      say "all $want papers queued; the fake LLM answers $FIRST_PASS requests"
+    elif ((chaos)) && [[ -z "$killed" ]] && ((succeeded >= 5)); then
+      ((succeeded < want)) || fail "all $want papers finished before the kill"
       killed=$("${COMPOSE[@]}" ps -q worker)
       killed=${killed%%$'\n'*}
       [[ -n "$killed" ]] || fail "no worker container to kill"
       "${DK[@]}" kill "$killed" >/dev/null
       killed_at=$succeeded
       say "killed worker ${killed:0:12} (SIGKILL) at $succeeded/$want succeeded"
+      fake_control "{\"pass\": $SECOND_PASS}"
       stage_done "until kill"
-    elif ((chaos)) && [[ -n "$killed" && -z "$stopped_at" ]] && ((succeeded >= want * 2 / 5)); then
-      ((succeeded < want)) || fail "all $want papers finished before the stop: make the fake LLM slower (FAKELLM_LATENCY_MS)"
-      stop_workers
+    elif ((chaos)) && [[ -n "$killed" && -z "$stopped_at" ]] && ((succeeded >= killed_at + 10)); then
+      stop_workers # papers held in flight: each worker drains, hands them back, exits 0
       read -r total succeeded parked failed remaining <<<"$(counts)"
       stopped_at=$succeeded
       say "workers stopped at $succeeded/$want succeeded, $remaining to go"
-      ((remaining > 0)) || fail "nothing left to do when the workers stopped: make the fake LLM slower"
+      ((remaining > 0)) || fail "nothing left to do when the workers stopped"
+      fake_control '{"hold": false}'
       stage_done "until stop worker"
       say "docker-compose up -d --scale worker=$WORKERS (resume)"
       timeout "$UP_TIMEOUT" "${COMPOSE[@]}" up -d --scale "worker=$WORKERS" worker 2>&1 | sed 's/^/   /' ||
