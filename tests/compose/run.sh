@@ -8,7 +8,10 @@
 # known ones, and the reconnected workers do the rest); `stop worker` and
 # checks the workers exited 0 (and, before, that the ledger and a worker answer
 # /metrics on the compose network); `stop`, `run --rm ledger report --json` from
-# the volume; then `down -v`. Cleans up on failure too; prints timings.
+# the volume; `run --rm producer harvest` from a stand-in Internet Archive
+# (tests/fake_ia/) and `run --rm ledger export --site /out` (KaTeX and
+# MiniSearch from the image); then `down -v`. Cleans up on failure too;
+# prints timings.
 #
 #   tests/compose/run.sh                 (CI: .ci/run calls it after scripts/test.sh)
 #
@@ -167,6 +170,12 @@ say "building the RabbitMQ stand-in ($RABBITMQ_TEST_IMAGE, Debian's rabbitmq-ser
 out=$("${DK[@]}" build -q -f tests/compose/rabbitmq.Dockerfile -t "$RABBITMQ_TEST_IMAGE" tests/compose 2>&1) ||
   fail "building the RabbitMQ stand-in failed: $out"
 stage_done "build rabbitmq stand-in"
+# KaTeX and MiniSearch for the image, fetched on this machine (whose npm
+# trusts its network's proxy; an image build may not): docker/Dockerfile
+# takes site-assets/ from the build context when it is there.
+say "scripts/site-assets.sh site-assets (KaTeX + MiniSearch for the image)"
+scripts/site-assets.sh site-assets 2>&1 | sed 's/^/   /'
+stage_done "site assets (npm)"
 say "building paperq and the fake LLM (docker-compose build)"
 "${COMPOSE[@]}" build >/tmp/"$PROJECT"-build.log 2>&1 || {
   tail -n 60 /tmp/"$PROJECT"-build.log >&2
@@ -376,3 +385,29 @@ sys.exit(0 if p["total"] == p["succeeded"] == int(sys.argv[2]) else 1)' "$json" 
   fail "run --rm ledger report --json disagrees: $json"
 stage_done "stop + run --rm report"
 say "$SAMPLE papers ($PAPERS, then the rest after a broker restart) succeeded once each; a worker killed at $killed_at/$PAPERS, all stopped at $stopped_at/$PAPERS and resumed"
+
+# ---- the two ends: harvest and site ------------------------------------------
+OUT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/paperq-compose-out.XXXXXX")
+mkdir -p "$OUT_DIR/harvest" "$OUT_DIR/site"
+chmod a+rwx "$OUT_DIR/harvest" "$OUT_DIR/site" # the containers run as uid 10001
+say "docker-compose run --rm producer harvest --out /harvest/ia.json (from the fake Internet Archive)"
+timeout 120 "${COMPOSE[@]}" up -d --no-deps fakeia 2>&1 | sed 's/^/   /'
+out=$(timeout 300 "${COMPOSE[@]}" run --rm --no-deps -T -v "$OUT_DIR/harvest:/harvest" \
+  -e PAPERQ_HARVEST_BASE_URL=http://fakeia:8080 -e PAPERQ_HARVEST_PAGE_SIZE=100 \
+  -e PAPERQ_HARVEST_REQUESTS_PER_MINUTE=600 producer harvest --out /harvest/ia.json 2>&1) ||
+  fail "producer harvest failed: $out"
+n=$(python3 -c 'import json, sys; print(len({r["id"] for r in json.load(open(sys.argv[1]))}))' \
+  "$OUT_DIR/harvest/ia.json") || fail "the harvest is not a JSON array: $out"
+((n == SAMPLE)) || fail "harvest wrote $n papers, the fake archive holds $SAMPLE: $out"
+stage_done "run --rm producer harvest"
+say "docker-compose run --rm ledger export --site /out"
+out=$("${COMPOSE[@]}" run --rm --no-deps -T -v "$OUT_DIR/site:/out" ledger export --site /out 2>&1) ||
+  fail "ledger export --site failed: $out"
+grep -q "formulas: KaTeX; search: MiniSearch" <<<"$out" || fail "the image's site has no KaTeX or MiniSearch: $out"
+rows=$(grep -c '<tr data-id=' "$OUT_DIR/site/index.html") || true
+((rows == SAMPLE)) || fail "the site's index lists $rows papers, expected $SAMPLE"
+[[ -f "$OUT_DIR/site/assets/katex/katex.min.js" && -f "$OUT_DIR/site/assets/minisearch/minisearch.js" ]] ||
+  fail "KaTeX or MiniSearch missing from the site"
+rm -rf "$OUT_DIR"
+stage_done "run --rm ledger export --site"
+say "harvested $n papers through the producer image; the site lists all $rows translations"
