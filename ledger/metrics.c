@@ -23,17 +23,6 @@ struct ledger_metrics {
   struct pq_metrics_server *server;
 };
 
-static double num(const cJSON *o, const char *path) {
-  char key[64];
-  const char *dot = strchr(path, '.');
-  if (dot) {
-    snprintf(key, sizeof key, "%.*s", (int)(dot - path), path);
-    return num(cJSON_GetObjectItemCaseSensitive(o, key), dot + 1);
-  }
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, path);
-  return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static void write_report(struct pq_buf *b, const cJSON *r, double used, double thrown) {
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "papers");
   const cJSON *w = cJSON_GetObjectItemCaseSensitive(r, "workers");
@@ -43,18 +32,20 @@ static void write_report(struct pq_buf *b, const cJSON *r, double used, double t
   pq_metrics_family(b, "paperq_papers", "gauge", "Papers known to the ledger, by state.");
   for (int i = 0; i < LEDGER_NSTATES; i++)
     pq_metrics_sample1(b, "paperq_papers", "state", ledger_state_name(i),
-                       num(p, ledger_state_name(i)));
+                       ledger_report_num(p, ledger_state_name(i)));
 
   pq_metrics_family(b, "paperq_ledger_messages_total", "counter",
                     "Messages the ledger consumed, by what it did with them: applied (new), "
                     "duplicate (event id seen before), stale (older generation), bad "
                     "(undecodable or invalid, kept in bad_messages).");
   pq_metrics_sample1(b, "paperq_ledger_messages_total", "outcome", "applied",
-                     num(r, "events.applied"));
+                     ledger_report_num(r, "events.applied"));
   pq_metrics_sample1(b, "paperq_ledger_messages_total", "outcome", "duplicate",
-                     num(r, "events.duplicates"));
-  pq_metrics_sample1(b, "paperq_ledger_messages_total", "outcome", "stale", num(r, "events.stale"));
-  pq_metrics_sample1(b, "paperq_ledger_messages_total", "outcome", "bad", num(r, "bad_messages"));
+                     ledger_report_num(r, "events.duplicates"));
+  pq_metrics_sample1(b, "paperq_ledger_messages_total", "outcome", "stale",
+                     ledger_report_num(r, "events.stale"));
+  pq_metrics_sample1(b, "paperq_ledger_messages_total", "outcome", "bad",
+                     ledger_report_num(r, "bad_messages"));
 
   pq_metrics_family(b, "paperq_spend_usd_total", "counter",
                     "Money spent on LLM calls, USD: translate_used (attempts that produced a "
@@ -62,14 +53,16 @@ static void write_report(struct pq_buf *b, const cJSON *r, double used, double t
                     "attempts), qa (judges).");
   pq_metrics_sample1(b, "paperq_spend_usd_total", "kind", "translate_used", used);
   pq_metrics_sample1(b, "paperq_spend_usd_total", "kind", "translate_thrown_away", thrown);
-  pq_metrics_sample1(b, "paperq_spend_usd_total", "kind", "qa", num(r, "cost.qa_usd"));
+  pq_metrics_sample1(b, "paperq_spend_usd_total", "kind", "qa",
+                     ledger_report_num(r, "cost.qa_usd"));
 
   pq_metrics_family(b, "paperq_spend_projected_usd", "gauge",
                     "Projected total spend for every paper known, USD (spend so far plus the "
                     "mean cost of a succeeded paper times the papers left).");
   if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "cost"),
                                                       "projected_total_usd")))
-    pq_metrics_sample(b, "paperq_spend_projected_usd", NULL, num(r, "cost.projected_total_usd"));
+    pq_metrics_sample(b, "paperq_spend_projected_usd", NULL,
+                      ledger_report_num(r, "cost.projected_total_usd"));
 
   pq_metrics_family(b, "paperq_tokens_total", "counter", "LLM tokens, by job kind and type.");
   static const char *const tok[4][3] = {{"translate", "prompt", "tokens.prompt"},
@@ -78,44 +71,45 @@ static void write_report(struct pq_buf *b, const cJSON *r, double used, double t
                                         {"qa", "completion", "tokens.qa_completion"}};
   for (int i = 0; i < 4; i++) {
     const char *labels[] = {"kind", tok[i][0], "type", tok[i][1], NULL};
-    pq_metrics_sample(b, "paperq_tokens_total", labels, num(r, tok[i][2]));
+    pq_metrics_sample(b, "paperq_tokens_total", labels, ledger_report_num(r, tok[i][2]));
   }
 
   pq_metrics_family(b, "paperq_eta_seconds", "gauge",
                     "Time left at the recent rate (absent while no paper finished lately).");
   if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(r, "eta_s")))
-    pq_metrics_sample(b, "paperq_eta_seconds", NULL, num(r, "eta_s"));
+    pq_metrics_sample(b, "paperq_eta_seconds", NULL, ledger_report_num(r, "eta_s"));
 
   pq_metrics_family(b, "paperq_qa_judgements_total", "counter",
                     "QA judgements recorded, history included.");
-  pq_metrics_sample(b, "paperq_qa_judgements_total", NULL, num(qa, "judgements_all"));
+  pq_metrics_sample(b, "paperq_qa_judgements_total", NULL, ledger_report_num(qa, "judgements_all"));
   pq_metrics_family(b, "paperq_qa_papers_judged", "gauge",
                     "Papers with at least one current judgement.");
-  pq_metrics_sample(b, "paperq_qa_papers_judged", NULL, num(qa, "papers_judged"));
+  pq_metrics_sample(b, "paperq_qa_papers_judged", NULL, ledger_report_num(qa, "papers_judged"));
   pq_metrics_family(b, "paperq_qa_overall_score_mean", "gauge",
                     "Mean overall QA score (1-10) over current judgements.");
   if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(qa, "mean_overall")))
-    pq_metrics_sample(b, "paperq_qa_overall_score_mean", NULL, num(qa, "mean_overall"));
+    pq_metrics_sample(b, "paperq_qa_overall_score_mean", NULL,
+                      ledger_report_num(qa, "mean_overall"));
   pq_metrics_family(b, "paperq_qa_judge_overall_score_mean", "gauge",
                     "Mean overall QA score (1-10) of each judge over its current judgements.");
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(qa, "by_judge")) {
     pq_metrics_sample1(b, "paperq_qa_judge_overall_score_mean", "judge", e->string,
-                       num(e, "overall"));
+                       ledger_report_num(e, "overall"));
   }
 
   pq_metrics_family(b, "paperq_workers", "gauge",
                     "Workers the ledger heard of: live (heartbeat within ledger.stale_s), stale, "
                     "stopped, fatal (stopped on a provider refusal).");
-  pq_metrics_sample1(b, "paperq_workers", "state", "live", num(w, "live"));
-  pq_metrics_sample1(b, "paperq_workers", "state", "stale", num(w, "stale"));
-  pq_metrics_sample1(b, "paperq_workers", "state", "stopped", num(w, "stopped"));
+  pq_metrics_sample1(b, "paperq_workers", "state", "live", ledger_report_num(w, "live"));
+  pq_metrics_sample1(b, "paperq_workers", "state", "stale", ledger_report_num(w, "stale"));
+  pq_metrics_sample1(b, "paperq_workers", "state", "stopped", ledger_report_num(w, "stopped"));
   pq_metrics_sample1(b, "paperq_workers", "state", "fatal",
                      (double)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(w, "fatal")));
   double in_flight = 0;
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(w, "list")) {
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "state");
     if (cJSON_IsString(st) && strcmp(st->valuestring, "live") == 0)
-      in_flight += num(e, "in_flight");
+      in_flight += ledger_report_num(e, "in_flight");
   }
   pq_metrics_family(b, "paperq_workers_papers_in_flight", "gauge",
                     "Papers in flight on live workers, from their last heartbeats.");

@@ -204,6 +204,82 @@ static void add_target(cJSON *list, const char *name, const char *what, double t
   cJSON_AddItemToArray(list, t);
 }
 
+/* Spend so far, per paper and projected; what was used apart from what
+ * was thrown away (issue 11), with the reasons ranked by money. */
+static void add_cost(const struct ledger_counters *c, long long succeeded, long long remaining,
+                     cJSON *r) {
+  double spent = c->x[LC_COST_TRANSLATE] + c->x[LC_COST_QA];
+  double per_paper = succeeded ? spent / (double)succeeded : 0;
+  add_num(r, "cost_usd", spent);
+  cJSON *cost = add_obj(r, "cost");
+  add_num(cost, "translate_usd", c->x[LC_COST_TRANSLATE]);
+  add_num(cost, "qa_usd", c->x[LC_COST_QA]);
+  add_num_or_null(cost, "per_paper_usd", succeeded > 0, per_paper);
+  add_num_or_null(cost, "projected_remaining_usd", succeeded > 0, per_paper * (double)remaining);
+  add_num_or_null(cost, "projected_total_usd", succeeded > 0,
+                  spent + per_paper * (double)remaining);
+  /* Spend on work that was used apart from spend on work thrown away
+   * (issue 11); both are in cost_usd and in the budget. */
+  double wasted = c->x[LC_COST_WASTED];
+  add_num(cost, "used_usd", spent - wasted);
+  add_num(cost, "wasted_usd", wasted);
+  add_num(cost, "wasted_share", spent > 0 ? wasted / spent : 0);
+  add_num(cost, "estimated_usd", c->x[LC_COST_ESTIMATED]);
+  cJSON *why = cJSON_AddArrayToObject(cost, "wasted_by");
+  int order[PQ_WASTE_COUNT], n = 0;
+  for (int i = 1; i < PQ_WASTE_COUNT; i++)
+    if (c->n[LC_WASTE0 + i] > 0 || c->x[LC_WASTE0 + i] > 0)
+      order[n++] = i;
+  for (int i = 1; i < n; i++) /* most money first */
+    for (int j = i; j > 0 && c->x[LC_WASTE0 + order[j]] > c->x[LC_WASTE0 + order[j - 1]]; j--) {
+      int t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  for (int i = 0; why && i < n; i++) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "reason", pq_waste_name(order[i]));
+    add_num(o, "usd", c->x[LC_WASTE0 + order[i]]);
+    add_num(o, "replies", (double)c->n[LC_WASTE0 + order[i]]);
+    cJSON_AddItemToArray(why, o);
+  }
+  cJSON_AddBoolToObject(cost, "wasted_warning", spent > 0 && wasted > 0.10 * spent);
+}
+
+/* Rates over the last 5 and 15 minutes, the ETA and the elapsed time;
+ * *first_ms and *end_ms say when the run started and until when it counts. */
+static int add_progress(struct ledger_db *db, int64_t now_ms, long long remaining, cJSON *r,
+                        int64_t *first_ms_out, int64_t *end_ms_out) {
+  int rc;
+  int64_t first_ms = meta_ms(db, "first_queued_ms");
+  int64_t last_ms = meta_ms(db, "last_finished_ms");
+  double r5, r15;
+  long long n5, n15;
+  if ((rc = rate(db, now_ms, 5, first_ms, &r5, &n5)) ||
+      (rc = rate(db, now_ms, 15, first_ms, &r15, &n15)))
+    return rc;
+  /* The short window follows changes (a worker added or lost); the long
+   * one keeps an estimate through a quiet few minutes. */
+  double per_min = n5 > 0 ? r5 : r15;
+  cJSON *rates = add_obj(r, "rate");
+  add_num(rates, "last_5_min", r5);
+  add_num(rates, "last_15_min", r15);
+  add_num(r, "rate_per_min", per_min);
+  if (remaining == 0)
+    add_num(r, "eta_s", 0);
+  else
+    add_num_or_null(r, "eta_s", per_min > 0, per_min > 0 ? (double)remaining / per_min * 60 : 0);
+  int64_t end_ms = remaining == 0 && last_ms ? last_ms : now_ms;
+  int have_elapsed = first_ms > 0 && end_ms >= first_ms;
+  add_num_or_null(r, "first_queued_ms", first_ms > 0, (double)first_ms);
+  add_num_or_null(r, "last_finished_ms", last_ms > 0, (double)last_ms);
+  add_num_or_null(r, "elapsed_s", have_elapsed, (double)(end_ms - first_ms) / 1000.0);
+
+  *first_ms_out = first_ms;
+  *end_ms_out = end_ms;
+  return PQ_OK;
+}
+
 static int build(struct ledger_db *db, const struct pq_config *cfg, int64_t now_ms, cJSON **out);
 
 int ledger_report_build(struct ledger_db *db, const struct pq_config *cfg, int64_t now_ms,
@@ -250,66 +326,11 @@ static int build(struct ledger_db *db, const struct pq_config *cfg, int64_t now_
   add_num(tokens, "qa_completion", (double)c.n[LC_QA_COMPLETION_TOKENS]);
 
   double spent = c.x[LC_COST_TRANSLATE] + c.x[LC_COST_QA];
-  long long succeeded = st[LEDGER_SUCCEEDED];
-  double per_paper = succeeded ? spent / (double)succeeded : 0;
-  add_num(r, "cost_usd", spent);
-  cJSON *cost = add_obj(r, "cost");
-  add_num(cost, "translate_usd", c.x[LC_COST_TRANSLATE]);
-  add_num(cost, "qa_usd", c.x[LC_COST_QA]);
-  add_num_or_null(cost, "per_paper_usd", succeeded > 0, per_paper);
-  add_num_or_null(cost, "projected_remaining_usd", succeeded > 0, per_paper * (double)remaining);
-  add_num_or_null(cost, "projected_total_usd", succeeded > 0,
-                  spent + per_paper * (double)remaining);
-  /* Spend on work that was used apart from spend on work thrown away
-   * (issue 11); both are in cost_usd and in the budget. */
-  double wasted = c.x[LC_COST_WASTED];
-  add_num(cost, "used_usd", spent - wasted);
-  add_num(cost, "wasted_usd", wasted);
-  add_num(cost, "wasted_share", spent > 0 ? wasted / spent : 0);
-  add_num(cost, "estimated_usd", c.x[LC_COST_ESTIMATED]);
-  cJSON *why = cJSON_AddArrayToObject(cost, "wasted_by");
-  int order[PQ_WASTE_COUNT], n = 0;
-  for (int i = 1; i < PQ_WASTE_COUNT; i++)
-    if (c.n[LC_WASTE0 + i] > 0 || c.x[LC_WASTE0 + i] > 0)
-      order[n++] = i;
-  for (int i = 1; i < n; i++) /* most money first */
-    for (int j = i; j > 0 && c.x[LC_WASTE0 + order[j]] > c.x[LC_WASTE0 + order[j - 1]]; j--) {
-      int t = order[j];
-      order[j] = order[j - 1];
-      order[j - 1] = t;
-    }
-  for (int i = 0; why && i < n; i++) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "reason", pq_waste_name(order[i]));
-    add_num(o, "usd", c.x[LC_WASTE0 + order[i]]);
-    add_num(o, "replies", (double)c.n[LC_WASTE0 + order[i]]);
-    cJSON_AddItemToArray(why, o);
-  }
-  cJSON_AddBoolToObject(cost, "wasted_warning", spent > 0 && wasted > 0.10 * spent);
-
-  int64_t first_ms = meta_ms(db, "first_queued_ms");
-  int64_t last_ms = meta_ms(db, "last_finished_ms");
-  double r5, r15;
-  long long n5, n15;
-  if ((rc = rate(db, now_ms, 5, first_ms, &r5, &n5)) ||
-      (rc = rate(db, now_ms, 15, first_ms, &r15, &n15)))
+  add_cost(&c, st[LEDGER_SUCCEEDED], remaining, r);
+  int64_t first_ms, end_ms;
+  if ((rc = add_progress(db, now_ms, remaining, r, &first_ms, &end_ms)))
     goto fail;
-  /* The short window follows changes (a worker added or lost); the long
-   * one keeps an estimate through a quiet few minutes. */
-  double per_min = n5 > 0 ? r5 : r15;
-  cJSON *rates = add_obj(r, "rate");
-  add_num(rates, "last_5_min", r5);
-  add_num(rates, "last_15_min", r15);
-  add_num(r, "rate_per_min", per_min);
-  if (remaining == 0)
-    add_num(r, "eta_s", 0);
-  else
-    add_num_or_null(r, "eta_s", per_min > 0, per_min > 0 ? (double)remaining / per_min * 60 : 0);
-  int64_t end_ms = remaining == 0 && last_ms ? last_ms : now_ms;
   int have_elapsed = first_ms > 0 && end_ms >= first_ms;
-  add_num_or_null(r, "first_queued_ms", first_ms > 0, (double)first_ms);
-  add_num_or_null(r, "last_finished_ms", last_ms > 0, (double)last_ms);
-  add_num_or_null(r, "elapsed_s", have_elapsed, (double)(end_ms - first_ms) / 1000.0);
 
   if ((rc = add_workers(db, cfg, now_ms, r)))
     goto fail;
@@ -364,23 +385,42 @@ fail:
   return rc;
 }
 
-/* ---- human text ---- */
+/* ---- reading a built report (also for watch, report --html, metrics) ---- */
 
-static double num(const cJSON *o, const char *path) {
-  /* path: "a.b" looks one level down */
+double ledger_report_num(const cJSON *o, const char *path) {
   char key[64];
   const char *dot = strchr(path, '.');
   if (dot) {
     snprintf(key, sizeof key, "%.*s", (int)(dot - path), path);
-    return num(cJSON_GetObjectItemCaseSensitive(o, key), dot + 1);
+    return ledger_report_num(cJSON_GetObjectItemCaseSensitive(o, key), dot + 1);
   }
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, path);
   return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-static int known(const cJSON *o, const char *key) {
+int ledger_report_known(const cJSON *o, const char *key) {
   return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, key));
 }
+
+const char *ledger_report_str(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+const char *ledger_fmt_duration(double s, char *out, size_t outlen) {
+  long t = (long)(s + 0.5);
+  if (t < 120)
+    snprintf(out, outlen, "%ld s", t);
+  else if (t < 7200)
+    snprintf(out, outlen, "%ld min", (t + 30) / 60);
+  else if (t < 172800)
+    snprintf(out, outlen, "%ld h %02ld min", t / 3600, (t % 3600) / 60);
+  else
+    snprintf(out, outlen, "%.1f days", (double)t / 86400);
+  return out;
+}
+
+/* ---- human text ---- */
 
 static const char *group(long long v, char *out, size_t outlen) {
   char raw[32];
@@ -397,19 +437,6 @@ static const char *group(long long v, char *out, size_t outlen) {
   return out;
 }
 
-static const char *duration(double s, char *out, size_t outlen) {
-  long t = (long)(s + 0.5);
-  if (t < 120)
-    snprintf(out, outlen, "%ld s", t);
-  else if (t < 7200)
-    snprintf(out, outlen, "%ld min", (t + 30) / 60);
-  else if (t < 172800)
-    snprintf(out, outlen, "%ld h %02ld min", t / 3600, (t % 3600) / 60);
-  else
-    snprintf(out, outlen, "%.1f days", (double)t / 86400);
-  return out;
-}
-
 static const char *utc(double ms, char *out, size_t outlen) {
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
@@ -420,17 +447,17 @@ static const char *utc(double ms, char *out, size_t outlen) {
 
 static void print_qa(const cJSON *qa, FILE *f) {
   char a[32], b[32];
-  double judged = num(qa, "papers_judged");
+  double judged = ledger_report_num(qa, "papers_judged");
   if (judged <= 0) {
-    if (num(qa, "jobs_parked") > 0)
+    if (ledger_report_num(qa, "jobs_parked") > 0)
       fprintf(f,
               "\nQA: no judgements; %.0f QA jobs parked (judges failed; the translations "
               "stand; table qa_parked)\n",
-              num(qa, "jobs_parked"));
+              ledger_report_num(qa, "jobs_parked"));
     return;
   }
   fprintf(f, "\nQA: %s papers judged, %s judgements\n", group((long long)judged, a, sizeof a),
-          group((long long)num(qa, "judgements"), b, sizeof b));
+          group((long long)ledger_report_num(qa, "judgements"), b, sizeof b));
   /* One column per score, each as wide as its name plus a space. */
   fprintf(f, "  %-28s %6s", "judge", "n");
   for (int i = 0; i < PQ_QA_NSCORES; i++)
@@ -438,18 +465,19 @@ static void print_qa(const cJSON *qa, FILE *f) {
   fprintf(f, "\n");
   const cJSON *j;
   cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(qa, "by_judge")) {
-    fprintf(f, "  %-28s %6.0f", j->string, num(j, "count"));
+    fprintf(f, "  %-28s %6.0f", j->string, ledger_report_num(j, "count"));
     for (int i = 0; i < PQ_QA_NSCORES; i++)
-      fprintf(f, " %*.2f", (int)strlen(pq_qa_score_names[i]) + 1, num(j, pq_qa_score_names[i]));
+      fprintf(f, " %*.2f", (int)strlen(pq_qa_score_names[i]) + 1,
+              ledger_report_num(j, pq_qa_score_names[i]));
     fprintf(f, "\n");
   }
-  if (num(qa, "jobs_parked") > 0)
+  if (ledger_report_num(qa, "jobs_parked") > 0)
     fprintf(f, "  %.0f QA jobs parked (judges failed; the translations stand; table qa_parked)\n",
-            num(qa, "jobs_parked"));
-  fprintf(f, "  mean overall %.2f", num(qa, "mean_overall"));
-  if (known(qa, "agreement_mad"))
+            ledger_report_num(qa, "jobs_parked"));
+  fprintf(f, "  mean overall %.2f", ledger_report_num(qa, "mean_overall"));
+  if (ledger_report_known(qa, "agreement_mad"))
     fprintf(f, "; judge agreement: mean |difference| of overall %.2f over %.0f pairs\n",
-            num(qa, "agreement_mad"), num(qa, "agreement_pairs"));
+            ledger_report_num(qa, "agreement_mad"), ledger_report_num(qa, "agreement_pairs"));
   else
     fprintf(f, "; judge agreement: no paper has two judges yet\n");
   const cJSON *hist = cJSON_GetObjectItemCaseSensitive(qa, "overall_histogram");
@@ -471,7 +499,7 @@ static void print_qa(const cJSON *qa, FILE *f) {
     fprintf(f, "  lowest scored:\n");
     cJSON_ArrayForEach(j, low) {
       const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "title");
-      fprintf(f, "    %5.2f  %s%s%.60s\n", num(j, "overall"),
+      fprintf(f, "    %5.2f  %s%s%.60s\n", ledger_report_num(j, "overall"),
               pq_text_safe(cJSON_GetObjectItemCaseSensitive(j, "paper_id")->valuestring),
               cJSON_IsString(t) ? "  " : "", pq_text_safe(cJSON_IsString(t) ? t->valuestring : ""));
     }
@@ -484,7 +512,7 @@ static void print_targets(const cJSON *targets, FILE *f) {
   cJSON_ArrayForEach(t, targets) {
     const char *name = cJSON_GetObjectItemCaseSensitive(t, "name")->valuestring;
     const cJSON *holds = cJSON_GetObjectItemCaseSensitive(t, "holds");
-    double target = num(t, "target"), actual = num(t, "actual");
+    double target = ledger_report_num(t, "target"), actual = ledger_report_num(t, "actual");
     char line[160];
     if (strcmp(name, "qa_min") == 0)
       snprintf(line, sizeof line, "QA mean overall >= %.2f", target);
@@ -495,7 +523,7 @@ static void print_targets(const cJSON *targets, FILE *f) {
     else
       snprintf(line, sizeof line, "finished within %.1f h", target);
     char act[64] = "-";
-    if (known(t, "actual")) {
+    if (ledger_report_known(t, "actual")) {
       if (strcmp(name, "qa_min") == 0)
         snprintf(act, sizeof act, "%.2f", actual);
       else if (strcmp(name, "max_failed_ratio") == 0)
@@ -522,7 +550,7 @@ void ledger_report_print(const cJSON *r, FILE *f) {
 
   fprintf(f, "paperq ledger %s, %s\n",
           pq_text_safe(cJSON_GetObjectItemCaseSensitive(r, "db")->valuestring),
-          utc(num(r, "generated_ms"), ts, sizeof ts));
+          utc(ledger_report_num(r, "generated_ms"), ts, sizeof ts));
   /* The one thing an operator must not miss comes first. Text that came in
    * events is printed escaped: an ESC sequence in a worker.fatal error must
    * not clear the operator's screen. */
@@ -533,7 +561,7 @@ void ledger_report_print(const cJSON *r, FILE *f) {
             pq_text_safe(cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring),
             cJSON_IsString(m) ? ", model " : "",
             pq_text_safe(cJSON_IsString(m) ? m->valuestring : ""),
-            utc(num(e, "since_ms"), ts, sizeof ts));
+            utc(ledger_report_num(e, "since_ms"), ts, sizeof ts));
   }
   if (cJSON_GetArraySize(fatal) > 0)
     fprintf(f, "!!! fix the cause (API key, credit, model name) and restart the workers; "
@@ -543,93 +571,98 @@ void ledger_report_print(const cJSON *r, FILE *f) {
             "\n!!! budget reached: $%.4f spent of budget.max_usd $%.2f; new papers are not "
             "started. Raise budget.max_usd (PAPERQ_BUDGET_MAX_USD) and restart the ledger "
             "to continue\n",
-            num(budget, "spent_usd"), num(budget, "max_usd"));
+            ledger_report_num(budget, "spent_usd"), ledger_report_num(budget, "max_usd"));
 
   fprintf(f, "\npapers     %s total: %s succeeded, %s parked, %s queued, %s running, %s retrying\n",
-          group((long long)num(p, "total"), a, sizeof a),
-          group((long long)num(p, "succeeded"), b, sizeof b),
-          group((long long)num(p, "parked"), d, sizeof d),
-          group((long long)num(p, "queued"), g, sizeof g),
-          group((long long)num(p, "running"), h, sizeof h),
-          group((long long)num(p, "retrying"), k, sizeof k));
-  fprintf(f, "rate       %.1f papers/min over 5 min, %.1f over 15 min\n", num(r, "rate.last_5_min"),
-          num(r, "rate.last_15_min"));
-  double remaining = num(p, "remaining");
+          group((long long)ledger_report_num(p, "total"), a, sizeof a),
+          group((long long)ledger_report_num(p, "succeeded"), b, sizeof b),
+          group((long long)ledger_report_num(p, "parked"), d, sizeof d),
+          group((long long)ledger_report_num(p, "queued"), g, sizeof g),
+          group((long long)ledger_report_num(p, "running"), h, sizeof h),
+          group((long long)ledger_report_num(p, "retrying"), k, sizeof k));
+  fprintf(f, "rate       %.1f papers/min over 5 min, %.1f over 15 min\n",
+          ledger_report_num(r, "rate.last_5_min"), ledger_report_num(r, "rate.last_15_min"));
+  double remaining = ledger_report_num(p, "remaining");
   if (remaining == 0)
     fprintf(f, "ETA        nothing left to do\n");
-  else if (known(r, "eta_s"))
+  else if (ledger_report_known(r, "eta_s"))
     fprintf(f, "ETA        %s for %s papers left (at %.1f/min)\n",
-            duration(num(r, "eta_s"), a, sizeof a), group((long long)remaining, b, sizeof b),
-            num(r, "rate_per_min"));
+            ledger_fmt_duration(ledger_report_num(r, "eta_s"), a, sizeof a),
+            group((long long)remaining, b, sizeof b), ledger_report_num(r, "rate_per_min"));
   else
     fprintf(f, "ETA        unknown: %s papers left, none succeeded in the last 15 min\n",
             group((long long)remaining, a, sizeof a));
-  if (known(r, "elapsed_s"))
+  if (ledger_report_known(r, "elapsed_s"))
     fprintf(f, "elapsed    %s since the first paper was queued\n",
-            duration(num(r, "elapsed_s"), a, sizeof a));
+            ledger_fmt_duration(ledger_report_num(r, "elapsed_s"), a, sizeof a));
   fprintf(f, "tokens     %s prompt, %s completion (QA: %s prompt, %s completion)\n",
-          group((long long)num(r, "tokens.prompt"), a, sizeof a),
-          group((long long)num(r, "tokens.completion"), b, sizeof b),
-          group((long long)num(r, "tokens.qa_prompt"), d, sizeof d),
-          group((long long)num(r, "tokens.qa_completion"), g, sizeof g));
-  fprintf(f, "cost       $%.4f so far (translation $%.4f, QA $%.4f)", num(r, "cost_usd"),
-          num(cost, "translate_usd"), num(cost, "qa_usd"));
-  if (known(cost, "per_paper_usd"))
+          group((long long)ledger_report_num(r, "tokens.prompt"), a, sizeof a),
+          group((long long)ledger_report_num(r, "tokens.completion"), b, sizeof b),
+          group((long long)ledger_report_num(r, "tokens.qa_prompt"), d, sizeof d),
+          group((long long)ledger_report_num(r, "tokens.qa_completion"), g, sizeof g));
+  fprintf(f, "cost       $%.4f so far (translation $%.4f, QA $%.4f)",
+          ledger_report_num(r, "cost_usd"), ledger_report_num(cost, "translate_usd"),
+          ledger_report_num(cost, "qa_usd"));
+  if (ledger_report_known(cost, "per_paper_usd"))
     fprintf(f, "; $%.5f per succeeded paper; ~$%.4f more for the rest, ~$%.4f in all\n",
-            num(cost, "per_paper_usd"), num(cost, "projected_remaining_usd"),
-            num(cost, "projected_total_usd"));
+            ledger_report_num(cost, "per_paper_usd"),
+            ledger_report_num(cost, "projected_remaining_usd"),
+            ledger_report_num(cost, "projected_total_usd"));
   else
     fprintf(f, "\n");
-  fprintf(f, "spend      $%.4f on work used, $%.4f thrown away (%.1f%%)", num(cost, "used_usd"),
-          num(cost, "wasted_usd"), num(cost, "wasted_share") * 100);
-  if (num(cost, "estimated_usd") > 0)
+  fprintf(f, "spend      $%.4f on work used, $%.4f thrown away (%.1f%%)",
+          ledger_report_num(cost, "used_usd"), ledger_report_num(cost, "wasted_usd"),
+          ledger_report_num(cost, "wasted_share") * 100);
+  if (ledger_report_num(cost, "estimated_usd") > 0)
     fprintf(f, "; $%.4f of it estimated (requests abandoned without usage)",
-            num(cost, "estimated_usd"));
+            ledger_report_num(cost, "estimated_usd"));
   fprintf(f, "\n");
   const cJSON *why = cJSON_GetObjectItemCaseSensitive(cost, "wasted_by");
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cost, "wasted_warning"))) {
     fprintf(f, "!!! %.0f%% of the spend was thrown away; top reasons:",
-            num(cost, "wasted_share") * 100);
+            ledger_report_num(cost, "wasted_share") * 100);
     for (int i = 0; i < cJSON_GetArraySize(why) && i < 3; i++) {
       const cJSON *o = cJSON_GetArrayItem(why, i);
       fprintf(f, "%s %s $%.4f (%.0f replies)", i ? "," : "",
-              cJSON_GetObjectItemCaseSensitive(o, "reason")->valuestring, num(o, "usd"),
-              num(o, "replies"));
+              cJSON_GetObjectItemCaseSensitive(o, "reason")->valuestring,
+              ledger_report_num(o, "usd"), ledger_report_num(o, "replies"));
     }
     fprintf(f, " (docs/providers.md says what each means)\n");
   }
-  if (num(budget, "max_usd") > 0)
-    fprintf(f, "budget     $%.4f of $%.2f spent (%.0f%%)%s\n", num(budget, "spent_usd"),
-            num(budget, "max_usd"), num(budget, "spent_usd") / num(budget, "max_usd") * 100,
+  if (ledger_report_num(budget, "max_usd") > 0)
+    fprintf(f, "budget     $%.4f of $%.2f spent (%.0f%%)%s\n",
+            ledger_report_num(budget, "spent_usd"), ledger_report_num(budget, "max_usd"),
+            ledger_report_num(budget, "spent_usd") / ledger_report_num(budget, "max_usd") * 100,
             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(budget, "stopped")) ? ", STOPPED" : "");
   else
     fprintf(f, "budget     none (budget.max_usd = 0)\n");
   fprintf(f,
           "workers    %.0f live, %.0f stale (silent > %.0f s), %.0f stopped, %d stopped on a "
           "fatal error\n",
-          num(w, "live"), num(w, "stale"), num(w, "stale_s"), num(w, "stopped"),
+          ledger_report_num(w, "live"), ledger_report_num(w, "stale"),
+          ledger_report_num(w, "stale_s"), ledger_report_num(w, "stopped"),
           cJSON_GetArraySize(fatal));
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(w, "list")) {
     const char *state = cJSON_GetObjectItemCaseSensitive(e, "state")->valuestring;
     if (strcmp(state, "stale") == 0)
       fprintf(f, "           stale: %s, last heard %s\n",
               pq_text_safe(cJSON_GetObjectItemCaseSensitive(e, "worker")->valuestring),
-              utc(num(e, "last_seen_ms"), ts, sizeof ts));
+              utc(ledger_report_num(e, "last_seen_ms"), ts, sizeof ts));
   }
-  if (num(r, "dry_run_papers") > 0)
+  if (ledger_report_num(r, "dry_run_papers") > 0)
     fprintf(f,
             "dry run    %s succeeded papers came from the dry-run provider (not real "
             "translations)\n",
-            group((long long)num(r, "dry_run_papers"), a, sizeof a));
-  fprintf(f, "bad msgs   %s", group((long long)num(r, "bad_messages"), a, sizeof a));
+            group((long long)ledger_report_num(r, "dry_run_papers"), a, sizeof a));
+  fprintf(f, "bad msgs   %s", group((long long)ledger_report_num(r, "bad_messages"), a, sizeof a));
   const cJSON *bl = cJSON_GetObjectItemCaseSensitive(r, "bad_latest");
   if (bl)
     fprintf(f, " (latest: %s; see table bad_messages)",
             pq_text_safe(cJSON_GetObjectItemCaseSensitive(bl, "reason")->valuestring));
   fprintf(f, "\nevents     %s applied, %s duplicates ignored, %s from older generations\n",
-          group((long long)num(r, "events.applied"), a, sizeof a),
-          group((long long)num(r, "events.duplicates"), b, sizeof b),
-          group((long long)num(r, "events.stale"), d, sizeof d));
+          group((long long)ledger_report_num(r, "events.applied"), a, sizeof a),
+          group((long long)ledger_report_num(r, "events.duplicates"), b, sizeof b),
+          group((long long)ledger_report_num(r, "events.stale"), d, sizeof d));
   print_qa(cJSON_GetObjectItemCaseSensitive(r, "qa"), f);
   print_targets(cJSON_GetObjectItemCaseSensitive(r, "targets"), f);
 }

@@ -186,26 +186,6 @@ static void esc(struct pq_buf *b, const char *s) {
   }
 }
 
-static double num(const cJSON *o, const char *path) {
-  char key[64];
-  const char *dot = strchr(path, '.');
-  if (dot) {
-    snprintf(key, sizeof key, "%.*s", (int)(dot - path), path);
-    return num(cJSON_GetObjectItemCaseSensitive(o, key), dot + 1);
-  }
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, path);
-  return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static int known(const cJSON *o, const char *key) {
-  return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, key));
-}
-
-static const char *str(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 /* with: 1 the date too (runs over a day), -1 the seconds (runs of a few
  * minutes), 0 hours and minutes. */
 static const char *when(double ms, int with, char *out, size_t outlen) {
@@ -216,19 +196,13 @@ static const char *when(double ms, int with, char *out, size_t outlen) {
   return out;
 }
 
+/* Durations under 10 s with a decimal: the slowest papers of a short run. */
 static const char *duration(double s, char *out, size_t outlen) {
-  long t = (long)(s + 0.5);
   if (s < 10) {
     snprintf(out, outlen, "%.1f s", s);
     return out;
   }
-  if (t < 120)
-    snprintf(out, outlen, "%ld s", t);
-  else if (t < 7200)
-    snprintf(out, outlen, "%ld min", (t + 30) / 60);
-  else
-    snprintf(out, outlen, "%ld h %02ld min", t / 3600, (t % 3600) / 60);
-  return out;
+  return ledger_fmt_duration(s, out, outlen);
 }
 
 /* A round step for about `ticks` intervals over [0, max]. */
@@ -426,10 +400,11 @@ static int chart_spend(struct pq_buf *b, const struct page *p) {
     y[i + 1] = sum;
   }
   const cJSON *cost = cJSON_GetObjectItemCaseSensitive(r, "cost");
-  int project = known(cost, "projected_total_usd") && known(r, "eta_s") && num(r, "eta_s") > 0;
-  double now = num(r, "generated_ms"), spent = num(r, "cost_usd");
-  double end = project ? now + num(r, "eta_s") * 1000 : x[s->n];
-  double ymax = project ? num(cost, "projected_total_usd") : sum;
+  int project = ledger_report_known(cost, "projected_total_usd") &&
+                ledger_report_known(r, "eta_s") && ledger_report_num(r, "eta_s") > 0;
+  double now = ledger_report_num(r, "generated_ms"), spent = ledger_report_num(r, "cost_usd");
+  double end = project ? now + ledger_report_num(r, "eta_s") * 1000 : x[s->n];
+  double ymax = project ? ledger_report_num(cost, "projected_total_usd") : sum;
   struct axes a = {x[0], end > x[s->n] ? end : x[s->n], ymax > sum ? ymax : sum, 1};
   chart_open(b, "chart-spend", "spend over time", &a);
   polyline(b, &a, x, y, s->n + 1, "s1");
@@ -437,8 +412,9 @@ static int chart_spend(struct pq_buf *b, const struct page *p) {
     pq_buf_printf(b,
                   "<line class=\"proj\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"><title>"
                   "projected: $%.4f when the last paper is done</title></line>\n",
-                  px(&a, now), py(&a, spent), px(&a, end), py(&a, num(cost, "projected_total_usd")),
-                  num(cost, "projected_total_usd"));
+                  px(&a, now), py(&a, spent), px(&a, end),
+                  py(&a, ledger_report_num(cost, "projected_total_usd")),
+                  ledger_report_num(cost, "projected_total_usd"));
   pq_buf_printf(b,
                 "</svg>\n<p class=\"legend\"><span class=\"k1\"></span>spent (translation and QA)"
                 "%s</p>\n",
@@ -461,8 +437,8 @@ static void chart_qa(struct pq_buf *b, const cJSON *qa) {
         max = cJSON_GetArrayItem(h, i)->valuedouble;
     pq_buf_append_str(b, "<figure class=\"judge\"><figcaption>");
     esc(b, j->string);
-    pq_buf_printf(b, ": %.0f judgements, mean overall %.2f</figcaption>\n", num(j, "count"),
-                  num(j, "overall"));
+    pq_buf_printf(b, ": %.0f judgements, mean overall %.2f</figcaption>\n",
+                  ledger_report_num(j, "count"), ledger_report_num(j, "overall"));
     pq_buf_printf(b, "<svg class=\"qa\" viewBox=\"0 0 300 130\" role=\"img\" aria-label=\"overall "
                      "scores of judge ");
     esc(b, j->string);
@@ -490,8 +466,8 @@ static void chart_failures(struct pq_buf *b, const struct page *p) {
   double max = 0;
   int n = cJSON_GetArraySize(p->failures);
   cJSON_ArrayForEach(e, p->failures) {
-    if (num(e, "attempts") > max)
-      max = num(e, "attempts");
+    if (ledger_report_num(e, "attempts") > max)
+      max = ledger_report_num(e, "attempts");
   }
   if (n == 0)
     no_data(b, "No attempt has failed.");
@@ -504,20 +480,21 @@ static void chart_failures(struct pq_buf *b, const struct page *p) {
     int i = 0;
     cJSON_ArrayForEach(e, p->failures) {
       /* Room on the right for the value label. */
-      double w = max > 0 ? num(e, "attempts") / max * (CHART_W - 158 - 220) : 0;
+      double w = max > 0 ? ledger_report_num(e, "attempts") / max * (CHART_W - 158 - 220) : 0;
       pq_buf_printf(b, "<g><title>");
-      esc(b, str(e, "class"));
+      esc(b, ledger_report_str(e, "class"));
       pq_buf_printf(b,
                     ": %.0f failed attempts, %.0f papers</title><text class=\"yl\" x=\"150\" "
                     "y=\"%d\">",
-                    num(e, "attempts"), num(e, "papers"), 26 * i + 22);
-      esc(b, str(e, "class"));
+                    ledger_report_num(e, "attempts"), ledger_report_num(e, "papers"), 26 * i + 22);
+      esc(b, ledger_report_str(e, "class"));
       pq_buf_printf(
           b,
           "</text><rect class=\"b3\" x=\"158\" y=\"%d\" width=\"%.1f\" height=\"18\"/>"
           "<text class=\"vl\" x=\"%.1f\" y=\"%d\">%.0f failed attempts, %.0f papers</text>"
           "</g>\n",
-          26 * i + 8, w, 164 + w, 26 * i + 22, num(e, "attempts"), num(e, "papers"));
+          26 * i + 8, w, 164 + w, 26 * i + 22, ledger_report_num(e, "attempts"),
+          ledger_report_num(e, "papers"));
       i++;
     }
     pq_buf_append_str(b, "</svg>\n");
@@ -525,8 +502,8 @@ static void chart_failures(struct pq_buf *b, const struct page *p) {
   if (cJSON_GetArraySize(p->parked) > 0) {
     pq_buf_append_str(b, "<table><tr><th>parked papers</th><th>reason</th></tr>\n");
     cJSON_ArrayForEach(e, p->parked) {
-      pq_buf_printf(b, "<tr><td class=\"n\">%.0f</td><td>", num(e, "papers"));
-      esc(b, str(e, "reason"));
+      pq_buf_printf(b, "<tr><td class=\"n\">%.0f</td><td>", ledger_report_num(e, "papers"));
+      esc(b, ledger_report_str(e, "reason"));
       pq_buf_append_str(b, "</td></tr>\n");
     }
     pq_buf_append_str(b, "</table>\n");
@@ -544,15 +521,17 @@ static void table_slowest(struct pq_buf *b, const struct page *p) {
                        "</th><th>LLM time</th><th>attempts</th></tr>\n");
   cJSON_ArrayForEach(e, p->slowest) {
     pq_buf_append_str(b, "<tr><td>");
-    esc(b, str(e, "paper_id"));
+    esc(b, ledger_report_str(e, "paper_id"));
     pq_buf_append_str(b, "</td><td>");
-    esc(b, str(e, "title"));
+    esc(b, ledger_report_str(e, "title"));
     pq_buf_printf(b,
                   "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%.0f"
                   "</td></tr>\n",
-                  duration(num(e, "duration_ms") / 1000, d, sizeof d),
-                  known(e, "llm_ms") ? duration(num(e, "llm_ms") / 1000, l, sizeof l) : "-",
-                  num(e, "attempts"));
+                  duration(ledger_report_num(e, "duration_ms") / 1000, d, sizeof d),
+                  ledger_report_known(e, "llm_ms")
+                      ? duration(ledger_report_num(e, "llm_ms") / 1000, l, sizeof l)
+                      : "-",
+                  ledger_report_num(e, "attempts"));
   }
   pq_buf_append_str(b, "</table>\n");
 }
@@ -593,7 +572,7 @@ static int render(struct pq_buf *b, const struct page *p) {
   const cJSON *e;
   char v[96], ts[40];
   int rc;
-  time_t now = (time_t)(num(r, "generated_ms") / 1000);
+  time_t now = (time_t)(ledger_report_num(r, "generated_ms") / 1000);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S UTC", &tm);
@@ -605,15 +584,15 @@ static int render(struct pq_buf *b, const struct page *p) {
                        "<title>paperq run report</title>\n<style>");
   pq_buf_append_str(b, style);
   pq_buf_append_str(b, "</style></head><body>\n<h1>paperq run report</h1>\n<p class=\"meta\">");
-  esc(b, str(r, "db"));
+  esc(b, ledger_report_str(r, "db"));
   pq_buf_printf(b, ", %s</p>\n", ts);
 
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(w, "fatal")) {
-    char *err = redacted(str(e, "error"));
+    char *err = redacted(ledger_report_str(e, "error"));
     pq_buf_append_str(b, "<p class=\"alert\">Workers stopped: ");
     esc(b, err ? err : "");
     pq_buf_append_str(b, " (worker ");
-    esc(b, str(e, "worker"));
+    esc(b, ledger_report_str(e, "worker"));
     pq_buf_append_str(b, "). Fix the cause and restart them; their jobs went back to the "
                          "queue.</p>\n");
     free(err);
@@ -621,42 +600,45 @@ static int render(struct pq_buf *b, const struct page *p) {
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "budget"),
                                                     "stopped")))
     pq_buf_printf(b, "<p class=\"alert\">The budget stopped the run: $%.4f spent of $%.2f.</p>\n",
-                  num(r, "budget.spent_usd"), num(r, "budget.max_usd"));
+                  ledger_report_num(r, "budget.spent_usd"), ledger_report_num(r, "budget.max_usd"));
 
-  double total = num(pp, "total"), done = num(pp, "succeeded") + num(pp, "parked");
+  double total = ledger_report_num(pp, "total"),
+         done = ledger_report_num(pp, "succeeded") + ledger_report_num(pp, "parked");
   pq_buf_append_str(b, "<div class=\"cards\" id=\"summary\">\n");
   snprintf(v, sizeof v, "%.0f of %.0f (%.1f%%)", done, total, total > 0 ? done / total * 100 : 0);
   card(b, "papers done", v);
-  snprintf(v, sizeof v, "%.0f", num(pp, "succeeded"));
+  snprintf(v, sizeof v, "%.0f", ledger_report_num(pp, "succeeded"));
   card(b, "succeeded", v);
-  snprintf(v, sizeof v, "%.0f", num(pp, "parked"));
+  snprintf(v, sizeof v, "%.0f", ledger_report_num(pp, "parked"));
   card(b, "parked", v);
-  snprintf(v, sizeof v, "%.0f", num(pp, "remaining"));
+  snprintf(v, sizeof v, "%.0f", ledger_report_num(pp, "remaining"));
   card(b, "left", v);
-  snprintf(v, sizeof v, "%.1f papers/min", num(r, "rate_per_min"));
+  snprintf(v, sizeof v, "%.1f papers/min", ledger_report_num(r, "rate_per_min"));
   card(b, "rate (recent)", v);
-  if (num(pp, "remaining") == 0)
+  if (ledger_report_num(pp, "remaining") == 0)
     snprintf(v, sizeof v, "done");
-  else if (known(r, "eta_s"))
-    duration(num(r, "eta_s"), v, sizeof v);
+  else if (ledger_report_known(r, "eta_s"))
+    duration(ledger_report_num(r, "eta_s"), v, sizeof v);
   else
     snprintf(v, sizeof v, "unknown");
   card(b, "ETA", v);
-  snprintf(v, sizeof v, "$%.4f", num(r, "cost_usd"));
+  snprintf(v, sizeof v, "$%.4f", ledger_report_num(r, "cost_usd"));
   card(b, "spent", v);
-  if (known(cost, "projected_total_usd"))
-    snprintf(v, sizeof v, "$%.4f", num(cost, "projected_total_usd"));
+  if (ledger_report_known(cost, "projected_total_usd"))
+    snprintf(v, sizeof v, "$%.4f", ledger_report_num(cost, "projected_total_usd"));
   else
     snprintf(v, sizeof v, "-");
   card(b, "projected total", v);
   snprintf(v, sizeof v, "$%.4f / $%.4f", p->used_usd, p->thrown_usd);
   card(b, "translation used / thrown away", v);
-  if (known(qa, "mean_overall"))
-    snprintf(v, sizeof v, "%.2f (%.0f papers)", num(qa, "mean_overall"), num(qa, "papers_judged"));
+  if (ledger_report_known(qa, "mean_overall"))
+    snprintf(v, sizeof v, "%.2f (%.0f papers)", ledger_report_num(qa, "mean_overall"),
+             ledger_report_num(qa, "papers_judged"));
   else
     snprintf(v, sizeof v, "-");
   card(b, "QA mean overall", v);
-  snprintf(v, sizeof v, "%.0f live, %.0f stale", num(w, "live"), num(w, "stale"));
+  snprintf(v, sizeof v, "%.0f live, %.0f stale", ledger_report_num(w, "live"),
+           ledger_report_num(w, "stale"));
   card(b, "workers", v);
   pq_buf_append_str(b, "</div>\n");
 

@@ -127,37 +127,6 @@ static int take(struct ledger_db *db, const struct pq_config *cfg, int full, str
 
 /* ---- small formatters ---- */
 
-static double num(const cJSON *o, const char *path) {
-  char key[64];
-  const char *dot = strchr(path, '.');
-  if (dot) {
-    snprintf(key, sizeof key, "%.*s", (int)(dot - path), path);
-    return num(cJSON_GetObjectItemCaseSensitive(o, key), dot + 1);
-  }
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, path);
-  return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static int known(const cJSON *o, const char *key) {
-  return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, key));
-}
-
-static const char *str(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static const char *duration(double s, char *out, size_t outlen) {
-  long t = (long)(s + 0.5);
-  if (t < 120)
-    snprintf(out, outlen, "%ld s", t);
-  else if (t < 7200)
-    snprintf(out, outlen, "%ld min", (t + 30) / 60);
-  else
-    snprintf(out, outlen, "%ld h %02ld min", t / 3600, (t % 3600) / 60);
-  return out;
-}
-
 /* Appends text from the ledger (titles, ids, classes: written by whoever
  * produced the input) as at most `cols` characters, with control bytes
  * replaced so that nothing in a title can move the cursor or recolour the
@@ -233,61 +202,67 @@ static void draw(struct pq_buf *b, const struct snapshot *s, double interval, in
   const cJSON *qa = cJSON_GetObjectItemCaseSensitive(r, "qa");
   const cJSON *e;
   char a[48], ts[32];
-  time_t now = (time_t)(num(r, "generated_ms") / 1000);
+  time_t now = (time_t)(ledger_report_num(r, "generated_ms") / 1000);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S UTC", &tm);
 
   pq_buf_append_str(b, "\033[H"); /* home; every line clears its own rest */
   pq_buf_printf(b, "paperq watch  ");
-  put_text(b, str(r, "db"), cols / 2);
+  put_text(b, ledger_report_str(r, "db"), cols / 2);
   pq_buf_printf(b, "  %s  (every %g s; Ctrl-C quits)", ts, interval);
   eol(b);
   eol(b);
 
-  double total = num(p, "total"), succeeded = num(p, "succeeded"), parked = num(p, "parked");
+  double total = ledger_report_num(p, "total"), succeeded = ledger_report_num(p, "succeeded"),
+         parked = ledger_report_num(p, "parked");
   double done = succeeded + parked;
   int width = cols - 30 < 10 ? 10 : cols - 30;
   draw_bar(b, done, parked, total, width);
   pq_buf_printf(b, " %5.1f%%  %.0f of %.0f", total > 0 ? done / total * 100 : 0, done, total);
   eol(b);
   pq_buf_printf(b, "  succeeded %.0f   parked %.0f   queued %.0f   running %.0f   retrying %.0f",
-                succeeded, parked, num(p, "queued"), num(p, "running"), num(p, "retrying"));
+                succeeded, parked, ledger_report_num(p, "queued"), ledger_report_num(p, "running"),
+                ledger_report_num(p, "retrying"));
   eol(b);
   eol(b);
 
   pq_buf_printf(b, "rate     %.1f papers/min over 5 min, %.1f over 15 min",
-                num(r, "rate.last_5_min"), num(r, "rate.last_15_min"));
+                ledger_report_num(r, "rate.last_5_min"), ledger_report_num(r, "rate.last_15_min"));
   eol(b);
-  if (num(p, "remaining") == 0)
+  if (ledger_report_num(p, "remaining") == 0)
     pq_buf_printf(b, "ETA      nothing left to do");
-  else if (known(r, "eta_s"))
-    pq_buf_printf(b, "ETA      %s for %.0f papers", duration(num(r, "eta_s"), a, sizeof a),
-                  num(p, "remaining"));
+  else if (ledger_report_known(r, "eta_s"))
+    pq_buf_printf(b, "ETA      %s for %.0f papers",
+                  ledger_fmt_duration(ledger_report_num(r, "eta_s"), a, sizeof a),
+                  ledger_report_num(p, "remaining"));
   else
     pq_buf_printf(b, "ETA      unknown (%.0f papers left, none finished lately)",
-                  num(p, "remaining"));
+                  ledger_report_num(p, "remaining"));
   eol(b);
-  pq_buf_printf(b, "spend    $%.4f so far", num(r, "cost_usd"));
-  if (known(cost, "projected_total_usd"))
+  pq_buf_printf(b, "spend    $%.4f so far", ledger_report_num(r, "cost_usd"));
+  if (ledger_report_known(cost, "projected_total_usd"))
     pq_buf_printf(b, "; ~$%.4f projected for all %.0f papers ($%.5f per paper)",
-                  num(cost, "projected_total_usd"), total, num(cost, "per_paper_usd"));
+                  ledger_report_num(cost, "projected_total_usd"), total,
+                  ledger_report_num(cost, "per_paper_usd"));
   eol(b);
   const cJSON *mean = cJSON_GetObjectItemCaseSensitive(qa, "mean_overall");
   if (cJSON_IsNumber(mean))
     pq_buf_printf(b, "QA       mean overall %.2f over %.0f judgements of %.0f papers",
-                  mean->valuedouble, num(qa, "judgements"), num(qa, "papers_judged"));
+                  mean->valuedouble, ledger_report_num(qa, "judgements"),
+                  ledger_report_num(qa, "papers_judged"));
   else
     pq_buf_printf(b, "QA       no judgements yet");
   eol(b);
   eol(b);
 
-  pq_buf_printf(b, "workers  %.0f live, %.0f stale (silent > %.0f s), %.0f stopped", num(w, "live"),
-                num(w, "stale"), num(w, "stale_s"), num(w, "stopped"));
+  pq_buf_printf(b, "workers  %.0f live, %.0f stale (silent > %.0f s), %.0f stopped",
+                ledger_report_num(w, "live"), ledger_report_num(w, "stale"),
+                ledger_report_num(w, "stale_s"), ledger_report_num(w, "stopped"));
   eol(b);
   int shown = 0;
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(w, "list")) {
-    const char *state = str(e, "state");
+    const char *state = ledger_report_str(e, "state");
     if (strcmp(state, "live") != 0 && strcmp(state, "stale") != 0)
       continue;
     if (shown++ == WORKER_ROWS) {
@@ -296,17 +271,21 @@ static void draw(struct pq_buf *b, const struct snapshot *s, double interval, in
       break;
     }
     pq_buf_append_str(b, "  ");
-    put_text(b, str(e, "worker"), 32);
-    pq_buf_printf(b, "  %-5s %4.0f in flight  %6.0f done  %4.0f failed  seen %s ago", state,
-                  num(e, "in_flight"), num(e, "done"), num(e, "failed"),
-                  duration((num(r, "generated_ms") - num(e, "last_seen_ms")) / 1000, a, sizeof a));
+    put_text(b, ledger_report_str(e, "worker"), 32);
+    pq_buf_printf(
+        b, "  %-5s %4.0f in flight  %6.0f done  %4.0f failed  seen %s ago", state,
+        ledger_report_num(e, "in_flight"), ledger_report_num(e, "done"),
+        ledger_report_num(e, "failed"),
+        ledger_fmt_duration(
+            (ledger_report_num(r, "generated_ms") - ledger_report_num(e, "last_seen_ms")) / 1000, a,
+            sizeof a));
     eol(b);
   }
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(w, "fatal")) {
     pq_buf_append_str(b, "  !!! ");
-    put_text(b, str(e, "worker"), 32);
+    put_text(b, ledger_report_str(e, "worker"), 32);
     pq_buf_append_str(b, " stopped: ");
-    put_text(b, str(e, "error"), cols - 50 > 20 ? cols - 50 : 20);
+    put_text(b, ledger_report_str(e, "error"), cols - 50 > 20 ? cols - 50 : 20);
     eol(b);
   }
   eol(b);
@@ -318,13 +297,14 @@ static void draw(struct pq_buf *b, const struct snapshot *s, double interval, in
     eol(b);
   }
   cJSON_ArrayForEach(e, s->recent) {
-    time_t t = (time_t)(num(e, "created_ms") / 1000);
+    time_t t = (time_t)(ledger_report_num(e, "created_ms") / 1000);
     gmtime_r(&t, &tm);
     strftime(ts, sizeof ts, "%H:%M:%S", &tm);
     pq_buf_printf(b, "  %s  ", ts);
-    put_text(b, str(e, "paper_id"), 28);
-    pq_buf_printf(b, "  %6.1f s  $%.5f  ", num(e, "llm_ms") / 1000, num(e, "cost_usd"));
-    put_text(b, str(e, "title"), cols - 70 > 10 ? cols - 70 : 10);
+    put_text(b, ledger_report_str(e, "paper_id"), 28);
+    pq_buf_printf(b, "  %6.1f s  $%.5f  ", ledger_report_num(e, "llm_ms") / 1000,
+                  ledger_report_num(e, "cost_usd"));
+    put_text(b, ledger_report_str(e, "title"), cols - 70 > 10 ? cols - 70 : 10);
     eol(b);
   }
   eol(b);
@@ -339,16 +319,17 @@ static void draw(struct pq_buf *b, const struct snapshot *s, double interval, in
     if (shown++ == FAILURE_ROWS)
       break;
     pq_buf_append_str(b, "  ");
-    put_text(b, str(e, "class"), 24);
-    pq_buf_printf(b, "  %.0f failed attempts (%.0f papers)", num(e, "attempts"), num(e, "papers"));
+    put_text(b, ledger_report_str(e, "class"), 24);
+    pq_buf_printf(b, "  %.0f failed attempts (%.0f papers)", ledger_report_num(e, "attempts"),
+                  ledger_report_num(e, "papers"));
     eol(b);
   }
   shown = 0;
   cJSON_ArrayForEach(e, s->parked) {
     if (shown++ == FAILURE_ROWS)
       break;
-    pq_buf_printf(b, "  parked: %.0f papers: ", num(e, "papers"));
-    put_text(b, str(e, "reason"), cols - 30 > 20 ? cols - 30 : 20);
+    pq_buf_printf(b, "  parked: %.0f papers: ", ledger_report_num(e, "papers"));
+    put_text(b, ledger_report_str(e, "reason"), cols - 30 > 20 ? cols - 30 : 20);
     eol(b);
   }
   pq_buf_append_str(b, "\033[J"); /* clear below: the previous frame may have been longer */
@@ -363,34 +344,36 @@ static void line(struct pq_buf *b, const struct snapshot *s) {
   const cJSON *qa = cJSON_GetObjectItemCaseSensitive(r, "qa");
   const cJSON *e;
   char ts[32], a[48];
-  time_t now = (time_t)(num(r, "generated_ms") / 1000);
+  time_t now = (time_t)(ledger_report_num(r, "generated_ms") / 1000);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  double total = num(p, "total"), done = num(p, "succeeded") + num(p, "parked");
+  double total = ledger_report_num(p, "total"),
+         done = ledger_report_num(p, "succeeded") + ledger_report_num(p, "parked");
   double in_flight = 0, failed = 0;
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(w, "list")) {
-    if (strcmp(str(e, "state"), "live") == 0)
-      in_flight += num(e, "in_flight");
+    if (strcmp(ledger_report_str(e, "state"), "live") == 0)
+      in_flight += ledger_report_num(e, "in_flight");
   }
-  cJSON_ArrayForEach(e, s->failures) { failed += num(e, "attempts"); }
+  cJSON_ArrayForEach(e, s->failures) { failed += ledger_report_num(e, "attempts"); }
   pq_buf_printf(b,
                 "%s done %.0f/%.0f (%.1f%%): succeeded %.0f, parked %.0f, queued %.0f, "
                 "running %.0f, retrying %.0f; rate %.1f/min; ",
-                ts, done, total, total > 0 ? done / total * 100 : 0, num(p, "succeeded"),
-                num(p, "parked"), num(p, "queued"), num(p, "running"), num(p, "retrying"),
-                num(r, "rate_per_min"));
-  if (num(p, "remaining") == 0)
+                ts, done, total, total > 0 ? done / total * 100 : 0,
+                ledger_report_num(p, "succeeded"), ledger_report_num(p, "parked"),
+                ledger_report_num(p, "queued"), ledger_report_num(p, "running"),
+                ledger_report_num(p, "retrying"), ledger_report_num(r, "rate_per_min"));
+  if (ledger_report_num(p, "remaining") == 0)
     pq_buf_printf(b, "ETA done; ");
-  else if (known(r, "eta_s"))
-    pq_buf_printf(b, "ETA %s; ", duration(num(r, "eta_s"), a, sizeof a));
+  else if (ledger_report_known(r, "eta_s"))
+    pq_buf_printf(b, "ETA %s; ", ledger_fmt_duration(ledger_report_num(r, "eta_s"), a, sizeof a));
   else
     pq_buf_printf(b, "ETA unknown; ");
-  pq_buf_printf(b, "spent $%.4f", num(r, "cost_usd"));
-  if (known(cost, "projected_total_usd"))
-    pq_buf_printf(b, ", projected $%.4f", num(cost, "projected_total_usd"));
+  pq_buf_printf(b, "spent $%.4f", ledger_report_num(r, "cost_usd"));
+  if (ledger_report_known(cost, "projected_total_usd"))
+    pq_buf_printf(b, ", projected $%.4f", ledger_report_num(cost, "projected_total_usd"));
   pq_buf_printf(b, "; workers %.0f live, %.0f stale, %.0f in flight; failed attempts %.0f; QA ",
-                num(w, "live"), num(w, "stale"), in_flight, failed);
+                ledger_report_num(w, "live"), ledger_report_num(w, "stale"), in_flight, failed);
   const cJSON *mean = cJSON_GetObjectItemCaseSensitive(qa, "mean_overall");
   if (cJSON_IsNumber(mean))
     pq_buf_printf(b, "%.2f\n", mean->valuedouble);

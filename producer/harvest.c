@@ -556,230 +556,274 @@ static int parse_args(int argc, char **argv, struct args *a) {
   return PQ_EXIT_OK;
 }
 
-int producer_harvest(int argc, char **argv) {
+/* One harvest run: what it reads, where it writes, and what it counted. */
+struct harvest {
   struct args a;
-  int rc = parse_args(argc, argv, &a);
-  if (rc != PQ_EXIT_OK)
-    return rc;
   struct pq_config cfg;
-  int early = pq_cli_start("paperq-producer", &a.cli, usage, &cfg);
-  if (early >= 0)
-    return early;
-  if (!a.out || !a.out[0]) {
-    fprintf(stderr, "paperq-producer harvest: give --out FILE (see --help)\n");
-    pq_config_free(&cfg);
+  struct pq_record_limits lim;
+  struct client cl;
+  struct state st;  /* the position, saved in state_path after every page */
+  struct idset ids; /* the ids in the output */
+  FILE *out;        /* the output, a JSON array after every page */
+  char state_path[4200];
+  struct pq_buf query, url;
+  long written, rejected, dups, filtered, pages;
+  int expired_restarts;
+};
+
+/* Opens the output: continues the harvest that FILE.cursor describes, or
+ * starts a new one. Returns PQ_EXIT_OK to go on, else the exit code (with
+ * *complete set when an earlier run already finished it). */
+static int open_output(struct harvest *h, int *complete) {
+  char err[8192];
+  int found;
+  *complete = 0;
+  if (state_load(h->state_path, &h->st, &found, err, sizeof err) != PQ_OK) {
+    fprintf(stderr, "%s: %s\n", PROGRAM, err);
     return PQ_EXIT_USAGE;
   }
-
-  struct pq_record_limits lim = {(size_t)cfg.limits.max_record_bytes,
-                                 (size_t)cfg.limits.max_title_bytes,
-                                 (size_t)cfg.limits.max_abstract_bytes};
-  struct client cl = {.cfg = &cfg};
-  struct state st = {0};
-  struct idset ids = {0};
-  struct pq_buf query, url;
-  char state_path[4200], err[8192];
-  FILE *out = NULL;
-  cJSON *page = NULL;
-  long written = 0, rejected = 0, dups = 0, filtered = 0, pages = 0;
-  int found, expired_restarts = 0;
-  pq_buf_init(&query, 64 * 1024);
-  pq_buf_init(&url, 128 * 1024);
-  snprintf(cl.user_agent, sizeof cl.user_agent,
-           "paperq/%s (paperq-producer harvest; translation of ChinaXiv preprints)",
-           PAPERQ_VERSION);
-  snprintf(state_path, sizeof state_path, "%s.cursor", a.out);
-  rc = PQ_EXIT_USAGE;
-  if (build_query(&cfg, &a, &query) != PQ_OK) {
-    fprintf(stderr, "paperq-producer harvest: the query is too long\n");
-    goto cleanup;
-  }
-  if (state_load(state_path, &st, &found, err, sizeof err) != PQ_OK) {
-    fprintf(stderr, "paperq-producer harvest: %s\n", err);
-    goto cleanup;
-  }
-  if (found) {
-    if (strcmp(st.query, query.data) != 0) {
+  if (!found) {
+    if (access(h->a.out, F_OK) == 0) {
       fprintf(stderr,
-              "paperq-producer harvest: %s belongs to another query (\"%s\", this run asks "
-              "\"%s\"): give the same --years/--from, or another --out\n",
-              state_path, st.query, query.data);
-      goto cleanup;
+              "%s: %s exists and %s does not: it is not a harvest in progress; remove it or "
+              "choose another --out\n",
+              PROGRAM, h->a.out, h->state_path);
+      return PQ_EXIT_USAGE;
     }
-    if (st.done) {
-      printf("%s is complete: %ld records (remove it and %s to harvest again)\n", a.out, st.records,
-             state_path);
-      rc = PQ_EXIT_OK;
-      goto cleanup;
+    h->st.query = strdup(h->query.data);
+    h->st.bytes = 1; /* just after "[" */
+    h->out = fopen(h->a.out, "w+b");
+    if (!h->st.query || !h->out || fputs("[", h->out) < 0 ||
+        output_close_array(h->out, h->st.bytes) != PQ_OK ||
+        state_save(h->state_path, &h->st) != PQ_OK) {
+      fprintf(stderr, "%s: cannot write %s: %s\n", PROGRAM, h->a.out, strerror(errno));
+      return PQ_EXIT_RUNTIME;
     }
-    out = fopen(a.out, "r+b");
-    if (!out) {
-      fprintf(stderr, "paperq-producer harvest: cannot open %s to continue it: %s\n", a.out,
-              strerror(errno));
-      goto cleanup;
-    }
-    /* Whatever was written after the last saved page is cut off: that page
-     * is fetched again from the saved cursor. */
-    rc = PQ_EXIT_RUNTIME;
-    if (output_close_array(out, st.bytes) != PQ_OK ||
-        load_ids(a.out, &ids, err, sizeof err) != PQ_OK) {
-      fprintf(stderr, "paperq-producer harvest: %s: %s\n", a.out, err[0] ? err : strerror(errno));
-      goto cleanup;
-    }
-    fprintf(stderr, "harvest: continuing %s: %ld records so far\n", a.out, st.records);
+    return PQ_EXIT_OK;
+  }
+  if (strcmp(h->st.query, h->query.data) != 0) {
+    fprintf(stderr,
+            "%s: %s belongs to another query (\"%s\", this run asks \"%s\"): give the same "
+            "--years/--from, or another --out\n",
+            PROGRAM, h->state_path, h->st.query, h->query.data);
+    return PQ_EXIT_USAGE;
+  }
+  if (h->st.done) {
+    printf("%s is complete: %ld records (remove it and %s to harvest again)\n", h->a.out,
+           h->st.records, h->state_path);
+    *complete = 1;
+    return PQ_EXIT_OK;
+  }
+  h->out = fopen(h->a.out, "r+b");
+  if (!h->out) {
+    fprintf(stderr, "%s: cannot open %s to continue it: %s\n", PROGRAM, h->a.out, strerror(errno));
+    return PQ_EXIT_USAGE;
+  }
+  /* Whatever was written after the last saved page is cut off: that page
+   * is fetched again from the saved cursor. */
+  err[0] = '\0';
+  if (output_close_array(h->out, h->st.bytes) != PQ_OK ||
+      load_ids(h->a.out, &h->ids, err, sizeof err) != PQ_OK) {
+    fprintf(stderr, "%s: %s: %s\n", PROGRAM, h->a.out, err[0] ? err : strerror(errno));
+    return PQ_EXIT_RUNTIME;
+  }
+  fprintf(stderr, "harvest: continuing %s: %ld records so far\n", h->a.out, h->st.records);
+  return PQ_EXIT_OK;
+}
+
+/* One item of a page: written, or counted as filtered, rejected (said on
+ * stderr with its reason) or a duplicate. Returns 1 when it was written, 0
+ * when not, -1 when the harvest cannot go on (said). */
+static int take_item(struct harvest *h, const cJSON *item, int i) {
+  char why[512], where[64];
+  snprintf(where, sizeof where, "page %ld item %d", h->pages, i + 1);
+  cJSON *rec = record_of(&h->cfg, item, why, sizeof why), *norm = NULL;
+  if (!rec) {
+    fprintf(stderr, "harvest: %s: %s; skipped\n", where, why);
+    h->rejected++;
+    return 0;
+  }
+  int rc = 0;
+  if (!date_wanted(&h->a, jstr(rec, "date"))) {
+    h->filtered++;
+  } else if (pq_record_normalize(rec, 1, &h->lim, NULL, &norm, why, sizeof why) != PQ_OK) {
+    /* The producer would reject it: say so now, with its reason. */
+    fprintf(stderr, "harvest: %s: %s; skipped\n", where, why);
+    h->rejected++;
   } else {
-    if (access(a.out, F_OK) == 0) {
-      fprintf(stderr,
-              "paperq-producer harvest: %s exists and %s does not: it is not a harvest in "
-              "progress; remove it or choose another --out\n",
-              a.out, state_path);
-      goto cleanup;
-    }
-    rc = PQ_EXIT_RUNTIME;
-    st.query = strdup(query.data);
-    st.bytes = 1; /* just after "[" */
-    out = fopen(a.out, "w+b");
-    if (!st.query || !out || fputs("[", out) < 0 || output_close_array(out, st.bytes) != PQ_OK ||
-        state_save(state_path, &st) != PQ_OK) {
-      fprintf(stderr, "paperq-producer harvest: cannot write %s: %s\n", a.out, strerror(errno));
-      goto cleanup;
+    int added = idset_add(&h->ids, jstr(rec, "id"));
+    if (added < 0) {
+      fprintf(stderr, "%s: out of memory\n", PROGRAM);
+      rc = -1;
+    } else if (added == 0) {
+      h->dups++;
+    } else {
+      char *text = cJSON_PrintUnformatted(rec);
+      if (!text || output_append(h->out, &h->st, text) != PQ_OK) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", PROGRAM, h->a.out, strerror(errno));
+        rc = -1;
+      } else {
+        h->written++;
+        rc = 1;
+      }
+      cJSON_free(text);
     }
   }
+  cJSON_Delete(norm);
+  cJSON_Delete(rec);
+  return rc;
+}
 
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  rc = PQ_EXIT_RUNTIME;
+/* Writes one page's items from st.skip on, then saves the position: the
+ * rest of this page after a --limit stop, else the next page. Returns PQ_OK,
+ * or an error (said); *stop_here is set when the harvest ends with it. */
+static int take_page(struct harvest *h, const cJSON *page, int *stop_here) {
+  const cJSON *items = cJSON_GetObjectItemCaseSensitive(page, "items");
+  const char *next = jstr(page, "cursor");
+  long total = jlong(page, "total");
+  int n = cJSON_GetArraySize(items), i, limited = 0, new_here = 0;
+  h->pages++;
+  for (i = (int)h->st.skip; i < n; i++) {
+    if (h->a.limit >= 0 && h->written >= h->a.limit) {
+      limited = 1;
+      break;
+    }
+    int r = take_item(h, cJSON_GetArrayItem(items, i), i);
+    if (r < 0)
+      return PQ_ERR_IO;
+    new_here += r;
+  }
+  if (new_here > 0)
+    h->expired_restarts = 0;
+  if (limited) {
+    h->st.skip = i;
+  } else {
+    free(h->st.cursor);
+    h->st.cursor = pq_strdup(next);
+    h->st.skip = 0;
+    h->st.done = next == NULL;
+  }
+  if (output_close_array(h->out, h->st.bytes) != PQ_OK ||
+      state_save(h->state_path, &h->st) != PQ_OK) {
+    fprintf(stderr, "%s: cannot write %s or %s: %s\n", PROGRAM, h->a.out, h->state_path,
+            strerror(errno));
+    return PQ_ERR_IO;
+  }
+  fprintf(stderr, "harvest: page %ld: %d items, %d new; %ld records in %s", h->pages, n, new_here,
+          h->st.records, h->a.out);
+  if (total >= 0)
+    fprintf(stderr, " (the service counts %ld from this page on)", total);
+  fprintf(stderr, "\n");
+  *stop_here = h->st.done || limited || (h->a.limit >= 0 && h->written >= h->a.limit);
+  if (!*stop_here && n == 0) {
+    /* A page with no items but a cursor: nothing more to read now. */
+    fprintf(stderr, "harvest: an empty page with a cursor; stopping here\n");
+    *stop_here = 1;
+  }
+  return PQ_OK;
+}
+
+/* Page after page until the end, --limit or a signal. Returns PQ_OK, or an
+ * error after saying how to continue. */
+static int harvest_pages(struct harvest *h) {
+  char err[8192];
   while (!stop) {
     long status;
-    if (scrape_url(&cfg, st.query, st.cursor, &url) != PQ_OK) {
-      fprintf(stderr, "paperq-producer harvest: the request URL is too long\n");
-      goto cleanup;
+    cJSON *page = NULL;
+    if (scrape_url(&h->cfg, h->st.query, h->st.cursor, &h->url) != PQ_OK) {
+      fprintf(stderr, "%s: the request URL is too long\n", PROGRAM);
+      return PQ_ERR_NOMEM;
     }
-    enum fetch_result fr = fetch_page(&cl, url.data, &page, &status, err, sizeof err);
+    enum fetch_result fr = fetch_page(&h->cl, h->url.data, &page, &status, err, sizeof err);
     if (fr == FETCH_INTERRUPTED)
       break;
-    if (fr == FETCH_REJECTED && st.cursor && expired_restarts < EXPIRED_RESTARTS) {
+    if (fr == FETCH_REJECTED && h->st.cursor && h->expired_restarts < EXPIRED_RESTARTS) {
       /* The service no longer knows our cursor (they expire): start the
        * query again; the ids already written are skipped. */
       fprintf(stderr,
               "harvest: the service refused the saved cursor (%s); starting the query again "
               "and skipping the %zu papers already written\n",
-              err, ids.n);
-      free(st.cursor);
-      st.cursor = NULL;
-      st.skip = 0;
-      expired_restarts++;
+              err, h->ids.n);
+      free(h->st.cursor);
+      h->st.cursor = NULL;
+      h->st.skip = 0;
+      h->expired_restarts++;
       continue;
     }
     if (fr != FETCH_PAGE) {
-      fprintf(stderr, "paperq-producer harvest: %s%s: %s\n", url.data,
+      fprintf(stderr, "%s: %s%s: %s\n", PROGRAM, h->url.data,
               fr == FETCH_REJECTED ? " was refused" : "", err);
       fprintf(stderr,
-              "paperq-producer harvest: %ld records in %s; the position is saved in %s: "
-              "run the same command again to continue\n",
-              st.records, a.out, state_path);
-      goto cleanup;
+              "%s: %ld records in %s; the position is saved in %s: run the same command again "
+              "to continue\n",
+              PROGRAM, h->st.records, h->a.out, h->state_path);
+      return PQ_ERR_IO;
     }
-    pages++;
-    const cJSON *items = cJSON_GetObjectItemCaseSensitive(page, "items");
-    const char *next = jstr(page, "cursor");
-    long total = jlong(page, "total");
-    int n = cJSON_GetArraySize(items), i = 0, limited = 0, new_here = 0;
-    for (i = (int)st.skip; i < n; i++) {
-      if (a.limit >= 0 && written >= a.limit) {
-        limited = 1;
-        break;
-      }
-      const cJSON *item = cJSON_GetArrayItem(items, i);
-      char why[512], where[64];
-      snprintf(where, sizeof where, "page %ld item %d", pages, i + 1);
-      cJSON *rec = record_of(&cfg, item, why, sizeof why), *norm = NULL;
-      if (!rec) {
-        fprintf(stderr, "harvest: %s: %s; skipped\n", where, why);
-        rejected++;
-        continue;
-      }
-      const char *id = jstr(rec, "id");
-      if (!date_wanted(&a, jstr(rec, "date"))) {
-        filtered++;
-      } else if (pq_record_normalize(rec, 1, &lim, NULL, &norm, why, sizeof why) != PQ_OK) {
-        /* The producer would reject it: say so now, with its reason. */
-        fprintf(stderr, "harvest: %s: %s; skipped\n", where, why);
-        rejected++;
-      } else {
-        int added = idset_add(&ids, id);
-        if (added < 0) {
-          cJSON_Delete(rec);
-          cJSON_Delete(norm);
-          fprintf(stderr, "paperq-producer harvest: out of memory\n");
-          goto cleanup;
-        }
-        if (added == 0) {
-          dups++;
-        } else {
-          char *text = cJSON_PrintUnformatted(rec);
-          int w = text ? output_append(out, &st, text) : PQ_ERR_NOMEM;
-          cJSON_free(text);
-          if (w != PQ_OK) {
-            cJSON_Delete(rec);
-            cJSON_Delete(norm);
-            fprintf(stderr, "paperq-producer harvest: cannot write %s: %s\n", a.out,
-                    strerror(errno));
-            goto cleanup;
-          }
-          written++;
-          new_here++;
-        }
-      }
-      cJSON_Delete(norm);
-      cJSON_Delete(rec);
-    }
-    if (new_here > 0)
-      expired_restarts = 0;
-    /* Where the next run starts: the rest of this page, or the next page. */
-    if (limited) {
-      st.skip = i;
-    } else {
-      free(st.cursor);
-      st.cursor = pq_strdup(next);
-      st.skip = 0;
-      st.done = next == NULL;
-    }
-    if (output_close_array(out, st.bytes) != PQ_OK || state_save(state_path, &st) != PQ_OK) {
-      fprintf(stderr, "paperq-producer harvest: cannot write %s or %s: %s\n", a.out, state_path,
-              strerror(errno));
-      goto cleanup;
-    }
-    fprintf(stderr, "harvest: page %ld: %d items, %d new; %ld records in %s", pages, n, new_here,
-            st.records, a.out);
-    if (total >= 0)
-      fprintf(stderr, " (the service counts %ld from this page on)", total);
-    fprintf(stderr, "\n");
+    int stop_here = 0;
+    int rc = take_page(h, page, &stop_here);
     cJSON_Delete(page);
-    page = NULL;
-    if (st.done || limited || (a.limit >= 0 && written >= a.limit))
+    if (rc != PQ_OK)
+      return rc;
+    if (stop_here)
       break;
-    if (n == 0) {
-      /* A page with no items but a cursor: nothing more to read now. */
-      fprintf(stderr, "harvest: an empty page with a cursor; stopping here\n");
-      break;
+  }
+  return PQ_OK;
+}
+
+int producer_harvest(int argc, char **argv) {
+  struct harvest h;
+  memset(&h, 0, sizeof h);
+  int rc = parse_args(argc, argv, &h.a);
+  if (rc != PQ_EXIT_OK)
+    return rc;
+  int early = pq_cli_start("paperq-producer", &h.a.cli, usage, &h.cfg);
+  if (early >= 0)
+    return early;
+  if (!h.a.out || !h.a.out[0]) {
+    fprintf(stderr, "%s: give --out FILE (see --help)\n", PROGRAM);
+    pq_config_free(&h.cfg);
+    return PQ_EXIT_USAGE;
+  }
+  h.lim = (struct pq_record_limits){(size_t)h.cfg.limits.max_record_bytes,
+                                    (size_t)h.cfg.limits.max_title_bytes,
+                                    (size_t)h.cfg.limits.max_abstract_bytes};
+  h.cl.cfg = &h.cfg;
+  snprintf(h.cl.user_agent, sizeof h.cl.user_agent,
+           "paperq/%s (paperq-producer harvest; translation of ChinaXiv preprints)",
+           PAPERQ_VERSION);
+  snprintf(h.state_path, sizeof h.state_path, "%s.cursor", h.a.out);
+  pq_buf_init(&h.query, 64 * 1024);
+  pq_buf_init(&h.url, 128 * 1024);
+
+  int complete = 0;
+  if (build_query(&h.cfg, &h.a, &h.query) != PQ_OK) {
+    fprintf(stderr, "%s: the query is too long\n", PROGRAM);
+    rc = PQ_EXIT_USAGE;
+  } else {
+    rc = open_output(&h, &complete);
+  }
+  if (rc == PQ_EXIT_OK && !complete) {
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (harvest_pages(&h) != PQ_OK) {
+      rc = PQ_EXIT_RUNTIME;
+    } else {
+      printf("harvested %ld new records into %s (%ld in all); %ld rejected, %ld duplicates, %ld "
+             "outside --years/--from; %ld requests, %ld retries; %s\n",
+             h.written, h.a.out, h.st.records, h.rejected, h.dups, h.filtered, h.cl.requests,
+             h.cl.retries,
+             h.st.done ? "complete"
+             : stop    ? "interrupted: run the same command again to continue"
+                       : "more to come: run the same command again to continue");
+      rc = stop ? PQ_EXIT_RUNTIME : PQ_EXIT_OK;
     }
   }
-  printf("harvested %ld new records into %s (%ld in all); %ld rejected, %ld duplicates, %ld "
-         "outside --years/--from; %ld requests, %ld retries; %s\n",
-         written, a.out, st.records, rejected, dups, filtered, cl.requests, cl.retries,
-         st.done ? "complete"
-         : stop  ? "interrupted: run the same command again to continue"
-                 : "more to come: run the same command again to continue");
-  rc = stop ? PQ_EXIT_RUNTIME : PQ_EXIT_OK;
-cleanup:
-  cJSON_Delete(page);
-  if (out)
-    fclose(out);
-  idset_free(&ids);
-  state_free(&st);
-  pq_buf_free(&query);
-  pq_buf_free(&url);
-  pq_config_free(&cfg);
+  if (h.out)
+    fclose(h.out);
+  idset_free(&h.ids);
+  state_free(&h.st);
+  pq_buf_free(&h.query);
+  pq_buf_free(&h.url);
+  pq_config_free(&h.cfg);
   return rc;
 }

@@ -287,26 +287,29 @@ stop_workers() {
   ((bad == 0)) || fail "a worker did not exit 0 on docker-compose stop"
 }
 
-# Sets the fake LLM's latency (ms) while it runs (its POST /_control).
-FAKELLM_ID=
-fake_latency() {
-  [[ -n "$FAKELLM_ID" ]] || FAKELLM_ID=$("${COMPOSE[@]}" ps -q fakellm)
-  "${DK[@]}" exec "$FAKELLM_ID" python3 -c '
-import json, sys, urllib.request
-body = json.dumps({"latency_ms": float(sys.argv[1])}).encode()
-req = urllib.request.Request("http://127.0.0.1:8080/_control", data=body,
-                             headers={"Content-Type": "application/json"})
-urllib.request.urlopen(req, timeout=10).read()' "$1" >/dev/null || fail "could not set the fake LLM's latency"
-}
-
 # Polls the ledger until WANT papers are known and all of them succeeded.
 # With CHAOS=1: SIGKILLs one worker once a few papers have succeeded, then
 # stops all workers mid-run (they must exit 0 and lose nothing) and starts
-# them again, as a user resuming would. Until the stop the fake LLM answers
-# in ~3 s (docker-compose.test.yml), so the kill and the stop land mid-run
-# however long a poll or `docker-compose stop` takes on a loaded machine (at
-# ~1 s all 100 papers were once done before the first poll had returned);
-# from the resume on it answers in 0.5 s.
+# them again, as a user resuming would.
+# The fake LLM starts holding every request (--hold). fake_control JSON
+# changes that live: {"pass": N} lets exactly N requests through, {"hold":
+# false} lifts the hold. The chaos run bounds the work done between its steps
+# with passes, so the kill and the stop land while papers are still to do
+# however fast the papers or slow `docker exec` are (racing them lost on an
+# idle machine, where one `docker exec` took longer than 100 papers).
+# A second argument names another compose command array (the cluster stage's).
+fake_control() {
+  local -n fake_compose=${2:-COMPOSE}
+  "${fake_compose[@]}" exec -T fakellm python3 -c '
+import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:8080/_control",
+                       data=sys.argv[1].encode(), method="POST"), timeout=10).read()' "$1" >/dev/null ||
+    fail "cannot send $1 to the fake LLM"
+}
+FIRST_PASS=12  # requests before the kill: at least 5 papers (some are judged)
+SECOND_PASS=30 # requests between the kill and the stop
+
+released=
 killed=
 killed_at=
 stopped_at=
@@ -325,27 +328,31 @@ wait_papers() {
     fi
     ((parked == 0 && failed == 0)) || fail "papers parked ($parked) or failed ($failed)"
     ((total <= want && succeeded <= want)) || fail "more papers than queued: total $total succeeded $succeeded, expected $want"
-    if ((chaos)) && [[ -z "$killed" ]] && ((succeeded >= 5)); then
-      ((succeeded < want)) || fail "all $want papers finished before the kill: make the fake LLM slower (FAKELLM_LATENCY_MS)"
+    if [[ -z "$released" ]] && ((total == want)); then
+      fake_control "{\"pass\": $FIRST_PASS}"
+      released=1
+      say "all $want papers queued; the fake LLM answers $FIRST_PASS requests"
+    elif ((chaos)) && [[ -z "$killed" ]] && ((succeeded >= 5)); then
+      ((succeeded < want)) || fail "all $want papers finished before the kill"
       killed=$("${COMPOSE[@]}" ps -q worker)
       killed=${killed%%$'\n'*}
       [[ -n "$killed" ]] || fail "no worker container to kill"
       "${DK[@]}" kill "$killed" >/dev/null
       killed_at=$succeeded
       say "killed worker ${killed:0:12} (SIGKILL) at $succeeded/$want succeeded"
+      fake_control "{\"pass\": $SECOND_PASS}"
       stage_done "until kill"
-    elif ((chaos)) && [[ -n "$killed" && -z "$stopped_at" ]] && ((succeeded > killed_at)); then
-      ((succeeded < want)) || fail "all $want papers finished before the stop: make the fake LLM slower (FAKELLM_LATENCY_MS)"
-      stop_workers
+    elif ((chaos)) && [[ -n "$killed" && -z "$stopped_at" ]] && ((succeeded >= killed_at + 10)); then
+      stop_workers # papers held in flight: each worker drains, hands them back, exits 0
       read -r total succeeded parked failed remaining <<<"$(counts)"
       stopped_at=$succeeded
       say "workers stopped at $succeeded/$want succeeded, $remaining to go"
-      ((remaining > 0)) || fail "nothing left to do when the workers stopped: make the fake LLM slower"
+      ((remaining > 0)) || fail "nothing left to do when the workers stopped"
+      fake_control '{"hold": false}'
       stage_done "until stop worker"
       say "docker-compose up -d --scale worker=$WORKERS (resume)"
       timeout "$UP_TIMEOUT" "${COMPOSE[@]}" up -d --scale "worker=$WORKERS" worker 2>&1 | sed 's/^/   /' ||
         fail "docker-compose up -d worker failed"
-      fake_latency 500
     fi
     if { ((chaos == 0)) || [[ -n "$stopped_at" ]]; } && ((total == want && succeeded == want && remaining == 0)); then
       return 0
@@ -474,12 +481,13 @@ stage_done down
 
 # ---- the cluster profile: three RabbitMQ nodes, the first one killed ---------
 # Its own project, so nothing of the stage above is reused; the images are.
-# The fleet comes up first; then the producer queues the papers, and as soon
-# as it has exited (every job confirmed) `rabbitmq` is killed, without
-# waiting for a poll of the ledger (seconds each on a loaded machine).
-# 2 workers x 2 in flight x ~1.6 s: ~32 s of work, so the kill lands mid-run.
+# The fleet comes up, the producer queues the papers and exits; the fake LLM
+# (holding, as above) then answers CLUSTER_PASS requests, so some papers
+# succeed on the first node and the rest cannot; `rabbitmq` is killed, the
+# hold lifted, and the rest must succeed through the other two nodes.
 CLUSTER_PAPERS=${PQ_COMPOSE_CLUSTER_PAPERS:-80}
-export COMPOSE_PROFILES=cluster PAPERQ_RABBITMQ_NODES=3 FAKELLM_LATENCY_MS=1500
+CLUSTER_PASS=20 # requests before the kill: at least 8 papers (some are judged)
+export COMPOSE_PROFILES=cluster PAPERQ_RABBITMQ_NODES=3
 export PAPERQ_BROKER_URL=amqp://guest:guest@rabbitmq:5672/,amqp://guest:guest@rabbitmq-2:5672/,amqp://guest:guest@rabbitmq-3:5672/
 UPC=1
 say "cluster profile: docker-compose up -d --scale worker=2 rabbitmq rabbitmq-2 rabbitmq-3 ledger worker"
@@ -488,15 +496,13 @@ timeout "$UP_TIMEOUT" "${COMPOSE_C[@]}" up -d --scale worker=2 rabbitmq rabbitmq
 stage_done "cluster: up -d"
 rmq1=$("${COMPOSE_C[@]}" ps -q rabbitmq)
 cledger=$("${COMPOSE_C[@]}" ps -q ledger)
-say "PAPERQ_LIMIT=$CLUSTER_PAPERS docker-compose up -d producer; docker kill rabbitmq once it has exited"
+say "PAPERQ_LIMIT=$CLUSTER_PAPERS docker-compose up -d producer; the fake LLM answers $CLUSTER_PASS requests"
 PAPERQ_LIMIT=$CLUSTER_PAPERS timeout "$UP_TIMEOUT" "${COMPOSE_C[@]}" up -d --no-deps producer 2>&1 | sed 's/^/   /' ||
   fail "docker-compose up -d producer (cluster profile) failed"
 cprod=$("${COMPOSE_C[@]}" ps -q producer)
 st=$(timeout 120 "${DK[@]}" wait "$cprod") || fail "cluster: the producer did not exit within 120 s"
 [[ "$st" == 0 ]] || fail "cluster: the producer exited $st: $("${DK[@]}" logs "$cprod" 2>&1 | tail -n 5)"
-"${DK[@]}" kill "$rmq1" >/dev/null
-say "killed rabbitmq (the first address, where every program connected)"
-stage_done "cluster: producer, kill"
+fake_control "{\"pass\": $CLUSTER_PASS}" COMPOSE_C
 ccounts() {
   timeout 60 "${DK[@]}" exec "$cledger" paperq-ledger report --json 2>/dev/null | python3 -c '
 import json, sys
@@ -516,11 +522,13 @@ while :; do
     last=$c
   fi
   ((parked == 0 && succeeded <= CLUSTER_PAPERS)) || fail "cluster: parked $parked, succeeded $succeeded of $CLUSTER_PAPERS"
-  if [[ -z "$cut" && -n "$c" ]]; then
-    # The first answer after the kill: at most this many were done before it.
-    ((succeeded < CLUSTER_PAPERS)) ||
-      fail "cluster: all $CLUSTER_PAPERS papers were done by the first poll after the kill; make the fake LLM slower"
+  if [[ -z "$cut" ]] && ((succeeded >= 8)); then
+    ((succeeded < CLUSTER_PAPERS)) || fail "cluster: all $CLUSTER_PAPERS papers done before the kill"
+    "${DK[@]}" kill "$rmq1" >/dev/null
     cut=$succeeded
+    say "killed rabbitmq (the first address, where every program connected) at $succeeded/$CLUSTER_PAPERS"
+    fake_control '{"hold": false}' COMPOSE_C
+    stage_done "cluster: until kill"
   fi
   if [[ -n "$cut" ]] && ((total == CLUSTER_PAPERS && succeeded == CLUSTER_PAPERS)); then
     break
@@ -547,4 +555,4 @@ for n in rabbit@rabbitmq rabbit@rabbitmq-2 rabbit@rabbitmq-3; do
   [[ "$jobs_line" == *"$n"* ]] || fail "paperq.jobs has no replica on $n: $jobs_line"
 done
 say "paperq.jobs replicas: ${jobs_line#paperq.jobs}"
-say "cluster profile: $CLUSTER_PAPERS papers succeeded once each; rabbitmq killed with at most $cut/$CLUSTER_PAPERS done, every program moved to another node"
+say "cluster profile: $CLUSTER_PAPERS papers succeeded once each; rabbitmq killed at $cut/$CLUSTER_PAPERS, every program moved to another node"

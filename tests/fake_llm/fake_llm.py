@@ -78,6 +78,10 @@ string, fence, prose, think, trailing_comma, no_comments, garbage).
 Control endpoints: POST /_control {json options} changes options live (same
 names as the flags with underscores; "rules" replaces the rule list, "add_rules"
 appends), GET /_config shows them, GET /_stats, POST /_reset_stats.
+{"hold": true} keeps every request waiting (before its latency) until
+{"hold": false}; {"pass": N} lets the next N requests through a hold (those
+waiting first). A test can so bound the work done between two of its steps,
+whatever the machine's speed; /_stats "held_now" counts the requests waiting.
 """
 
 import argparse
@@ -268,7 +272,7 @@ OPTION_DEFAULTS = {
     "require_key": None, "unknown_models": [], "latency_ms": 0.0, "jitter_ms": 0.0,
     "rpm": 0.0, "burst": 0.0, "seed": 1, "retry_after": 1.0, "hang_s": -1.0,
     "rate_headers": "openai", "latency_sigma": 0.0,
-    "report_cost": False, "verbose": False, "runaway_bytes": 3000000,
+    "report_cost": False, "verbose": False, "hold": False, "runaway_bytes": 3000000,
     "budget_max_tokens": 0.0, "reasoning_models": [], "reasoning_tokens": 600.0,
     "providers": ["FakeInfra"], "judge_styles": ["int"], "filter_models": [],
     **{f: 0.0 for f in FAULTS},
@@ -283,6 +287,7 @@ class Fake:
         self.rng = random.Random(1)
         self.bucket_tokens = 0.0
         self.bucket_time = time.monotonic()
+        self.passes = 0  # requests that may still go through a hold
         self.reset_stats()
         self.apply(opts)
 
@@ -303,6 +308,8 @@ class Fake:
                     if bad:
                         raise ValueError("unknown judge style %r (one of %s)" % (bad[0], ", ".join(JUDGE_STYLES)))
                 self.opts[key] = value
+            elif key == "pass":
+                self.passes = int(value)
             elif key == "require_key":
                 self.opts[key] = value or None
             elif key == "rate_headers":
@@ -312,7 +319,7 @@ class Fake:
             elif key == "seed":
                 self.opts[key] = int(value)
                 self.rng = random.Random(int(value))
-            elif key in ("report_cost", "verbose"):
+            elif key in ("report_cost", "verbose", "hold"):
                 self.opts[key] = bool(value)
             elif key in OPTION_DEFAULTS:
                 self.opts[key] = float(value)
@@ -325,12 +332,13 @@ class Fake:
     def config_json(self):
         d = dict(self.opts)
         d["rules"] = [r.to_json() for r in self.rules]
+        d["pass"] = self.passes
         return d
 
     def reset_stats(self):
         self.stats = {
             "requests": 0, "by_status": {}, "by_model": {}, "in_flight": 0,
-            "max_in_flight": 0, "hangs_now": 0, "rule_hits": {},
+            "max_in_flight": 0, "hangs_now": 0, "held_now": 0, "rule_hits": {},
             "judge_requests": 0, "connections": 0, "max_connections": 0,
             "started": time.time(), "by_action": {}, "billed_usd": 0.0, "limit_429": 0,
             "first_request_t": None, "last_answer_t": None,
@@ -728,6 +736,16 @@ class Server:
                 st["hangs_now"] -= 1
             action = "ok"
 
+        if opts["hold"]:
+            st["held_now"] += 1
+            try:
+                while fake.opts["hold"] and not writer.transport.is_closing():
+                    if fake.passes > 0:
+                        fake.passes -= 1
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                st["held_now"] -= 1
         delay = fake.latency()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -959,6 +977,8 @@ def parse_args(argv):
     ap.add_argument("--judge-styles", default="int", help="comma-separated: " + ", ".join(JUDGE_STYLES))
     ap.add_argument("--filter-models", default="",
                     help="random content_filter/refusal only for these models (\"\" = all)")
+    ap.add_argument("--hold", action="store_true",
+                    help="start holding every request until POST /_control {\"hold\": false}")
     ap.add_argument("--verbose", action="store_true")
     return ap.parse_args(argv)
 

@@ -86,7 +86,7 @@ class TestFake(unittest.TestCase):
         cls.srv.close()
 
     def setUp(self):
-        self.srv.control({"rules": [], "require_key": None, "rpm": 0, "p500": 0,
+        self.srv.control({"rules": [], "require_key": None, "rpm": 0, "p500": 0, "hold": False,
                           "rate_headers": "openai", "latency_sigma": 0,
                           "budget_max_tokens": 0, "reasoning_models": [], "judge_styles": ["int"]})
 
@@ -223,6 +223,40 @@ class TestFake(unittest.TestCase):
             time.sleep(0.02)
         self.assertEqual(self.srv.chat("不挂")[0].status, 200)
         c.close()
+
+    def test_hold(self):
+        """Held requests wait, unanswered, until the hold is lifted; then each
+        one is answered normally."""
+        self.srv.control({"hold": True})
+        try:
+            c = self.srv.conn(timeout=10)
+            c.request("POST", "/v1/chat/completions",
+                      json.dumps({"model": "m", "messages": [{"role": "user", "content": "等一下"}]}))
+            deadline = time.monotonic() + 5
+            while self.srv.get("/_stats")["held_now"] < 1:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.02)
+            with self.assertRaises(socket.timeout):
+                self.srv.chat("也等一下", timeout=0.5)
+        finally:
+            self.srv.control({"hold": False})
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertNotRegex(json.loads(r.read())["choices"][0]["message"]["content"], CJK)
+        c.close()
+        self.assertEqual(self.srv.get("/_stats")["held_now"], 0)
+
+    def test_hold_lets_pass_exactly_n(self):
+        """{"pass": 2} under a hold answers two requests and holds the third."""
+        self.srv.control({"hold": True, "pass": 2})
+        try:
+            self.assertEqual(self.srv.chat("第一")[0].status, 200)
+            self.assertEqual(self.srv.chat("第二")[0].status, 200)
+            with self.assertRaises(socket.timeout):
+                self.srv.chat("第三", timeout=0.5)
+            self.assertEqual(self.srv.get("/_config")["pass"], 0)
+        finally:
+            self.srv.control({"hold": False, "pass": 0})
 
     def test_random_faults_seeded(self):
         a = FakeServer("--p500", "0.5", "--seed", "7")

@@ -198,8 +198,11 @@ class TestMetrics(unittest.TestCase):
             mean = value(wf, "paperq_worker_http_request_duration_seconds_sum") / stats["requests"]
             self.assertTrue(0.2 <= mean <= 2.0, mean)
             self.assertEqual(value(wf, "paperq_worker_papers_total", outcome="succeeded"), rep["papers"]["succeeded"])
+            # The adaptive limit stays between 1 and the configured ceiling.
+            conf = p.run("worker", ["--print-config"]).stdout
+            ceiling = int(re.search(r"max_requests = (\d+);", conf).group(1))
             limit = value(wf, "paperq_worker_http_concurrency_limit")
-            self.assertTrue(1 <= limit <= 64, limit)
+            self.assertTrue(1 <= limit <= ceiling, (limit, ceiling))
             self.assertEqual(value(wf, "paperq_worker_amqp_reconnects_total"), 0)
             self.assertEqual(p.stop(worker), 0)
 
