@@ -39,8 +39,8 @@ int http_new(const struct pq_config *cfg, struct http **out) {
   h->timeout_ms = (long)cfg->translate.timeout_s * 1000;
   h->connect_timeout_ms = (long)cfg->translate.connect_timeout_s * 1000;
   h->max_response = (size_t)cfg->limits.max_response_bytes;
-  ratelimit_init(&h->rl, cfg->worker.max_requests, cfg->translate.requests_per_minute, pq_mono_ms(),
-                 (uint32_t)rand());
+  ratelimit_init(&h->rl, cfg->worker.max_requests, cfg->translate.requests_per_minute,
+                 cfg->translate.tokens_per_minute, pq_mono_ms(), (uint32_t)rand());
   /* Keep a warm connection for every transfer that may run at once. */
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)cfg->worker.max_requests);
   curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->worker.max_requests);
@@ -92,6 +92,8 @@ void http_free(struct http *h) {
 
 int http_submit(struct http *h, struct http_req *r, long delay_ms) {
   r->not_before_ms = delay_ms > 0 ? pq_mono_ms() + delay_ms : 0;
+  r->tokens_cost = -1; /* a resend may carry a smaller max_tokens */
+  r->tokens_charged = 0;
   r->state = 1;
   r->next = NULL;
   r->prev = h->wait_tail;
@@ -138,9 +140,6 @@ static int start(struct http *h, struct http_req *r) {
   r->status = 0;
   r->error[0] = '\0';
   r->retry_after_ms = -1;
-  r->ratelimit_remaining = -1;
-  r->ratelimit_reset_ms = -1;
-  r->ratelimit_limit = -1;
   pq_chat_hints_init(&r->hints);
   r->headers = hd;
   r->easy = e;
@@ -168,17 +167,31 @@ static int start(struct http *h, struct http_req *r) {
   return PQ_OK;
 }
 
-/* Starts waiting requests that are due, as far as the rate limiter allows.
- * Delayed ones (a resend after a 429) do not block due ones behind them. */
+/* What r counts against tokens per minute, worked out once, and only when a
+ * token rate is known (it parses the body). */
+static long tokens_cost(struct http *h, struct http_req *r) {
+  if (ratelimit_tpm(&h->rl) <= 0)
+    return 0;
+  if (r->tokens_cost < 0)
+    r->tokens_cost = pq_chat_request_tokens(r->body);
+  return r->tokens_cost;
+}
+
+/* Starts waiting requests that are due, in order, as far as the rate
+ * limiter allows. Delayed ones (a resend after a 429) do not block due ones
+ * behind them. */
 static void start_due(struct http *h) {
   int64_t now = pq_mono_ms();
   if (!ratelimit_open(&h->rl, now))
     return;
   struct http_req *r = h->wait_head;
-  while (r && ratelimit_may_start(&h->rl, h->running)) {
+  while (r && h->running < ratelimit_limit(&h->rl)) {
     struct http_req *next = r->next;
     if (r->not_before_ms <= now) {
-      ratelimit_took(&h->rl);
+      long cost = tokens_cost(h, r);
+      if (!ratelimit_may_start(&h->rl, h->running, cost))
+        break;
+      r->tokens_charged = ratelimit_took(&h->rl, cost);
       unlink_waiting(h, r);
       if (start(h, r) != PQ_OK) {
         /* Put it back at the end; a later round retries. */
@@ -212,13 +225,9 @@ int http_perform(struct http *h, http_done_fn done, void *ctx) {
         snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(m->data.result));
     }
     r->finished_ms = pq_now_ms();
+    /* The resend's wait; what else the headers say goes to the limiter
+     * (http_feedback, ratelimit_signal_of). */
     r->retry_after_ms = pq_chat_hints_wait_ms(&r->hints);
-    /* Only a window sent on every reply paces us (ratelimit.c); OpenRouter's
-     * X-RateLimit-* on a 429 only say how long to wait (in retry_after_ms). */
-    r->ratelimit_remaining = r->hints.per_reply_window ? r->hints.remaining_requests : -1;
-    r->ratelimit_reset_ms = r->hints.per_reply_window ? r->hints.reset_requests_ms : -1;
-    /* OpenAI's stated requests per minute: the fleet's rate (ratelimit.c). */
-    r->ratelimit_limit = r->hints.per_reply_window ? r->hints.limit_requests : -1;
     release_easy(h, r);
     h->running--;
     r->state = 0;
@@ -232,14 +241,19 @@ int http_perform(struct http *h, http_done_fn done, void *ctx) {
 
 void http_wait(struct http *h, int extra_fd, int timeout_ms) {
   /* Wake when a waiting request can start: not before its own delay, nor
-   * before the rate limiter opens (a provider hold, a used-up window, an
-   * empty bucket). Waking for a request that is still held would spin. */
+   * before the rate limiter opens for it (a provider hold, a used-up window,
+   * buckets short of its tokens). Waking for a request that is still held
+   * would spin. start_due takes due requests in order, so nothing behind
+   * the first due one can start before it. */
   if (h->waiting && h->running < ratelimit_limit(&h->rl)) {
-    int64_t now = pq_mono_ms(), gate = ratelimit_opens_at(&h->rl, now);
+    int64_t now = pq_mono_ms();
     for (struct http_req *r = h->wait_head; r; r = r->next) {
+      int64_t gate = ratelimit_opens_at(&h->rl, now, tokens_cost(h, r));
       int64_t at = r->not_before_ms > gate ? r->not_before_ms : gate;
       if (at - now < timeout_ms)
         timeout_ms = at <= now ? 0 : (int)(at - now);
+      if (r->not_before_ms <= now)
+        break;
     }
   }
   struct curl_waitfd extra = {extra_fd, CURL_WAIT_POLLIN, 0};
@@ -250,9 +264,10 @@ int http_running(const struct http *h) { return h->running; }
 int http_waiting(const struct http *h) { return h->waiting; }
 int http_limit(const struct http *h) { return ratelimit_limit(&h->rl); }
 
-void http_feedback(struct http *h, const struct http_req *r, int rate_limited) {
-  struct ratelimit_signal sig = {rate_limited, r->retry_after_ms, r->ratelimit_remaining,
-                                 r->ratelimit_reset_ms, r->ratelimit_limit};
+void http_feedback(struct http *h, const struct http_req *r, int rate_limited, long used_tokens) {
+  struct ratelimit_signal sig = ratelimit_signal_of(&r->hints, rate_limited);
+  sig.charged = r->tokens_charged;
+  sig.used = used_tokens;
   ratelimit_feedback(&h->rl, &sig, pq_mono_ms());
 }
 

@@ -26,12 +26,11 @@ struct http_req {
   struct pq_buf resp;
   struct pq_chat_hints hints; /* every retry and rate-limit header of the reply */
   long retry_after_ms;        /* the wait the reply asked for (pq_chat_hints_wait_ms), -1 if none */
-  long ratelimit_remaining;   /* requests left in the window, -1 if not said */
-  long ratelimit_reset_ms;    /* when the window refills, -1 if not said */
-  long ratelimit_limit;       /* x-ratelimit-limit-requests (per minute), -1 if not said */
   int64_t started_ms, finished_ms;
   /* internal */
   int64_t not_before_ms;
+  long tokens_cost;    /* what it counts against tokens per minute, -1 until needed */
+  long tokens_charged; /* what the limiter counted when it started */
   void *easy;
   void *headers;
   struct http_req *next, *prev;
@@ -61,10 +60,10 @@ int http_running(const struct http *h); /* transfers in progress */
 int http_waiting(const struct http *h); /* queued, not yet started */
 
 /* Rate-limit feedback from a completed request, passed to the limiter
- * (ratelimit.h): the concurrency cap shrinks on 429 and grows back on
- * success; a 429's Retry-After, or x-ratelimit-remaining-requests reaching
- * 0 with its reset time, holds every new request until then. */
-void http_feedback(struct http *h, const struct http_req *r, int rate_limited);
+ * (ratelimit.h): whether it was refused, the limits its headers state, and
+ * the tokens its answer used (prompt + completion, -1 when it reported no
+ * usage), which correct what its start counted against tokens per minute. */
+void http_feedback(struct http *h, const struct http_req *r, int rate_limited, long used_tokens);
 int http_limit(const struct http *h);
 
 /* The number of workers sharing the provider's rate (ratelimit.h). */

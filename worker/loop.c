@@ -28,8 +28,9 @@ static void submit_http(void *ctx, struct http_req *req, long delay_ms) {
   http_submit(ctx, req, delay_ms);
 }
 static void cancel_http(void *ctx, struct http_req *req) { http_cancel(ctx, req); }
-static void feedback_http(void *ctx, const struct http_req *req, int rate_limited) {
-  http_feedback(ctx, req, rate_limited);
+static void feedback_http(void *ctx, const struct http_req *req, int rate_limited,
+                          long used_tokens) {
+  http_feedback(ctx, req, rate_limited, used_tokens);
 }
 
 void worker_env_init(struct worker *w) {

@@ -245,7 +245,7 @@ static int plan_and_submit(struct xlate *x) {
     if (jrc == PQ_ERR_NOMEM) {
       rc = jrc;
     } else if (jrc != PQ_OK) {
-      /* A piece holds a line that reads as a marker: send each alone. */
+      /* Too large to join (a budget near PQ_CHUNK_MAX_TEXT): send each alone. */
       for (int k = 0; k < count && x->base.outcome == PQ_CLASS_OK; k++)
         submit_unit(x, first + k);
     } else {
@@ -391,25 +391,37 @@ static enum pq_check check_unit(struct xlate *x, const struct unit *s, const cha
   return PQ_CHECK_NONE;
 }
 
-/* Checks a chunk's answer; accepts all its segments or none. */
+/* Checks a chunk's answer; accepts all its segments or none. The split is
+ * given the pieces that were sent, so marker-shaped lines of the paper's
+ * own text are expected where they are (paperq/chunk.h); a one-piece answer
+ * goes through it too, which removes a "<<<1>>>" line the model added. */
 static enum pq_check accept_answer(struct xlate *x, struct chunk *c, const char *content,
                                    const char *finish_reason, char *detail, size_t dlen) {
   char **parts = NULL;
-  size_t nparts = 0, found = 0;
+  size_t nparts = 0;
+  struct pq_chunk_split_info info = {0, 0};
   enum pq_check failed = PQ_CHECK_NONE;
   char **outs = calloc((size_t)c->count, sizeof *outs);
-  if (!outs) {
+  const char **sent = calloc((size_t)c->count, sizeof *sent);
+  if (!outs || !sent) {
+    free(outs);
+    free(sent);
     snprintf(detail, dlen, "out of memory");
     return PQ_CHECK_EMPTY;
   }
-  if (c->count == 1) {
-    failed = check_unit(x, &x->units[c->first], content, finish_reason, &outs[0], detail, dlen);
-  } else if (pq_chunk_split_ex(content, (size_t)c->count, &parts, &nparts, &found) != PQ_OK) {
+  for (int i = 0; i < c->count; i++)
+    sent[i] = x->units[c->first + i].masked;
+  int rc = pq_chunk_split_ex(content, sent, (size_t)c->count, &parts, &nparts, &info);
+  if (rc == PQ_CHUNK_ERR_MARKERS) {
     struct pq_check_result cr;
     memset(&cr, 0, sizeof cr);
-    pq_checks_note_markers(&cr, 0, (size_t)c->count, found);
+    pq_checks_note_markers(&cr, 0, info.markers_expected, info.markers_found);
     snprintf(detail, dlen, "%s", cr.detail);
     failed = PQ_CHECK_MARKERS;
+  } else if (rc != PQ_OK) {
+    snprintf(detail, dlen, "%s",
+             rc == PQ_ERR_TOOBIG ? "answer larger than PQ_CHUNK_MAX_TEXT" : "out of memory");
+    failed = rc == PQ_ERR_TOOBIG ? PQ_CHECK_LENGTH_RATIO : PQ_CHECK_EMPTY;
   } else {
     for (int i = 0; i < c->count && failed == PQ_CHECK_NONE; i++)
       failed =
@@ -423,6 +435,7 @@ static enum pq_check accept_answer(struct xlate *x, struct chunk *c, const char 
       free(outs[i]);
   }
   free(outs);
+  free(sent);
   return failed;
 }
 

@@ -224,6 +224,7 @@ enum work_status work_answer(struct http_req *req) {
   pq_chat_parse(req->status, req->resp.data, req->resp.len, req->error, &res);
   account(w, c, &res);
   enum work_status st;
+  long used = res.usage_reported ? res.prompt_tokens + res.completion_tokens : -1;
   /* A 5xx that says when to come back is a passing overload: wait as told
    * and resend, like a 429 (OpenRouter sends Retry-After on 503s). */
   int told_to_wait =
@@ -232,7 +233,7 @@ enum work_status work_answer(struct http_req *req) {
     /* A 429 or an in-flight-budget 402 says nothing about the paper: wait
      * as told (the limiter also lowers concurrency) and ask again. Once the
      * attempt has failed nothing new is sent. */
-    http->feedback(http->ctx, req, 1);
+    http->feedback(http->ctx, req, 1, used);
     long delay = pq_chat_pause_ms(req->retry_after_ms);
     if (w->outcome == PQ_CLASS_OK && ++c->rate_retries <= WORK_MAX_RATE_RETRIES) {
       pq_debug("paper %s: %s; resending in %ld ms", w->job->paper_id,
@@ -247,7 +248,7 @@ enum work_status work_answer(struct http_req *req) {
                                                      : "rate limited",
              c->rate_retries);
   } else {
-    http->feedback(http->ctx, req, 0);
+    http->feedback(http->ctx, req, 0, used);
   }
   if (res.reason == PQ_REASON_WEIGHT_BUDGET && w->outcome == PQ_CLASS_OK) {
     /* This one request's estimate (prompt + max_tokens) is over the

@@ -34,8 +34,9 @@ struct work_submitter {
   void (*submit)(void *ctx, struct http_req *req, long delay_ms);
   /* Removes req wherever it is; it will not complete. */
   void (*cancel)(void *ctx, struct http_req *req);
-  /* Tells the rate limiter what a completed request said. */
-  void (*feedback)(void *ctx, const struct http_req *req, int rate_limited);
+  /* Tells the rate limiter what a completed request said: refused or not,
+   * and the tokens it used (prompt + completion; -1 when not reported). */
+  void (*feedback)(void *ctx, const struct http_req *req, int rate_limited, long used_tokens);
 };
 
 /* A chat-completions endpoint: the URL and the key sent with it. */

@@ -619,6 +619,29 @@ long pq_chat_estimate_prompt_tokens(size_t body_bytes) {
   return body_bytes / 3 > 0 ? (long)(body_bytes / 3) : 1;
 }
 
+long pq_chat_request_tokens(const char *body) {
+  cJSON *j = cJSON_Parse(body);
+  const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(j, "messages"), *m;
+  size_t text = 0;
+  double cap = 0;
+  if (!cJSON_IsArray(msgs)) {
+    cJSON_Delete(j);
+    return pq_chat_estimate_prompt_tokens(strlen(body));
+  }
+  cJSON_ArrayForEach(m, msgs) {
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
+    if (cJSON_IsString(c))
+      text += strlen(c->valuestring);
+  }
+  const cJSON *mt = cJSON_GetObjectItemCaseSensitive(j, "max_tokens");
+  if (!cJSON_IsNumber(mt))
+    mt = cJSON_GetObjectItemCaseSensitive(j, "max_completion_tokens");
+  if (cJSON_IsNumber(mt) && mt->valuedouble > 0 && mt->valuedouble < PQ_CHAT_MAX_TOKENS)
+    cap = mt->valuedouble;
+  cJSON_Delete(j);
+  return pq_chat_estimate_prompt_tokens(text) + (long)cap;
+}
+
 long pq_chat_pause_ms(long retry_after_ms) {
   return retry_after_ms >= 0 ? retry_after_ms : PQ_CHAT_DEFAULT_PAUSE_MS;
 }

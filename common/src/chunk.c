@@ -84,16 +84,43 @@ static size_t marker_at(const char *s, size_t len, size_t *after) {
   return num;
 }
 
-static int has_marker_line(const char *s) {
-  size_t len = strlen(s), i = 0, after;
+/* A marker line: its number, where its line starts, and where its text
+ * starts (just past ">>>" and the blanks after it). */
+struct mark {
+  size_t num, line, after;
+};
+
+/* A growable list of marker lines. */
+struct marks {
+  struct mark *v;
+  size_t n, cap;
+};
+
+static int marks_push(struct marks *m, size_t num, size_t line, size_t after) {
+  if (m->n == m->cap) {
+    size_t nc = m->cap ? m->cap * 2 : 16;
+    struct mark *nv = realloc(m->v, nc * sizeof *nv);
+    if (!nv)
+      return PQ_ERR_NOMEM;
+    m->v = nv;
+    m->cap = nc;
+  }
+  m->v[m->n++] = (struct mark){num, line, after};
+  return PQ_OK;
+}
+
+/* Appends the marker lines of s[0..len) to *m, in order. */
+static int scan_marks(const char *s, size_t len, struct marks *m) {
+  size_t i = 0, after, num;
   while (i < len) {
     const char *nl = memchr(s + i, '\n', len - i);
-    size_t end = nl ? (size_t)(nl - s) : len;
-    if (marker_at(s + i, end - i, &after))
-      return 1;
-    i = end + 1;
+    size_t eol = nl ? (size_t)(nl - s) : len;
+    num = marker_at(s + i, eol - i, &after);
+    if (num && marks_push(m, num, i, i + after) != PQ_OK)
+      return PQ_ERR_NOMEM;
+    i = eol + 1;
   }
-  return 0;
+  return PQ_OK;
 }
 
 int pq_chunk_join(const char *const *texts, size_t n, char **out) {
@@ -112,11 +139,9 @@ int pq_chunk_join(const char *const *texts, size_t n, char **out) {
   if (n == 1) {
     rc = pq_buf_append_str(&b, texts[0]);
   } else {
+    /* A text may hold marker-shaped lines of its own: pq_chunk_split is
+     * given the texts and expects them where they are. */
     for (k = 0; k < n && rc == PQ_OK; k++) {
-      if (has_marker_line(texts[k])) {
-        rc = PQ_CHUNK_ERR_COLLIDE;
-        break;
-      }
       rc = pq_buf_printf(&b, "%s<<<%zu>>>\n", k ? "\n\n" : "", k + 1);
       if (rc == PQ_OK)
         rc = pq_buf_append_str(&b, texts[k]);
@@ -152,77 +177,112 @@ static char *dup_trimmed(const char *s, size_t len) {
   return p;
 }
 
-int pq_chunk_split_ex(const char *answer, size_t expected, char ***out_parts, size_t *n_out,
-                      size_t *found) {
-  size_t len, i, nmark = 0, after, num, start, tlen;
-  size_t *body = NULL, *end = NULL; /* per part: content start, content end */
+static int is_blank(const char *s, size_t len) {
+  size_t start, tlen;
+  pq_text_trim(s, len, &start, &tlen);
+  return tlen == 0;
+}
+
+/* 1 if the numbers of got[from..] appear, in order, among those of want. */
+static int is_subsequence(const struct marks *got, size_t from, const struct marks *want) {
+  size_t j = 0;
+  for (size_t i = from; i < got->n; i++) {
+    while (j < want->n && want->v[j].num != got->v[i].num)
+      j++;
+    if (j == want->n)
+      return 0;
+    j++;
+  }
+  return 1;
+}
+
+int pq_chunk_split_ex(const char *answer, const char *const *texts, size_t n, char ***out_parts,
+                      size_t *n_out, struct pq_chunk_split_info *info) {
+  struct marks want = {NULL, 0, 0}, got = {NULL, 0, 0};
+  size_t *real = NULL; /* per part: index in want (and got) of its marker */
+  size_t len, k, total = 0, from = 0;
   char **parts = NULL;
   int rc = PQ_OK;
 
-  if (found)
-    *found = 0;
+  if (info)
+    info->markers_expected = info->markers_found = 0;
   if (out_parts)
     *out_parts = NULL;
   if (n_out)
     *n_out = 0;
-  if (!answer || !out_parts || !n_out || expected == 0)
+  if (!answer || !texts || !out_parts || !n_out || n == 0)
     return PQ_ERR;
+  for (k = 0; k < n; k++) {
+    if (!texts[k])
+      return PQ_ERR;
+    total += strlen(texts[k]);
+  }
   len = strlen(answer);
-  if (len > PQ_CHUNK_MAX_TEXT)
+  if (len > PQ_CHUNK_MAX_TEXT || total > PQ_CHUNK_MAX_TEXT)
     return PQ_ERR_TOOBIG;
-  body = calloc(expected, sizeof *body);
-  end = calloc(expected, sizeof *end);
-  parts = calloc(expected, sizeof *parts);
-  if (!body || !end || !parts) {
+  real = calloc(n, sizeof *real);
+  parts = calloc(n, sizeof *parts);
+  if (!real || !parts) {
     rc = PQ_ERR_NOMEM;
     goto cleanup;
   }
-
-  for (i = 0; i < len;) {
-    const char *nl = memchr(answer + i, '\n', len - i);
-    size_t eol = nl ? (size_t)(nl - answer) : len;
-    num = marker_at(answer + i, eol - i, &after);
-    if (num) {
-      if (nmark < expected && nmark > 0)
-        end[nmark - 1] = i;
-      if (nmark == 0) {
-        /* only whitespace may precede the first marker */
-        pq_text_trim(answer, i, &start, &tlen);
-        if (tlen)
-          rc = PQ_CHUNK_ERR_MARKERS;
-      }
-      if (nmark < expected) {
-        if (num != nmark + 1)
-          rc = PQ_CHUNK_ERR_MARKERS;
-        body[nmark] = i + after;
-      }
-      nmark++;
-    }
-    i = eol + 1;
+  /* What a faithful answer holds: marker k, then the marker-shaped lines of
+   * text k, for every k (one text is sent without a marker). */
+  for (k = 0; k < n && rc == PQ_OK; k++) {
+    real[k] = want.n;
+    if (n > 1)
+      rc = marks_push(&want, k + 1, 0, 0);
+    if (rc == PQ_OK)
+      rc = scan_marks(texts[k], strlen(texts[k]), &want);
   }
-  if (found)
-    *found = nmark;
+  if (rc == PQ_OK)
+    rc = scan_marks(answer, len, &got);
+  if (rc)
+    goto cleanup;
+  if (info) {
+    info->markers_expected = want.n;
+    info->markers_found = got.n;
+  }
 
-  if (expected == 1 && nmark == 0) {
-    parts[0] = dup_trimmed(answer, len);
-    if (!parts[0])
+  if (n == 1) {
+    /* The whole answer is the part: nothing to delimit. A marker-shaped line
+     * of the text the model left out costs nothing; one it made up is
+     * refused, except a "<<<1>>>" line before everything, which is removed. */
+    if (!is_subsequence(&got, 0, &want)) {
+      if (got.n && got.v[0].num == 1 && is_blank(answer, got.v[0].line) &&
+          is_subsequence(&got, 1, &want))
+        from = got.v[0].after;
+      else
+        rc = PQ_CHUNK_ERR_MARKERS;
+    }
+    if (rc == PQ_OK && !(parts[0] = dup_trimmed(answer + from, len - from)))
       rc = PQ_ERR_NOMEM;
     goto cleanup;
   }
-  if (rc == PQ_OK && nmark != expected)
+
+  /* Several parts: the answer's marker lines must be the expected ones, one
+   * for one, in order, with only whitespace before the first. Then marker k
+   * is the one at real[k], wherever the texts' own lines fall. */
+  if (got.n != want.n || !is_blank(answer, got.n ? got.v[0].line : len)) {
     rc = PQ_CHUNK_ERR_MARKERS;
-  if (rc)
     goto cleanup;
-  end[expected - 1] = len;
-  for (i = 0; i < expected; i++) {
-    size_t b = body[i], e = end[i] < b ? b : end[i];
-    pq_text_trim(answer + b, e - b, &start, &tlen);
-    if (tlen == 0 && expected > 1) {
-      rc = PQ_CHUNK_ERR_MARKERS; /* a marker with nothing under it */
+  }
+  for (k = 0; k < got.n; k++)
+    if (got.v[k].num != want.v[k].num) {
+      rc = PQ_CHUNK_ERR_MARKERS;
       goto cleanup;
     }
-    parts[i] = dup_trimmed(answer + b, e - b);
-    if (!parts[i]) {
+  for (k = 0; k < n; k++) {
+    size_t b = got.v[real[k]].after, e = k + 1 < n ? got.v[real[k + 1]].line : len;
+    if (e < b)
+      e = b;
+    /* a marker with nothing under it, where something was sent */
+    if (is_blank(answer + b, e - b) && !is_blank(texts[k], strlen(texts[k]))) {
+      rc = PQ_CHUNK_ERR_MARKERS;
+      goto cleanup;
+    }
+    parts[k] = dup_trimmed(answer + b, e - b);
+    if (!parts[k]) {
       rc = PQ_ERR_NOMEM;
       goto cleanup;
     }
@@ -230,17 +290,19 @@ int pq_chunk_split_ex(const char *answer, size_t expected, char ***out_parts, si
 cleanup:
   if (rc == PQ_OK) {
     *out_parts = parts;
-    *n_out = expected;
+    *n_out = n;
   } else {
-    pq_chunk_free_strings(parts, expected);
+    pq_chunk_free_strings(parts, n);
   }
-  free(body);
-  free(end);
+  free(real);
+  free(want.v);
+  free(got.v);
   return rc;
 }
 
-int pq_chunk_split(const char *answer, size_t expected, char ***out_parts, size_t *n_out) {
-  return pq_chunk_split_ex(answer, expected, out_parts, n_out, NULL);
+int pq_chunk_split(const char *answer, const char *const *texts, size_t n, char ***out_parts,
+                   size_t *n_out) {
+  return pq_chunk_split_ex(answer, texts, n, out_parts, n_out, NULL);
 }
 
 /* ---- planning ------------------------------------------------------------- */
@@ -399,15 +461,15 @@ cleanup:
   return rc;
 }
 
-int pq_chunk_plan_join(const struct pq_chunk_plan *plan, const char *const *segments, size_t chunk,
-                       char **out) {
+/* The texts of chunk `chunk`'s pieces, malloc'd (free with
+ * pq_chunk_free_strings(*texts, count)). */
+static int plan_texts(const struct pq_chunk_plan *plan, const char *const *segments, size_t chunk,
+                      char ***texts_out, size_t *count) {
   const struct pq_chunk_span *c;
-  char **texts = NULL;
+  char **texts;
   size_t k;
-  int rc = PQ_OK;
-  if (!out)
-    return PQ_ERR;
-  *out = NULL;
+  *texts_out = NULL;
+  *count = 0;
   if (!plan || !segments || chunk >= plan->n_chunks)
     return PQ_ERR;
   c = &plan->chunks[chunk];
@@ -418,14 +480,44 @@ int pq_chunk_plan_join(const struct pq_chunk_plan *plan, const char *const *segm
     const struct pq_chunk_piece *pc = &plan->pieces[c->first + k];
     texts[k] = malloc(pc->len + 1);
     if (!texts[k]) {
-      rc = PQ_ERR_NOMEM;
-      goto cleanup;
+      pq_chunk_free_strings(texts, c->count);
+      return PQ_ERR_NOMEM;
     }
     memcpy(texts[k], segments[pc->segment] + pc->offset, pc->len);
     texts[k][pc->len] = '\0';
   }
-  rc = pq_chunk_join((const char *const *)texts, c->count, out);
-cleanup:
-  pq_chunk_free_strings(texts, c->count);
+  *texts_out = texts;
+  *count = c->count;
+  return PQ_OK;
+}
+
+int pq_chunk_plan_join(const struct pq_chunk_plan *plan, const char *const *segments, size_t chunk,
+                       char **out) {
+  char **texts;
+  size_t count;
+  int rc;
+  if (!out)
+    return PQ_ERR;
+  *out = NULL;
+  rc = plan_texts(plan, segments, chunk, &texts, &count);
+  if (rc == PQ_OK)
+    rc = pq_chunk_join((const char *const *)texts, count, out);
+  pq_chunk_free_strings(texts, count);
+  return rc;
+}
+
+int pq_chunk_plan_split(const struct pq_chunk_plan *plan, const char *const *segments, size_t chunk,
+                        const char *answer, char ***out_parts, size_t *n_out) {
+  char **texts;
+  size_t count;
+  int rc;
+  if (out_parts)
+    *out_parts = NULL;
+  if (n_out)
+    *n_out = 0;
+  rc = plan_texts(plan, segments, chunk, &texts, &count);
+  if (rc == PQ_OK)
+    rc = pq_chunk_split(answer, (const char *const *)texts, count, out_parts, n_out);
+  pq_chunk_free_strings(texts, count);
   return rc;
 }

@@ -62,6 +62,7 @@ static const struct key keys[] = {
     {"translate", "price_input_per_m", K_DOUBLE, OFF(translate.price_input_per_m), "0.27", 0, 1e6, 0, NULL},
     {"translate", "price_output_per_m", K_DOUBLE, OFF(translate.price_output_per_m), "0.40", 0, 1e6, 0, NULL},
     {"translate", "requests_per_minute", K_INT, OFF(translate.requests_per_minute), "0", 0, 10000000, 0, NULL},
+    {"translate", "tokens_per_minute", K_INT, OFF(translate.tokens_per_minute), "0", 0, 2000000000, 0, NULL},
     {"translate", "reasoning", K_STRING, OFF(translate.reasoning), "", 0, 0, 0, NULL},
     {"translate", "extra_body", K_STRING, OFF(translate.extra_body), "", 0, 0, 0, NULL},
     {"worker", "concurrency", K_INT, OFF(worker.concurrency), "128", 1, 100000, 0, NULL},

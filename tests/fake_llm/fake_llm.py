@@ -27,6 +27,23 @@ Decision order for each POST .../chat/completions request:
                                    not publish its limits, e.g. DS)
                      /_stats "limit_429" counts the bucket's refusals apart
                      from injected 429s
+     --tpm T     tokens per minute, as Cerebras, Databricks and Azure OpenAI
+                 document it: a token bucket of T/60 per second holding
+                 --tpm-burst tokens (default one second's worth, like --burst:
+                 OpenAI's help centre says limits per minute may be enforced
+                 per second); a request is admitted only when the bucket holds
+                 its estimated prompt (the messages' text, as usage counts it)
+                 plus its max_tokens (--tpm-default-max-tokens when absent),
+                 else 429; when it is answered the bucket gets back what the
+                 answer did not use (Databricks: "credits the difference");
+                 a refusal uses nothing. A request larger than --tpm-burst is
+                 never admitted. With --rate-headers openai every reply also
+                 carries x-ratelimit-limit/remaining/reset-tokens; with
+                 openrouter a token refusal carries Retry-After only (an
+                 upstream provider's hint, OR-LIM), as X-RateLimit-* describe
+                 OpenRouter's own request limits. /_stats "limit_429_tokens"
+                 counts the token refusals (also in "limit_429"),
+                 "usage_tokens" the prompt + completion tokens billed.
   5. random faults   one seeded draw per request against the cumulative
                      probabilities p429, p500, p503, p400, phang, preset,
                      pmalformed, ptruncate, puntranslated (so they are
@@ -54,7 +71,10 @@ ZAI = Zhipu error codes; DSC = DashScope error codes; DS = DeepSeek rate limit.
   403_guardrail           "Request blocked: ..." with metadata.patterns (OR-ERR)
   zai_1301 dsc_inspection content refused by Zhipu / DashScope
   429_or                  OpenRouter's platform 429: X-RateLimit-Limit/Remaining/
-                          Reset (epoch ms), no Retry-After (OR-LIM)
+                          Reset (epoch ms), no Retry-After (OR-LIM); the limit
+                          is --rpm when set, else --or-limit (default 20 a
+                          minute, the free models' limit); Remaining 0, Reset
+                          --retry-after from now
   429_date 429_ms         Retry-After as an HTTP date; retry-after-ms only (OAI)
   error200_502 error200_429 error200_402   HTTP 200 whose body is an error
                           object (OR-ERR: errors after the model started)
@@ -272,6 +292,7 @@ OPTION_DEFAULTS = {
     "require_key": None, "unknown_models": [], "latency_ms": 0.0, "jitter_ms": 0.0,
     "rpm": 0.0, "burst": 0.0, "seed": 1, "retry_after": 1.0, "hang_s": -1.0,
     "rate_headers": "openai", "latency_sigma": 0.0,
+    "tpm": 0.0, "tpm_burst": 0.0, "tpm_default_max_tokens": 4096.0, "or_limit": 20.0,
     "report_cost": False, "verbose": False, "hold": False, "runaway_bytes": 3000000,
     "budget_max_tokens": 0.0, "reasoning_models": [], "reasoning_tokens": 600.0,
     "providers": ["FakeInfra"], "judge_styles": ["int"], "filter_models": [],
@@ -287,6 +308,8 @@ class Fake:
         self.rng = random.Random(1)
         self.bucket_tokens = 0.0
         self.bucket_time = time.monotonic()
+        self.tpm_tokens = 0.0
+        self.tpm_time = time.monotonic()
         self.passes = 0  # requests that may still go through a hold
         self.reset_stats()
         self.apply(opts)
@@ -326,6 +349,9 @@ class Fake:
                 if key in ("rpm", "burst"):
                     self.bucket_tokens = self._burst()
                     self.bucket_time = time.monotonic()
+                if key in ("tpm", "tpm_burst"):
+                    self.tpm_tokens = self._tpm_burst()
+                    self.tpm_time = time.monotonic()
             else:
                 raise ValueError("unknown option %r" % key)
 
@@ -341,6 +367,7 @@ class Fake:
             "max_in_flight": 0, "hangs_now": 0, "held_now": 0, "rule_hits": {},
             "judge_requests": 0, "connections": 0, "max_connections": 0,
             "started": time.time(), "by_action": {}, "billed_usd": 0.0, "limit_429": 0,
+            "limit_429_tokens": 0, "usage_tokens": 0,
             "first_request_t": None, "last_answer_t": None,
             "billed_requests": 0, "judge_styles": {}, "max_tokens_seen": {},
         }
@@ -363,24 +390,37 @@ class Fake:
         self.bucket_time = now
 
     def ratelimit_headers(self):
-        """x-ratelimit-* headers (OpenAI style, on every reply); empty when no
-        --rpm is set or another --rate-headers style is chosen."""
-        rpm = self.opts["rpm"]
-        if rpm <= 0 or self.opts["rate_headers"] != "openai":
+        """x-ratelimit-* headers (OpenAI style, on every reply) for requests
+        (--rpm) and tokens (--tpm); empty when neither is set or another
+        --rate-headers style is chosen."""
+        if self.opts["rate_headers"] != "openai":
             return []
-        self._refill()
-        rate = rpm / 60.0
-        reset = max(0.0, (self._burst() - self.bucket_tokens) / rate)
-        return [("x-ratelimit-limit-requests", "%d" % rpm),
-                ("x-ratelimit-remaining-requests", "%d" % max(0, math.floor(self.bucket_tokens))),
-                ("x-ratelimit-reset-requests", _duration(reset))]
+        out = []
+        rpm = self.opts["rpm"]
+        if rpm > 0:
+            self._refill()
+            reset = max(0.0, (self._burst() - self.bucket_tokens) / (rpm / 60.0))
+            out += [("x-ratelimit-limit-requests", "%d" % rpm),
+                    ("x-ratelimit-remaining-requests", "%d" % max(0, math.floor(self.bucket_tokens))),
+                    ("x-ratelimit-reset-requests", _duration(reset))]
+        tpm = self.opts["tpm"]
+        if tpm > 0:
+            self._tpm_refill()
+            reset = max(0.0, (self._tpm_burst() - self.tpm_tokens) / (tpm / 60.0))
+            out += [("x-ratelimit-limit-tokens", "%d" % tpm),
+                    ("x-ratelimit-remaining-tokens", "%d" % max(0, math.floor(self.tpm_tokens))),
+                    ("x-ratelimit-reset-tokens", _duration(reset))]
+        return out
 
-    def refusal_headers(self, wait_s):
+    def refusal_headers(self, wait_s, kind="requests"):
         """The headers of a 429 telling the client to wait wait_s seconds,
-        in the chosen --rate-headers style."""
+        in the chosen --rate-headers style; kind is the limit that refused
+        ("requests" or "tokens")."""
         style = self.opts["rate_headers"]
         if style == "none":
             return []
+        if style == "openrouter" and kind == "tokens":
+            return [("Retry-After", str(max(1, math.ceil(wait_s))))]
         if style == "openrouter":
             # OR-LIM: X-RateLimit-* on 429s only, the reset in epoch ms.
             rpm = self.opts["rpm"]
@@ -390,6 +430,39 @@ class Fake:
                     ("X-RateLimit-Reset", "%d" % int((time.time() + wait_s) * 1000))]
         return [("Retry-After", str(max(1, math.ceil(wait_s)))),
                 ("retry-after-ms", "%d" % (wait_s * 1000))] + self.ratelimit_headers()
+
+    # ---- tokens per minute (token bucket of LLM tokens) ------------------------
+    def _tpm_burst(self):
+        return self.opts["tpm_burst"] or max(1.0, self.opts["tpm"] / 60.0)
+
+    def _tpm_refill(self):
+        now = time.monotonic()
+        rate = self.opts["tpm"] / 60.0
+        self.tpm_tokens = min(self._tpm_burst(), self.tpm_tokens + (now - self.tpm_time) * rate)
+        self.tpm_time = now
+
+    def request_tokens(self, prompt_tokens, max_tokens):
+        """What a request reserves: its prompt plus its completion cap."""
+        return prompt_tokens + (max_tokens or int(self.opts["tpm_default_max_tokens"]))
+
+    def admit_tokens(self, reserve):
+        """Reserve `reserve` tokens; None if admitted, else seconds until the
+        bucket holds them (never, for more than --tpm-burst: still a wait)."""
+        tpm = self.opts["tpm"]
+        if tpm <= 0:
+            return None
+        self._tpm_refill()
+        if self.tpm_tokens >= reserve:
+            self.tpm_tokens -= reserve
+            return None
+        return (reserve - self.tpm_tokens) / (tpm / 60.0)
+
+    def settle_tokens(self, reserved, used):
+        """The answer is out: what it did not use goes back to the bucket."""
+        if self.opts["tpm"] <= 0 or reserved <= 0:
+            return
+        self._tpm_refill()
+        self.tpm_tokens = min(self._tpm_burst(), self.tpm_tokens + reserved - used)
 
     def admit(self):
         """Take a token; returns None if admitted, else seconds until one is there."""
@@ -403,8 +476,11 @@ class Fake:
         return (1.0 - self.bucket_tokens) / (rpm / 60.0)
 
     # ---- the decision --------------------------------------------------------
-    def decide(self, model, all_text):
-        """Returns (action, extra) for a request that passed auth/model checks."""
+    def decide(self, model, all_text, reserve=0):
+        """Returns (action, extra) for a request that passed auth/model checks:
+        ("429", wait_s) or ("429_tokens", wait_s) when a limit refuses it,
+        ("ok", "admitted") after reserving `reserve` tokens (settle_tokens
+        gives back what the answer does not use)."""
         for rule in self.rules:
             if rule.remaining is not None and rule.remaining <= 0:
                 continue
@@ -418,6 +494,13 @@ class Fake:
         if wait is not None:
             self.stats["limit_429"] += 1
             return "429", wait
+        wait = self.admit_tokens(reserve)
+        if wait is not None:
+            if self.opts["rpm"] > 0:
+                self.bucket_tokens += 1.0  # refused: it did not use a request either
+            self.stats["limit_429"] += 1
+            self.stats["limit_429_tokens"] += 1
+            return "429_tokens", wait
         u = self.rng.random()
         acc = 0.0
         for f in FAULTS:
@@ -437,6 +520,7 @@ class Fake:
         non-streaming requests are billed in full)."""
         self.stats["billed_usd"] += (prompt_tokens * PRICE_IN + completion_tokens * PRICE_OUT) / 1e6
         self.stats["billed_requests"] += 1
+        self.stats["usage_tokens"] += prompt_tokens + completion_tokens
 
     def judge_style(self):
         styles = self.opts["judge_styles"] or ["int"]
@@ -573,12 +657,14 @@ class Server:
             st["first_request_t"] = time.time()
         st["in_flight"] += 1
         st["max_in_flight"] = max(st["max_in_flight"], st["in_flight"])
+        tokens = {"reserved": 0, "used": 0}  # tokens per minute: reserved, then used
         try:
-            return await self._chat(headers, body, writer, reader, keep)
+            return await self._chat(headers, body, writer, reader, keep, tokens)
         finally:
             st["in_flight"] -= 1
+            fake.settle_tokens(tokens["reserved"], tokens["used"])
 
-    async def _chat(self, headers, body, writer, reader, keep):
+    async def _chat(self, headers, body, writer, reader, keep, tokens):
         fake = self.fake
         st = fake.stats
         opts = fake.opts
@@ -634,14 +720,23 @@ class Server:
             max_tokens = 0
         mts = st["max_tokens_seen"]
         mts[str(max_tokens)] = mts.get(str(max_tokens), 0) + 1
-        action, why = fake.decide(model, all_text)
+        pt = approx_tokens(all_text)
+        reserve = fake.request_tokens(pt, max_tokens)
+        action, why = fake.decide(model, all_text, reserve)
+        if opts["tpm"] > 0 and why != "rule" and action not in ("429", "429_tokens"):
+            tokens["reserved"] = reserve
+        elif action == "429" and why == "random":
+            tokens["reserved"] = reserve  # an injected 429 after admission: nothing used
+
+        def bill(prompt_tokens, completion_tokens):
+            fake.bill(prompt_tokens, completion_tokens)
+            tokens["used"] = prompt_tokens + completion_tokens
         if action == "ok" and opts["budget_max_tokens"] > 0 and max_tokens > opts["budget_max_tokens"]:
             action, why = "402_weight", "budget"
         ba = st["by_action"]
         ba[action] = ba.get(action, 0) + 1
         rl = fake.ratelimit_headers()
         ra_s = max(1, math.ceil(opts["retry_after"]))
-        pt = approx_tokens(all_text)
         provider = opts["providers"][self.req_seq % len(opts["providers"])] if opts["providers"] else None
 
         def or_error(status, message, metadata=None, headers=(), code=None):
@@ -657,11 +752,20 @@ class Server:
                 ra = why
             return reply(429, error_body("Rate limit reached for requests (fake)", "requests", "rate_limit_exceeded"),
                          fake.refusal_headers(ra))
+        if action == "429_tokens":
+            # OAI: "Rate limit reached for ... on tokens per min (TPM): Limit L, Used U, Requested R."
+            msg = ("Rate limit reached for %s on tokens per min (TPM): Limit %d, Used %d, Requested %d. (fake)"
+                   % (model, opts["tpm"], max(0, fake._tpm_burst() - fake.tpm_tokens), reserve))
+            return reply(429, error_body(msg, "tokens", "rate_limit_exceeded"),
+                         fake.refusal_headers(why, "tokens"))
         if action == "429_or":
             # OR-LIM: platform 429s carry X-RateLimit-*, the reset in epoch ms.
             reset = int(time.time() * 1000 + opts["retry_after"] * 1000)
+            # They describe the limit that was hit: --rpm when the fake has
+            # one, else --or-limit (default 20 a minute, OR's free models).
+            limit = opts["rpm"] if opts["rpm"] > 0 else opts["or_limit"]
             return or_error(429, "Rate limit exceeded", {"error_type": "rate_limit_exceeded"},
-                            [("X-RateLimit-Limit", "20"), ("X-RateLimit-Remaining", "0"),
+                            [("X-RateLimit-Limit", "%d" % limit), ("X-RateLimit-Remaining", "0"),
                              ("X-RateLimit-Reset", str(reset))])
         if action == "429_date":
             when = time.time() + max(1.0, opts["retry_after"]) + 1  # HTTP dates have whole seconds
@@ -718,7 +822,7 @@ class Server:
             fake.count_status("hang")
             st["hangs_now"] += 1
             # OR streaming: an abandoned non-streaming request is billed in full.
-            fake.bill(pt, max(1, min(max_tokens or 1000, approx_tokens(user) * 2)))
+            bill(pt, max(1, min(max_tokens or 1000, approx_tokens(user) * 2)))
             try:
                 # Hold the connection open until the client gives up.
                 while await reader.read(65536):
@@ -828,7 +932,7 @@ class Server:
                  "completion_tokens_details": {"reasoning_tokens": think}}
         if opts["report_cost"]:
             usage["cost"] = round((pt * PRICE_IN + ct * PRICE_OUT) / 1e6, 10)
-        fake.bill(pt, ct)
+        bill(pt, ct)
         resp = {
             "id": "chatcmpl-fake-%d" % self.req_seq,
             "object": "chat.completion",
@@ -957,6 +1061,14 @@ def parse_args(argv):
     ap.add_argument("--rate-headers", default="openai", choices=RATE_HEADER_STYLES,
                     help="how the limit is told: x-ratelimit-* on every reply (openai), X-RateLimit-* on "
                          "429s only (openrouter), or nothing (none)")
+    ap.add_argument("--tpm", type=float, default=0.0,
+                    help="tokens per minute: prompt + max_tokens reserved on admission, the unused part "
+                         "given back with the answer (0 = no limit)")
+    ap.add_argument("--tpm-burst", type=float, default=0.0, help="token bucket size (default max(1, TPM/60))")
+    ap.add_argument("--tpm-default-max-tokens", type=float, default=4096.0,
+                    help="what a request without max_tokens reserves for its answer")
+    ap.add_argument("--or-limit", type=float, default=20.0,
+                    help="X-RateLimit-Limit of an injected 429_or when --rpm is not set")
     ap.add_argument("--latency-sigma", type=float, default=0.0,
                     help="lognormal latency: --latency-ms x exp(N(0, SIGMA)) (0 = fixed)")
     ap.add_argument("--seed", type=int, default=1)

@@ -86,7 +86,8 @@ class TestFake(unittest.TestCase):
         cls.srv.close()
 
     def setUp(self):
-        self.srv.control({"rules": [], "require_key": None, "rpm": 0, "p500": 0, "hold": False,
+        self.srv.control({"rules": [], "require_key": None, "rpm": 0, "tpm": 0, "tpm_burst": 0, "p500": 0,
+                          "hold": False,
                           "rate_headers": "openai", "latency_sigma": 0,
                           "budget_max_tokens": 0, "reasoning_models": [], "judge_styles": ["int"]})
 
@@ -180,6 +181,58 @@ class TestFake(unittest.TestCase):
                     self.assertGreater(int(r.getheader("X-RateLimit-Reset")), time.time() * 1000)
                 else:
                     self.assertIsNone(r.getheader("X-RateLimit-Reset"))
+
+    def test_tokens_per_minute(self):
+        # Cerebras/Databricks: a request is admitted when the bucket holds its
+        # prompt plus max_tokens; the answer gives back what it did not use.
+        # 600 TPM = 10 tokens/s (so refill is negligible here), bucket 1000.
+        self.srv.control({"tpm": 600, "tpm_burst": 1000})
+        before = self.srv.get("/_stats")
+        c = self.srv.conn()
+        a, data = self.srv.chat("你好", conn=c, max_tokens=500)  # reserves ~510
+        self.assertEqual(a.status, 200)
+        used = json.loads(data)["usage"]["total_tokens"]
+        self.assertLess(used, 30)
+        self.assertEqual(a.getheader("x-ratelimit-limit-tokens"), "600")
+        # Only because A gave back ~490 unused tokens does B (~910) fit.
+        b, _ = self.srv.chat("你好", conn=c, max_tokens=900)
+        self.assertEqual(b.status, 200)
+        # its own reservation is held while it is answered
+        self.assertLess(int(b.getheader("x-ratelimit-remaining-tokens")), 100)
+        # C reserves ~1000, more than is left: refused, told when it fits.
+        r, data = self.srv.chat("你好", conn=c, max_tokens=990)
+        c.close()
+        self.assertEqual(r.status, 429)
+        err = json.loads(data)["error"]
+        self.assertEqual(err["type"], "tokens")
+        self.assertIn("tokens per min (TPM)", err["message"])
+        self.assertGreaterEqual(int(r.getheader("Retry-After")), 1)
+        self.assertIsNotNone(r.getheader("x-ratelimit-reset-tokens"))
+        after = self.srv.get("/_stats")
+        self.assertEqual(after["limit_429_tokens"] - before["limit_429_tokens"], 1)
+        self.assertEqual(after["limit_429"] - before["limit_429"], 1)
+        self.assertGreaterEqual(after["usage_tokens"] - before["usage_tokens"], 2 * used - 2)
+        # OpenRouter style: a token refusal is an upstream provider's hint,
+        # Retry-After only; X-RateLimit-* are OpenRouter's request limits.
+        self.srv.control({"tpm": 600, "tpm_burst": 1000, "rate_headers": "openrouter"})
+        r, _ = self.srv.chat("你好", max_tokens=2000)
+        self.assertEqual(r.status, 429)
+        self.assertIsNotNone(r.getheader("Retry-After"))
+        self.assertIsNone(r.getheader("X-RateLimit-Limit"))
+        self.assertIsNone(r.getheader("x-ratelimit-limit-tokens"))
+
+    def test_openrouter_limit_hit(self):
+        # OR-LIM: an injected 429_or names the limit that was hit: the
+        # fake's --rpm when it has one, else --or-limit (20, free models).
+        self.srv.control({"rules": ["OR-HIT=429_or"]})
+        r, _ = self.srv.chat("OR-HIT")
+        self.assertEqual(r.status, 429)
+        self.assertEqual(r.getheader("X-RateLimit-Limit"), "20")
+        self.assertEqual(r.getheader("X-RateLimit-Remaining"), "0")
+        self.assertIsNone(r.getheader("Retry-After"))
+        self.srv.control({"rpm": 600})
+        r, _ = self.srv.chat("OR-HIT")
+        self.assertEqual(r.getheader("X-RateLimit-Limit"), "600")
 
     def test_rule_counts_and_ok(self):
         self.srv.control({"rules": ["PAPER-X=500:2", "PAPER-Y=400"]})

@@ -159,6 +159,13 @@ for r in full:
     chunks.append(bytes([40]) + b"\xff".join(t.encode("utf-8") for t in body))
 chunks.append(bytes([3]) + "第一段。第二句！\xff<<<2>>>\n\xffanswer".encode("utf-8"))
 chunks.append(bytes([0]) + "<<<1>>>\nOne.\n<<<2>>>\nTwo.".encode("utf-8"))
+# marker-shaped lines inside the paper's own text (issue 13: they must split
+# back in chunks of any size)
+for r in full[:4]:
+    body = [b.get("text", "") for b in r.get("body", [])][:8]
+    body = [t.replace("。", "。\n<<<%d>>>\n" % (i % 3 + 1), 1) for i, t in enumerate(body)]
+    chunks.append(bytes([40]) + b"\xff".join(t.encode("utf-8") for t in body))
+chunks.append(bytes([200]) + "甲。\n<<<2>>>\n乙。\xff<<<1>>>\xff<<< 3 >>> 丙。\xffanswer".encode("utf-8"))
 seeds["chunk"] = chunks
 
 with open(os.path.join(ROOT, "config", "paperq.conf"), encoding="utf-8") as f:

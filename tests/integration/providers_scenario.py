@@ -90,6 +90,10 @@ def run(n=300, faults=True, seed=11, timeout=600, tag="prov"):
                      rule=["%s=403_moderation" % FLAG])
     if faults:
         fake_opts.update(FAULTS)
+        # An injected 429_or names the limit it says was hit (OR-LIM), and
+        # the worker paces what it names: a limit far above this run's rate,
+        # so that random refusals do not turn into a real one.
+        fake_opts["or_limit"] = 60000
         fake_opts["filter_models"] = "deepseek/deepseek-v3.2-exp"
     env = dict(PQ_FAKE_KEY=KEY, PAPERQ_QA_JUDGES=JUDGES, PAPERQ_QA_SAMPLE_RATE=0.1,
                PAPERQ_TRANSLATE_FALLBACK_MODEL="fallback/model", PAPERQ_TRANSLATE_TIMEOUT_S=3,

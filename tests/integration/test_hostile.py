@@ -12,7 +12,10 @@ are in tests/unit/test_hostile.c):
   after broker.delivery_limit deliveries, and the ledger goes on;
 - item 2: papers whose answers are 3 MB runaways (re-asked, then failed) do
   not grow the worker: each re-ask used to leak its whole response buffer
-  (the issue saw 40 such papers take a worker to 3.5 GB; 12 show it here).
+  (the issue saw 40 such papers take a worker to 3.5 GB; 12 show it here);
+- fuzz_chunk's finding: a paper whose text holds marker-shaped lines
+  ("<<<2>>>" alone on a line) translates like any other, with those lines
+  kept, in as many requests as its twin with ordinary lines there.
 """
 import json
 import os
@@ -22,6 +25,7 @@ import unittest
 import pq
 
 RECORDS = pq.fixture("records50.jsonl")
+FULLTEXT = pq.fixture("fulltext.jsonl")
 MARK = "HOSTILE-MARK"
 RUNAWAY = "You translate Chinese scientific papers"
 
@@ -136,6 +140,50 @@ class TestHostile(unittest.TestCase):
                 # 80+ of them: 250+ MB); 4 requests in flight with their parsed
                 # copies stay well under 150 MB.
                 self.assertLess(rss, 150, "worker peak RSS %.0f MB" % rss)
+
+    def test_marker_lines_in_the_text(self):
+        base = pq.read_jsonl(FULLTEXT)[7]
+        # Marker-shaped lines as a hostile or odd paper has them, and a twin
+        # with ordinary lines of the same length (same chunking).
+        lines = ["<<<2>>>", "<<<1>>>", "<<< 3 >>> 附注"]
+        twin = ["(((2)))", "(((1)))", "((( 3 ))) 附注"]
+        papers = {}
+        for name, inserted in (("marks", lines), ("plain", twin)):
+            rec = json.loads(json.dumps(base))
+            rec["id"] = base["id"] + "-" + name
+            k = 0
+            for b in rec["body"]:
+                if b["kind"] == "paragraph" and "。" in b["text"]:
+                    b["text"] = b["text"].replace("。", "。\n%s\n" % inserted[k % 3], 1)
+                    k += 1
+            papers[name] = rec
+        self.assertGreater(k, 6)
+        with pq.FakeLLM() as fake, pq.Pipeline("markers", fake=fake) as p:
+            src = p.path("in.jsonl")
+            with open(src, "w") as f:
+                for rec in papers.values():
+                    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            p.start_ledger()
+            p.start_worker()
+            self.assertEqual(p.run_producer("--input", src).returncode, 0)
+            rep = p.wait_drained(2, timeout=120)
+            self.assertEqual(rep["papers"]["succeeded"], 2, rep["papers"])
+            out = p.path("export")
+            r = p.ledger("export", "--out", out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            docs = {}
+            for name, rec in papers.items():
+                with open(os.path.join(out, rec["id"] + ".json")) as f:
+                    docs[name] = json.load(f)
+            # (the fake translates 附注 but keeps ASCII byte for byte)
+            kept = sum(1 for b in docs["marks"]["body_en"]
+                       if any("\n" + line.split(" 附注")[0] in b["text"] for line in lines))
+            requests = {name: d["usage"]["requests"] for name, d in docs.items()}
+            print("marker lines: %d of %d kept; requests %s" % (kept, k, requests))
+            self.assertEqual(kept, k)
+            self.assertEqual(requests["marks"], requests["plain"])
+            rejected = docs["marks"]["checks"].get("rejected_answers", {})
+            self.assertEqual(rejected, {}, "answers refused")
 
     def test_event_that_crashes_the_ledger_is_set_aside(self):
         # Item 3: the ledger queue has a delivery limit and a parking place.

@@ -52,7 +52,9 @@ static inline void fake_cancel(void *ctx, struct http_req *req) {
     fp->cancelled++;
 }
 
-static inline void fake_feedback(void *ctx, const struct http_req *req, int rate_limited) {
+static inline void fake_feedback(void *ctx, const struct http_req *req, int rate_limited,
+                                 long used_tokens) {
+  (void)used_tokens;
   struct fake_provider *fp = ctx;
   (void)req;
   if (rate_limited)
@@ -146,9 +148,6 @@ static inline enum work_status fake_answer(struct fake_provider *fp, struct http
   if (status == 0)
     snprintf(req->error, sizeof req->error, "Connection reset by peer");
   req->retry_after_ms = retry_after_ms;
-  req->ratelimit_remaining = -1;
-  req->ratelimit_reset_ms = -1;
-  req->ratelimit_limit = -1;
   req->started_ms = 1000;
   req->finished_ms = 1250;
   return work_answer(req);

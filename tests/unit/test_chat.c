@@ -319,6 +319,14 @@ static void check_build(void) {
   CHECK(!cJSON_GetObjectItem(j, "reasoning"));
   cJSON_Delete(j);
   free(body);
+  /* What it counts against tokens per minute: the messages' text at 3
+   * bytes a token ("rubric" + "judge this" = 16 bytes: 5) plus max_tokens,
+   * not the reasoning budget's max_tokens nested in "reasoning". */
+  q.reasoning = "2000";
+  body = pq_chat_build(&q);
+  CHECK(pq_chat_request_tokens(body) == 5 + 1024);
+  free(body);
+  CHECK(pq_chat_request_tokens("not json at all") == 5);
   q.reasoning = "";
   q.extra_body = "[1,2]"; /* not an object: refused */
   CHECK(pq_chat_build(&q) == NULL);

@@ -66,11 +66,13 @@ cleanup:
   return rc;
 }
 
-static int split_ok(const char *answer, size_t n, const char *const *want) {
+/* The answer to the texts `sent` splits into `want`. */
+static int split_to(const char *answer, const char *const *sent, size_t n,
+                    const char *const *want) {
   char **parts = NULL;
   size_t got = 0, k;
   int ok;
-  if (pq_chunk_split(answer, n, &parts, &got) != PQ_OK)
+  if (pq_chunk_split(answer, sent, n, &parts, &got) != PQ_OK)
     return 0;
   ok = got == n;
   for (k = 0; ok && k < n; k++) {
@@ -83,15 +85,28 @@ static int split_ok(const char *answer, size_t n, const char *const *want) {
   return ok;
 }
 
-static int split_rc(const char *answer, size_t n) {
+/* The answer splits into `want`, the texts sent having had the same marker
+ * lines (none, in most cases) as their faithful translations. */
+static int split_ok(const char *answer, size_t n, const char *const *want) {
+  return split_to(answer, want, n, want);
+}
+
+/* The return code of splitting an answer to `sent` (n texts). */
+static int split_rc_to(const char *answer, const char *const *sent, size_t n) {
   char **parts = (char **)&parts; /* must be reset to NULL on failure */
   size_t got = 99;
-  int rc = pq_chunk_split(answer, n, &parts, &got);
+  int rc = pq_chunk_split(answer, sent, n, &parts, &got);
   if (rc == PQ_OK)
     pq_chunk_free_strings(parts, got);
   else if (parts != NULL || got != 0)
     return 12345;
   return rc;
+}
+
+/* The same for n texts without marker lines of their own. */
+static int split_rc(const char *answer, size_t n) {
+  static const char *const plain[] = {"源文一。", "源文二。", "源文三。"};
+  return split_rc_to(answer, n <= 3 ? plain : NULL, n);
 }
 
 static void test_estimate(void) {
@@ -172,13 +187,94 @@ static void test_join_split(void) {
     CHECK(split_rc("<<<1>>>\nA.\n<<<2>>>\nB.", 1) == PQ_CHUNK_ERR_MARKERS);
   }
 
-  /* a segment that itself holds a marker line cannot be joined with others */
+  /* A segment that itself holds a marker line is joined like any other
+   * (this asserted PQ_CHUNK_ERR_COLLIDE before issue 13's fuzz finding). */
   {
-    const char *bad[] = {"甲", "乙\n<<<1>>>\n丙"};
+    const char *src[] = {"甲", "乙\n<<<1>>>\n丙"};
     joined = NULL;
-    CHECK(pq_chunk_join(bad, 2, &joined) == PQ_CHUNK_ERR_COLLIDE && joined == NULL);
-    CHECK(pq_chunk_join(bad + 1, 1, &joined) == PQ_OK); /* alone it is fine */
+    CHECK(pq_chunk_join(src, 2, &joined) == PQ_OK);
+    CHECK_STR(joined, "<<<1>>>\n甲\n\n<<<2>>>\n乙\n<<<1>>>\n丙");
+    CHECK(joined && split_to(joined, src, 2, src));
     free(joined);
+  }
+  /* ... and split back as it was sent, alone too */
+  {
+    const char *src[] = {"乙\n<<<2>>>\n丙"};
+    CHECK(pq_chunk_join(src, 1, &joined) == PQ_OK);
+    CHECK(joined && split_to(joined, src, 1, src));
+    free(joined);
+  }
+}
+
+/* Marker-shaped lines in the paper's own text (issue 13, fuzz_chunk): a
+ * faithful answer splits back whatever the chunk size, and an answer that
+ * dropped, merged, moved or invented a marker is still refused. */
+static void test_source_markers(void) {
+  char *joined = NULL;
+
+  /* one text: sent without markers; its own "<<<2>>>" line comes back */
+  {
+    const char *src[] = {"第一行。\n<<<2>>>\n第二行。"};
+    const char *en[] = {"Line one.\n<<<2>>>\nLine two."};
+    const char *en_dropped[] = {"Line one.\nLine two."};
+    CHECK(split_to("Line one.\n<<<2>>>\nLine two.", src, 1, en));
+    CHECK(split_to("<<<1>>>\nLine one.\n<<<2>>>\nLine two.", src, 1, en)); /* added marker */
+    CHECK(split_to(" <<< 1 >>>\r\nLine one.\n<<<2>>>\nLine two.", src, 1, en));
+    CHECK(split_to("Line one.\nLine two.", src, 1, en_dropped)); /* its own line left out */
+    CHECK(split_rc_to("Line one.\n<<<2>>>\nLine two.\n<<<3>>>\nInvented.", src, 1) ==
+          PQ_CHUNK_ERR_MARKERS);
+    CHECK(split_rc_to("Line one.\n<<<1>>>\nLine two.", src, 1) == PQ_CHUNK_ERR_MARKERS);
+  }
+  /* one text that starts with "<<<1>>>" itself: that line is kept */
+  {
+    const char *src[] = {"<<<1>>>\n正文。"};
+    const char *en[] = {"<<<1>>>\nText."};
+    CHECK(split_to("<<<1>>>\nText.", src, 1, en));
+    CHECK(split_to("<<<1>>>\n<<<1>>>\nText.", src, 1, en)); /* plus an added one */
+  }
+  /* two texts, the first holding "<<<2>>>": markers are matched by position */
+  {
+    const char *src[] = {"甲。\n<<<2>>>\n乙。", "丙。"};
+    const char *en[] = {"A.\n<<<2>>>\nB.", "C."};
+    CHECK(pq_chunk_join(src, 2, &joined) == PQ_OK);
+    CHECK_STR(joined, "<<<1>>>\n甲。\n<<<2>>>\n乙。\n\n<<<2>>>\n丙。");
+    CHECK(joined && split_to(joined, src, 2, src));
+    free(joined);
+    joined = NULL;
+    CHECK(split_to("<<<1>>>\nA.\n<<<2>>>\nB.\n\n<<<2>>>\nC.", src, 2, en));
+    CHECK(split_to("<<<1>>> A.\n<<<2>>>\nB.\r\n<<< 2 >>> C.", src, 2, en));
+    /* the chunk's marker 2 dropped: paragraphs 2 and 1 merged */
+    CHECK(split_rc_to("<<<1>>>\nA.\n<<<2>>>\nB. C.", src, 2) == PQ_CHUNK_ERR_MARKERS);
+    /* the text's own line dropped: the one left cannot be placed */
+    CHECK(split_rc_to("<<<1>>>\nA. B.\n\n<<<2>>>\nC.", src, 2) == PQ_CHUNK_ERR_MARKERS);
+    /* one invented, renumbered, or an empty part */
+    CHECK(split_rc_to("<<<1>>>\nA.\n<<<2>>>\nB.\n<<<2>>>\nC.\n<<<3>>>\nD.", src, 2) ==
+          PQ_CHUNK_ERR_MARKERS);
+    CHECK(split_rc_to("<<<1>>>\nA.\n<<<3>>>\nB.\n<<<2>>>\nC.", src, 2) == PQ_CHUNK_ERR_MARKERS);
+    CHECK(split_rc_to("<<<1>>>\nA.\n<<<2>>>\nB.\n<<<2>>>\n", src, 2) == PQ_CHUNK_ERR_MARKERS);
+    CHECK(split_rc_to("Sure:\n<<<1>>>\nA.\n<<<2>>>\nB.\n<<<2>>>\nC.", src, 2) ==
+          PQ_CHUNK_ERR_MARKERS);
+  }
+  /* a segment that is nothing but a marker line, and one that opens with a
+   * marker followed by text on the same line */
+  {
+    const char *src[] = {"<<<2>>>", "<<<3>>> 文字。", "尾。"};
+    CHECK(pq_chunk_join(src, 3, &joined) == PQ_OK);
+    CHECK(joined && split_to(joined, src, 3, src));
+    free(joined);
+    joined = NULL;
+  }
+  /* what split reports for the "markers" check */
+  {
+    const char *src[] = {"甲。\n<<<2>>>\n乙。", "丙。"};
+    struct pq_chunk_split_info info;
+    char **parts = NULL;
+    size_t n = 0;
+    CHECK(pq_chunk_split_ex("<<<1>>>\nA.\n<<<2>>>\nB. C.", src, 2, &parts, &n, &info) ==
+          PQ_CHUNK_ERR_MARKERS);
+    CHECK(info.markers_expected == 3 && info.markers_found == 2);
+    CHECK(pq_chunk_split(NULL, src, 2, &parts, &n) == PQ_ERR);
+    CHECK(pq_chunk_split("x", NULL, 2, &parts, &n) == PQ_ERR);
   }
 }
 
@@ -399,7 +495,8 @@ static void test_fulltext(void) {
         const struct pq_chunk_span *c = &plan.chunks[k];
         CHECK(c->tokens <= 1500);
         if (pq_chunk_plan_join(&plan, (const char *const *)masked, k, &joined) != PQ_OK ||
-            pq_chunk_split(joined, c->count, &parts, &np) != PQ_OK) {
+            pq_chunk_plan_split(&plan, (const char *const *)masked, k, joined, &parts, &np) !=
+                PQ_OK) {
           bad++;
         } else {
           size_t j;
@@ -449,6 +546,7 @@ static void test_fulltext(void) {
 int main(void) {
   test_estimate();
   test_join_split();
+  test_source_markers();
   test_plan();
   test_oversize();
   test_fulltext();

@@ -185,6 +185,17 @@ int main(void) {
   CHECK(strstr(err, "translate.extra_body") != NULL);
   unsetenv("PAPERQ_TRANSLATE_EXTRA_BODY");
 
+  /* The fleet's tokens per minute (issue 12): unset by default, from the
+   * environment like every key. */
+  CHECK(pq_config_load(write_conf(""), &cfg, err, sizeof err) == PQ_OK);
+  CHECK(cfg.translate.tokens_per_minute == 0);
+  pq_config_free(&cfg);
+  setenv("PAPERQ_TRANSLATE_TOKENS_PER_MINUTE", "2000000", 1);
+  CHECK(pq_config_load(write_conf(""), &cfg, err, sizeof err) == PQ_OK);
+  CHECK(cfg.translate.tokens_per_minute == 2000000);
+  pq_config_free(&cfg);
+  unsetenv("PAPERQ_TRANSLATE_TOKENS_PER_MINUTE");
+
   unlink(write_conf(""));
   rmdir(tmpl);
   TEST_MAIN_END();

@@ -3,6 +3,7 @@
  * equation blocks goes through; answers that are refused, cut off, rate
  * limited or fatal do what a user of the fleet expects. */
 #include "fake_provider.h"
+#include "paperq/chunk.h"
 #include "paperq/config.h"
 #include "paperq/job.h"
 #include "paperq/log.h"
@@ -369,6 +370,181 @@ static void test_dry_run(void) {
   pq_job_free(&job);
 }
 
+/* Puts a line `line` into every other text block of the job's body (the
+ * paper as a hostile or odd source would have it). Returns the blocks
+ * changed. */
+static int insert_line(struct pq_job *job, const char *line) {
+  cJSON *b;
+  int i = 0, changed = 0;
+  cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(job->record, "body")) {
+    const char *kind = str_of(b, "kind"), *text = str_of(b, "text");
+    if (!kind || !text || strcmp(kind, "equation") == 0 || i++ % 2)
+      continue;
+    /* after the first sentence, so the line sits inside the paragraph */
+    const char *cut = strstr(text, "。");
+    size_t at = cut ? (size_t)(cut - text) + strlen("。") : strlen(text);
+    size_t len = strlen(text) + strlen(line) + 3;
+    char *t = malloc(len);
+    snprintf(t, len, "%.*s\n%s\n%s", (int)at, text, line, text + at);
+    cJSON_SetValuestring(cJSON_GetObjectItemCaseSensitive(b, "text"), t);
+    free(t);
+    changed++;
+  }
+  return changed;
+}
+
+/* Translates a job with fake_english answers; the number of requests, and
+ * the success event (caller frees) or NULL. */
+static cJSON *translate_english(const struct pq_job *job, int *requests) {
+  enum work_status st;
+  double cost = 0;
+  struct work *w = start(job, &st);
+  *requests = 0;
+  st = answer_all_english(w, requests, &cost);
+  cJSON *ev = NULL;
+  if (st == WORK_DONE) {
+    ev = cJSON_CreateObject();
+    w->kind->describe_success(w, ev);
+  } else {
+    fprintf(stderr, "  attempt failed: %s\n", w->error);
+  }
+  work_free(w);
+  return ev;
+}
+
+/* Issue 13, fuzz_chunk finding: a paper whose text holds marker-shaped
+ * lines ("<<<2>>>" alone on a line) translates like any other: the same
+ * requests as the same paper with an ordinary line there, and the line
+ * comes back in place. Before the fix a chunk holding such a line was sent
+ * one piece per request (and the library's split refused the faithful
+ * answer to a one-piece chunk). */
+static void test_marker_lines_in_source(void) {
+  struct pq_job plain, hostile;
+  load_job("fulltext.jsonl", 7, &plain);
+  load_job("fulltext.jsonl", 7, &hostile);
+  int n = insert_line(&plain, "(((2)))"); /* same length and token estimate */
+  CHECK(n >= 3 && insert_line(&hostile, "<<<2>>>") == n);
+  int plain_requests = 0, hostile_requests = 0;
+  cJSON *ev_plain = translate_english(&plain, &plain_requests);
+  cJSON *ev = translate_english(&hostile, &hostile_requests);
+  CHECK(ev_plain != NULL && ev != NULL);
+  fprintf(stderr, "marker lines: %d requests with an ordinary line, %d with \"<<<2>>>\"\n",
+          plain_requests, hostile_requests);
+  CHECK(hostile_requests == plain_requests);
+  const cJSON *body_en = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(ev, "translation"), "body_en");
+  int kept = 0;
+  const cJSON *b;
+  cJSON_ArrayForEach(b, body_en) {
+    const char *t = str_of(b, "text");
+    const char *at = t ? strstr(t, "\n<<<2>>>") : NULL;
+    kept += at && (at[8] == '\n' || at[8] == '\0');
+  }
+  CHECK(kept == n);
+  const cJSON *rejected = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(ev, "checks"), "rejected_answers");
+  CHECK(cJSON_GetArraySize(rejected) == 0); /* nothing was asked twice */
+  cJSON_Delete(ev);
+  cJSON_Delete(ev_plain);
+  pq_job_free(&plain);
+  pq_job_free(&hostile);
+}
+
+/* The issue-4 check still holds with marker lines in the text: an answer
+ * that drops one of the chunk's own markers (two paragraphs merged) is
+ * refused as "markers" and asked again; nothing of it is stored. */
+static void test_dropped_marker_refused(void) {
+  struct pq_job job;
+  load_job("fulltext.jsonl", 7, &job);
+  CHECK(insert_line(&job, "<<<2>>>") >= 3);
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  int dropped = 0;
+  for (int i = 0; i < fp.npending && !dropped; i++) {
+    struct http_req *req = fp.pending[i];
+    const char *user, *model;
+    cJSON *body = fake_request(req, &user, &model);
+    char *english = fake_english(user);
+    /* the chunk's highest marker: above 2, so never a line of the text */
+    char line[32];
+    char *at = NULL;
+    for (int k = 3; k < 1000; k++) {
+      snprintf(line, sizeof line, "\n<<<%d>>>\n", k);
+      char *p = strstr(english, line);
+      if (!p)
+        break;
+      at = p;
+    }
+    if (at && strstr(user, "\n<<<2>>>\n")) {
+      char *eol = strchr(at + 1, '\n'); /* the marker line's end */
+      memmove(at + 1, eol + 1, strlen(eol + 1) + 1);
+      char *reply = fake_completion(model, english, "stop", 1000, 800, -1);
+      st = fake_answer(&fp, req, 200, reply, -1);
+      free(reply);
+      dropped = 1;
+    }
+    free(english);
+    cJSON_Delete(body);
+  }
+  CHECK(dropped == 1);
+  CHECK(st == WORK_PENDING && w->outcome == PQ_CLASS_OK);
+  int requests = 0;
+  double cost = 0;
+  st = answer_all_english(w, &requests, &cost);
+  CHECK(st == WORK_DONE);
+  cJSON *ev = cJSON_CreateObject();
+  w->kind->describe_success(w, ev);
+  const cJSON *rejected = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(ev, "checks"), "rejected_answers");
+  const cJSON *markers = cJSON_GetObjectItemCaseSensitive(rejected, "markers");
+  CHECK(cJSON_IsNumber(markers) && markers->valuedouble == 1);
+  cJSON_Delete(ev);
+  work_free(w);
+  pq_job_free(&job);
+}
+
+/* One-piece requests answered with a "<<<1>>>" line the model added: the
+ * marker is not part of the translation. Before the fix it was stored. */
+static void test_added_marker_removed(void) {
+  struct pq_job job;
+  load_job("records50.jsonl", 4, &job);
+  int budget = cfg.translate.chunk_tokens;
+  cfg.translate.chunk_tokens = PQ_CHUNK_MIN_BUDGET; /* about one piece per request */
+  enum work_status st;
+  struct work *w = start(&job, &st);
+  int answers = 0, added = 0;
+  while (fp.npending > 0 && st == WORK_PENDING && answers < 500) {
+    struct http_req *req = fp.pending[0];
+    const char *user, *model;
+    cJSON *body = fake_request(req, &user, &model);
+    char *english = fake_english(user);
+    size_t len = strlen(english) + 16;
+    char *marked = malloc(len);
+    /* one piece: no marker was sent, the model adds one anyway */
+    int add = strstr(user, "<<<1>>>") == NULL;
+    snprintf(marked, len, "%s%s", add ? "<<<1>>>\n" : "", english);
+    added += add;
+    char *reply = fake_completion(model, marked, "stop", 100, 80, -1);
+    st = fake_answer(&fp, req, 200, reply, -1);
+    free(reply);
+    free(marked);
+    free(english);
+    cJSON_Delete(body);
+    answers++;
+  }
+  cfg.translate.chunk_tokens = budget;
+  CHECK(st == WORK_DONE);
+  CHECK(added >= 3);
+  cJSON *ev = cJSON_CreateObject();
+  w->kind->describe_success(w, ev);
+  char *text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(ev, "translation"));
+  CHECK(text && strstr(text, "<<<") == NULL);
+  free(text);
+  cJSON_Delete(ev);
+  work_free(w);
+  pq_job_free(&job);
+}
+
 int main(void) {
   pq_log_set_level(PQ_LOG_ERROR);
   setup();
@@ -379,6 +555,9 @@ int main(void) {
   test_rate_limited();
   test_fatal();
   test_dry_run();
+  test_marker_lines_in_source();
+  test_dropped_marker_refused();
+  test_added_marker_removed();
   pq_config_free(&cfg);
   TEST_MAIN_END();
 }

@@ -144,6 +144,15 @@ long pq_chat_duration_ms(const char *value);
  * abandoned before the provider said what it used. */
 long pq_chat_estimate_prompt_tokens(size_t body_bytes);
 
+/* The tokens a request counts against a tokens-per-minute limit when it is
+ * sent: its estimated prompt (the messages' text, as
+ * pq_chat_estimate_prompt_tokens counts) plus its completion cap (max_tokens,
+ * or max_completion_tokens). Providers reserve that much before the answer
+ * (docs/architecture.md, "Tokens per minute"); the answer's usage corrects
+ * it. body: a request as pq_chat_build makes it (NUL-terminated); a body
+ * that is not JSON counts its bytes as prompt. Always >= 1. */
+long pq_chat_request_tokens(const char *body);
+
 /* How long to hold requests after a 429 that says nothing (no usable
  * Retry-After): PQ_CHAT_DEFAULT_PAUSE_MS. pq_chat_pause_ms(retry_after_ms)
  * is retry_after_ms when it is known (>= 0), else that default. */

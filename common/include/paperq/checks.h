@@ -89,9 +89,9 @@ void pq_checks_default_opts(struct pq_check_opts *o);
 int pq_checks_run(const struct pq_check_opts *opts, const char *source, const char *output,
                   const char *finish_reason, struct pq_check_result *r);
 
-/* Folds in the paragraph-marker verdict of pq_chunk_split for a multi-
- * segment answer (ok = split returned PQ_OK). Updates failed/failed_mask/
- * detail. */
+/* Folds in the paragraph-marker verdict of pq_chunk_split (ok = split
+ * returned PQ_OK; expected/found = its pq_chunk_split_info, marker lines the
+ * paper's own text holds included). Updates failed/failed_mask/detail. */
 void pq_checks_note_markers(struct pq_check_result *r, int ok, size_t expected, size_t found);
 
 /* Folds in a pq_mask_restore report (a second opinion with the mask's own

@@ -23,14 +23,27 @@
  * A single segment is sent as is, without a marker. Markers use <<< >>>, so
  * they cannot be confused with mask placeholders ([[M1]]).
  *
+ * A segment may itself hold marker-shaped lines (a paper can contain a line
+ * "<<<2>>>"). They are sent as they are, and the system prompt already asks
+ * the model to keep every such line in order. pq_chunk_split is given the
+ * texts that were joined, so it knows the exact sequence of marker lines a
+ * faithful answer holds (marker k, then text k's own marker-shaped lines,
+ * for each k) and matches the answer's marker lines against it one for one:
+ * the markers that delimit parts are found by position, never by shape.
+ * (docs/architecture.md, "Chunk markers", says why this and not a per-chunk
+ * marker form or escaping.)
+ *
  * Answer parsing (pq_chunk_split) tolerates what models do to markers:
  * leading/trailing spaces on the marker line, spaces inside ("<<< 2 >>>"),
  * missing or extra blank lines, the paragraph starting on the marker line
  * itself ("<<<2>>> The results..."), CRLF line ends. A marker is only
- * recognised at the start of a line. It does not tolerate: a missing,
- * repeated, renumbered or reordered marker, text before the first marker, or
- * a marker with nothing under it. Those mean paragraphs were merged, dropped
- * or invented, and the caller should retry with smaller chunks. */
+ * recognised at the start of a line. For two or more texts it does not
+ * tolerate: a missing, repeated, renumbered, reordered or extra marker line
+ * (the texts' own included), text before the first marker, or a marker with
+ * nothing under it where its text was not blank. Those mean paragraphs were merged, dropped or
+ * invented, and the caller should retry with smaller chunks. For one text the whole answer is the
+ * part: an added "<<<1>>>" line before everything is removed, a marker line the text does not hold
+ * is refused, one it holds may be left out. */
 #ifndef PAPERQ_CHUNK_H
 #define PAPERQ_CHUNK_H
 
@@ -38,9 +51,7 @@
 
 /* Module return codes, besides PQ_OK / PQ_ERR_* from util.h. */
 enum {
-  PQ_CHUNK_ERR_MARKERS = -111, /* split: markers missing, extra, out of order, or a part empty */
-  PQ_CHUNK_ERR_COLLIDE = -112  /* join: a segment contains a line that reads as a marker;
-                                  send that segment alone (no markers needed) */
+  PQ_CHUNK_ERR_MARKERS = -111 /* split: markers missing, extra, out of order, or a part empty */
 };
 
 #define PQ_CHUNK_MAX_TEXT (16u * 1024u * 1024u) /* bytes of a joined request or of an answer */
@@ -53,20 +64,28 @@ size_t pq_chunk_estimate_tokens_n(const char *s, size_t len);
 
 /* Joins texts[0..n) into one request text in the format above.
  * Returns PQ_OK with *out malloc'd (caller frees); PQ_ERR for NULL
- * arguments or n == 0; PQ_CHUNK_ERR_COLLIDE; PQ_ERR_TOOBIG; PQ_ERR_NOMEM. */
+ * arguments or n == 0; PQ_ERR_TOOBIG; PQ_ERR_NOMEM. */
 int pq_chunk_join(const char *const *texts, size_t n, char **out);
 
-/* Splits an answer into exactly `expected` parts, each trimmed of
- * surrounding whitespace. For expected == 1 the answer need not carry a
- * marker (a lone leading "<<<1>>>" line is removed) and may be empty (the
+/* What pq_chunk_split_ex saw, for logs and the "markers" check. */
+struct pq_chunk_split_info {
+  size_t markers_expected; /* marker lines a faithful answer holds: the n markers (none
+                              for one text) plus the texts' own marker-shaped lines */
+  size_t markers_found;    /* marker lines in the answer */
+};
+
+/* Splits the answer to pq_chunk_join(texts, n) into exactly n parts, each
+ * trimmed of surrounding whitespace (rules above). texts are borrowed: the
+ * same strings that were joined. For n == 1 the answer may be empty (the
  * "empty" check judges it). Returns PQ_OK with *out_parts a malloc'd array
- * of `expected` malloc'd strings and *n_out == expected (free with
- * pq_chunk_free_strings); PQ_CHUNK_ERR_MARKERS; PQ_ERR for NULL arguments or
- * expected == 0; PQ_ERR_TOOBIG; PQ_ERR_NOMEM. On error *out_parts = NULL and
- * *n_out = 0. `found` (may be NULL) receives the markers seen, for logs. */
-int pq_chunk_split(const char *answer, size_t expected, char ***out_parts, size_t *n_out);
-int pq_chunk_split_ex(const char *answer, size_t expected, char ***out_parts, size_t *n_out,
-                      size_t *found);
+ * of n malloc'd strings and *n_out == n (free with pq_chunk_free_strings);
+ * PQ_CHUNK_ERR_MARKERS; PQ_ERR for NULL arguments or n == 0; PQ_ERR_TOOBIG
+ * (the answer or the texts over PQ_CHUNK_MAX_TEXT); PQ_ERR_NOMEM. On error
+ * *out_parts = NULL and *n_out = 0. `info` may be NULL. */
+int pq_chunk_split(const char *answer, const char *const *texts, size_t n, char ***out_parts,
+                   size_t *n_out);
+int pq_chunk_split_ex(const char *answer, const char *const *texts, size_t n, char ***out_parts,
+                      size_t *n_out, struct pq_chunk_split_info *info);
 
 /* Frees an array of n malloc'd strings (NULL entries allowed) and the array. */
 void pq_chunk_free_strings(char **v, size_t n);
@@ -112,5 +131,11 @@ void pq_chunk_plan_free(struct pq_chunk_plan *plan);
  * pieces). Same returns as pq_chunk_join, plus PQ_ERR for a bad index. */
 int pq_chunk_plan_join(const struct pq_chunk_plan *plan, const char *const *segments, size_t chunk,
                        char **out);
+
+/* Splits the answer to chunk `chunk` of the plan into its pieces
+ * (pq_chunk_split with the pieces' texts). Same returns as pq_chunk_split,
+ * plus PQ_ERR for a bad index. */
+int pq_chunk_plan_split(const struct pq_chunk_plan *plan, const char *const *segments, size_t chunk,
+                        const char *answer, char ***out_parts, size_t *n_out);
 
 #endif

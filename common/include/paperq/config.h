@@ -40,6 +40,8 @@ struct pq_config {
     double price_output_per_m; /* USD per 1M completion tokens */
     int requests_per_minute;   /* the fleet's (the account's) limit, shared by the workers; 0 = not
                                   set */
+    int tokens_per_minute;     /* the fleet's tokens per minute (prompt + completion), shared like
+                                  requests_per_minute; 0 = not set */
     char *reasoning;           /* reasoning controls sent with each request (chat.h), "" = none */
     char *extra_body; /* JSON object merged into every request (provider routing), "" = none */
   } translate;
