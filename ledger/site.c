@@ -301,20 +301,11 @@ static const struct qa_score *qa_of(const struct site *s, const char *id) {
 }
 
 /* The page of one paper. */
-static int paper_page(struct site *s, const cJSON *x, const char *stem, const struct qa_score *qa) {
-  struct pq_buf *b = &s->page;
-  const char *t_en = str(x, "title_en"), *t_zh = str(x, "title"), *id = str(x, "paper_id");
-  const char *model = str(x, "model");
-  char *au_en = joined(cJSON_GetObjectItemCaseSensitive(x, "authors_en"), "; ");
-  char *au_zh = joined(cJSON_GetObjectItemCaseSensitive(x, "authors"), "；");
-  char *su_en = joined(cJSON_GetObjectItemCaseSensitive(x, "subjects_en"), "; ");
-  char *su_zh = joined(cJSON_GetObjectItemCaseSensitive(x, "subjects"), "；");
-  char *kw_en = joined(cJSON_GetObjectItemCaseSensitive(x, "keywords_en"), "; ");
-  char *kw_zh = joined(cJSON_GetObjectItemCaseSensitive(x, "keywords"), "；");
-  char title[600];
-  snprintf(title, sizeof title, "%.500s — paperq", t_en ? t_en : (t_zh ? t_zh : id));
-  pq_buf_reset(b);
-  int rc = head(b, title, "../", s->katex);
+/* The page's heading: titles, the machine-translation notice, and the
+ * notices for a dry run and for formulas shown as LaTeX. */
+static int paper_heading(struct site *s, struct pq_buf *b, const cJSON *x) {
+  const char *t_en = str(x, "title_en"), *t_zh = str(x, "title"), *model = str(x, "model");
+  int rc = PQ_OK;
   if (!rc)
     rc = pq_buf_append_str(b, "<body data-math>\n<header class=\"site\"><h1><a "
                               "href=\"../index.html\">paperq translations</a></h1>"
@@ -356,6 +347,21 @@ static int paper_page(struct site *s, const cJSON *x, const char *stem, const st
                        s->katex ? "KaTeX did not load in this browser."
                                 : "KaTeX was not installed when this site was built "
                                   "(scripts/site-assets.sh installs it).");
+  return rc;
+}
+
+/* The metadata list: authors, date, subjects, keywords, QA score, licence,
+ * source and the paper's JSON. */
+static int paper_meta(struct pq_buf *b, const cJSON *x, const char *stem,
+                      const struct qa_score *qa) {
+  const char *id = str(x, "paper_id");
+  char *au_en = joined(cJSON_GetObjectItemCaseSensitive(x, "authors_en"), "; ");
+  char *au_zh = joined(cJSON_GetObjectItemCaseSensitive(x, "authors"), "；");
+  char *su_en = joined(cJSON_GetObjectItemCaseSensitive(x, "subjects_en"), "; ");
+  char *su_zh = joined(cJSON_GetObjectItemCaseSensitive(x, "subjects"), "；");
+  char *kw_en = joined(cJSON_GetObjectItemCaseSensitive(x, "keywords_en"), "; ");
+  char *kw_zh = joined(cJSON_GetObjectItemCaseSensitive(x, "keywords"), "；");
+  int rc = PQ_OK;
   if (!rc)
     rc = pq_buf_append_str(b, "<dl class=\"meta\">\n");
   if (!rc)
@@ -399,6 +405,18 @@ static int paper_page(struct site *s, const cJSON *x, const char *stem, const st
     if (!rc)
       rc = pq_buf_printf(b, " · <a href=\"../data/%s.json\">JSON</a></dd>\n</dl>\n", stem);
   }
+  free(au_en);
+  free(au_zh);
+  free(su_en);
+  free(su_zh);
+  free(kw_en);
+  free(kw_zh);
+  return rc;
+}
+
+/* The abstract and the body, English beside the original, and the scripts. */
+static int paper_text(struct site *s, struct pq_buf *b, const cJSON *x) {
+  int rc = PQ_OK;
   const char *a_en = str(x, "abstract_en"), *a_zh = str(x, "abstract");
   if (!rc)
     rc = pq_buf_append_str(b, "<section class=\"bilingual\">\n");
@@ -424,12 +442,22 @@ static int paper_page(struct site *s, const cJSON *x, const char *stem, const st
            "<script src=\"../assets/katex/contrib/auto-render.min.js\"></script>\n");
   if (!rc)
     rc = pq_buf_append_str(b, "<script src=\"../assets/paperq.js\"></script>\n</body>\n</html>\n");
-  free(au_en);
-  free(au_zh);
-  free(su_en);
-  free(su_zh);
-  free(kw_en);
-  free(kw_zh);
+  return rc;
+}
+
+static int paper_page(struct site *s, const cJSON *x, const char *stem, const struct qa_score *qa) {
+  struct pq_buf *b = &s->page;
+  const char *t_en = str(x, "title_en"), *t_zh = str(x, "title"), *id = str(x, "paper_id");
+  char title[600];
+  snprintf(title, sizeof title, "%.500s — paperq", t_en ? t_en : (t_zh ? t_zh : id));
+  pq_buf_reset(b);
+  int rc = head(b, title, "../", s->katex);
+  if (!rc)
+    rc = paper_heading(s, b, x);
+  if (!rc)
+    rc = paper_meta(b, x, stem, qa);
+  if (!rc)
+    rc = paper_text(s, b, x);
   if (rc)
     return rc;
   char path[4400];

@@ -194,26 +194,12 @@ static void draw_bar(struct pq_buf *b, double done, double parked, double total,
   pq_buf_append_str(b, "]");
 }
 
-static void draw(struct pq_buf *b, const struct snapshot *s, double interval, int cols) {
-  const cJSON *r = s->report;
+/* Progress, rate, ETA, spend and QA. */
+static void draw_progress(struct pq_buf *b, const cJSON *r, int cols) {
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(r, "papers");
   const cJSON *cost = cJSON_GetObjectItemCaseSensitive(r, "cost");
-  const cJSON *w = cJSON_GetObjectItemCaseSensitive(r, "workers");
   const cJSON *qa = cJSON_GetObjectItemCaseSensitive(r, "qa");
-  const cJSON *e;
-  char a[48], ts[32];
-  time_t now = (time_t)(ledger_report_num(r, "generated_ms") / 1000);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S UTC", &tm);
-
-  pq_buf_append_str(b, "\033[H"); /* home; every line clears its own rest */
-  pq_buf_printf(b, "paperq watch  ");
-  put_text(b, ledger_report_str(r, "db"), cols / 2);
-  pq_buf_printf(b, "  %s  (every %g s; Ctrl-C quits)", ts, interval);
-  eol(b);
-  eol(b);
-
+  char a[48];
   double total = ledger_report_num(p, "total"), succeeded = ledger_report_num(p, "succeeded"),
          parked = ledger_report_num(p, "parked");
   double done = succeeded + parked;
@@ -254,8 +240,14 @@ static void draw(struct pq_buf *b, const struct snapshot *s, double interval, in
   else
     pq_buf_printf(b, "QA       no judgements yet");
   eol(b);
-  eol(b);
+}
 
+/* Live and stale workers (at most WORKER_ROWS), then any that stopped on a
+ * fatal provider error. */
+static void draw_workers(struct pq_buf *b, const cJSON *r, int cols) {
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(r, "workers");
+  const cJSON *e;
+  char a[48];
   pq_buf_printf(b, "workers  %.0f live, %.0f stale (silent > %.0f s), %.0f stopped",
                 ledger_report_num(w, "live"), ledger_report_num(w, "stale"),
                 ledger_report_num(w, "stale_s"), ledger_report_num(w, "stopped"));
@@ -270,15 +262,13 @@ static void draw(struct pq_buf *b, const struct snapshot *s, double interval, in
       eol(b);
       break;
     }
+    double silent_s =
+        (ledger_report_num(r, "generated_ms") - ledger_report_num(e, "last_seen_ms")) / 1000;
     pq_buf_append_str(b, "  ");
     put_text(b, ledger_report_str(e, "worker"), 32);
-    pq_buf_printf(
-        b, "  %-5s %4.0f in flight  %6.0f done  %4.0f failed  seen %s ago", state,
-        ledger_report_num(e, "in_flight"), ledger_report_num(e, "done"),
-        ledger_report_num(e, "failed"),
-        ledger_fmt_duration(
-            (ledger_report_num(r, "generated_ms") - ledger_report_num(e, "last_seen_ms")) / 1000, a,
-            sizeof a));
+    pq_buf_printf(b, "  %-5s %4.0f in flight  %6.0f done  %4.0f failed  seen %s ago", state,
+                  ledger_report_num(e, "in_flight"), ledger_report_num(e, "done"),
+                  ledger_report_num(e, "failed"), ledger_fmt_duration(silent_s, a, sizeof a));
     eol(b);
   }
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(w, "fatal")) {
@@ -288,15 +278,20 @@ static void draw(struct pq_buf *b, const struct snapshot *s, double interval, in
     put_text(b, ledger_report_str(e, "error"), cols - 50 > 20 ? cols - 50 : 20);
     eol(b);
   }
-  eol(b);
+}
 
+/* The latest translations, newest first. */
+static void draw_recent(struct pq_buf *b, const cJSON *recent, int cols) {
+  const cJSON *e;
+  char ts[32];
+  struct tm tm;
   pq_buf_printf(b, "recent completions");
   eol(b);
-  if (cJSON_GetArraySize(s->recent) == 0) {
+  if (cJSON_GetArraySize(recent) == 0) {
     pq_buf_printf(b, "  none yet");
     eol(b);
   }
-  cJSON_ArrayForEach(e, s->recent) {
+  cJSON_ArrayForEach(e, recent) {
     time_t t = (time_t)(ledger_report_num(e, "created_ms") / 1000);
     gmtime_r(&t, &tm);
     strftime(ts, sizeof ts, "%H:%M:%S", &tm);
@@ -307,14 +302,18 @@ static void draw(struct pq_buf *b, const struct snapshot *s, double interval, in
     put_text(b, ledger_report_str(e, "title"), cols - 70 > 10 ? cols - 70 : 10);
     eol(b);
   }
-  eol(b);
+}
+
+/* Failed attempts by class and parked papers by reason, FAILURE_ROWS each. */
+static void draw_failures(struct pq_buf *b, const struct snapshot *s, int cols) {
+  const cJSON *e;
   pq_buf_printf(b, "failures by reason class");
   eol(b);
   if (cJSON_GetArraySize(s->failures) == 0 && cJSON_GetArraySize(s->parked) == 0) {
     pq_buf_printf(b, "  none");
     eol(b);
   }
-  shown = 0;
+  int shown = 0;
   cJSON_ArrayForEach(e, s->failures) {
     if (shown++ == FAILURE_ROWS)
       break;
@@ -332,7 +331,32 @@ static void draw(struct pq_buf *b, const struct snapshot *s, double interval, in
     put_text(b, ledger_report_str(e, "reason"), cols - 30 > 20 ? cols - 30 : 20);
     eol(b);
   }
-  pq_buf_append_str(b, "\033[J"); /* clear below: the previous frame may have been longer */
+}
+
+/* One frame: the cursor goes home, every line clears its own rest, and the
+ * screen below the frame is cleared (the previous frame may have been longer). */
+static void draw(struct pq_buf *b, const struct snapshot *s, double interval, int cols) {
+  const cJSON *r = s->report;
+  char ts[32];
+  time_t now = (time_t)(ledger_report_num(r, "generated_ms") / 1000);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S UTC", &tm);
+
+  pq_buf_append_str(b, "\033[H");
+  pq_buf_printf(b, "paperq watch  ");
+  put_text(b, ledger_report_str(r, "db"), cols / 2);
+  pq_buf_printf(b, "  %s  (every %g s; Ctrl-C quits)", ts, interval);
+  eol(b);
+  eol(b);
+  draw_progress(b, r, cols);
+  eol(b);
+  draw_workers(b, r, cols);
+  eol(b);
+  draw_recent(b, s->recent, cols);
+  eol(b);
+  draw_failures(b, s, cols);
+  pq_buf_append_str(b, "\033[J");
 }
 
 /* The pipe's line: everything in one line a log or `grep` can take. */
