@@ -909,7 +909,17 @@ def rehearsal_run(ctx, papers, rpm, workers, headers, lat_ms, sigma, timeout):
     ok = by.get("200", 0)
     span = st["last_answer_t"] - st["first_request_t"]
     pp = rep["papers"]
+    # Refusals by the limit in the first 5 s, in the 5 s after the kill, and
+    # the rest (a fleet that learns R from refusals pays at its start).
+    def refused_by(t):
+        seen = [x[2]["limit_429"] for x in sampler.samples if x[2] and x[0] <= t]
+        return seen[-1] if seen else 0
+    t0 = st["first_request_t"]
+    early = refused_by(t0 + 5)
+    at_kill = refused_by(killed_at + 5) - refused_by(killed_at) if killed_at else 0
+    res_late = refused - early - at_kill
     res = {
+        "refused_first_5s": early, "refused_kill_5s": at_kill, "refused_rest": res_late,
         "papers": papers, "rpm": rpm, "workers": workers, "headers": headers, "latency_ms": lat_ms,
         "latency_sigma": sigma, "faults": REHEARSAL_FAULTS,
         "makespan_s": span, "ideal_s": admitted / (rpm / 60.0), "ideal_ok_s": ok / (rpm / 60.0),
@@ -931,13 +941,14 @@ def rehearsal_run(ctx, papers, rpm, workers, headers, lat_ms, sigma, timeout):
         "%.1f%% of R; 200s alone %.1f%% of R; refused by the limit %d of %d answers = %.2f%% "
         "(+%d injected 429s, %d other faults); %d succeeded, %d parked, %d lost, %d duplicate events; "
         "QA %d papers, %d judgements; spend $%.4f used, $%.4f billed, $%.4f thrown away; worker peak RSS %.1f MB; "
-        "kill -9 at %.0f s; load %s -> %s",
+        "kill -9 at %.0f s; load %s -> %s; refused in the first 5 s %d, in the 5 s after the kill %d, "
+        "the rest %d",
         papers, rpm, workers, "s" if workers > 1 else " ", headers, span, res["ideal_s"], admitted,
         res["of_rpm_pct"], res["ok_of_rpm_pct"], refused, answers, res["refused_pct"], res["injected_429"],
         res["other_faults"], res["succeeded"], res["parked"], res["lost"], res["duplicate_events"],
         res["papers_judged"], res["judgements"], res["spend_used_usd"], res["spend_billed_usd"],
         res["spend_thrown_usd"], res["worker_peak_rss_mb"], res["killed_after_s"] or -1, load_before,
-        load_after)
+        load_after, early, at_kill, res_late)
     if not os.environ.get("PQ_BENCH_KEEP"):
         shutil.rmtree(rundir, ignore_errors=True)
     else:

@@ -345,14 +345,17 @@ void ratelimit_feedback(struct ratelimit *rl, const struct ratelimit_signal *s, 
   if (!ratelimit_paced(rl) && s->remaining >= 0 && s->reset_ms >= 0)
     window_feedback(rl, s, now_ms);
   if (rl->probing) {
-    /* The first answer: it stated a rate (paced from now on) or it did not
-     * (then the cap opens up and only sustained refusals close it). */
+    /* The first answer: it stated a rate (paced from now on) or it did not.
+     * Then the cap grows by one a success, doubling every round trip, until
+     * the first slow-down: a provider that states its limit only when it
+     * refuses (OpenRouter) is overrun by one round trip's growth, not by
+     * worker.max_requests at once. */
     rl->probing = 0;
-    rl->limit = rl->max_requests;
+    rl->slow_start = 1;
   }
   if (!s->rate_limited) {
     if (!ratelimit_paced(rl) && rl->limit < rl->max_requests) {
-      rl->limit += 1.0 / rl->limit; /* +1 per window of successes */
+      rl->limit += rl->slow_start ? 1.0 : 1.0 / rl->limit; /* else +1 per window of successes */
       if (rl->limit > rl->max_requests)
         rl->limit = rl->max_requests;
     }
@@ -376,6 +379,7 @@ void ratelimit_feedback(struct ratelimit *rl, const struct ratelimit_signal *s, 
   } else {
     rl->window_share = rl->window_share * 0.6 < 0.02 ? 0.02 : rl->window_share * 0.6;
     rl->limit = rl->limit / 2 < 1 ? 1 : rl->limit / 2;
+    rl->slow_start = 0;
     pq_info("rate limited; concurrency now %d", (int)rl->limit);
   }
 }

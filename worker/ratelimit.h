@@ -7,7 +7,8 @@
  * estimated prompt plus max_tokens against the tokens when it starts, and
  * the count is corrected by the usage its answer reports. When nothing is
  * known, a few requests probe the provider until the first answer (which
- * may state the rate); then a concurrency cap adapts (additive increase,
+ * may state the rate); then a concurrency cap doubles every round trip until
+ * the first sustained refusals and adapts from there (additive increase,
  * multiplicative decrease). Either way only sustained refusals slow the
  * worker down: an isolated 429 among successes is resent and nothing else.
  * Pure: every call takes the time (monotonic ms) from its caller, so tests
@@ -34,6 +35,8 @@ struct ratelimit {
   int max_requests;         /* worker.max_requests: the hard cap on running requests */
   double limit;             /* adaptive cap when no rate is known, 1..max_requests */
   int probing;              /* no answer yet and no rate known: RATELIMIT_PROBE at most */
+  int slow_start;           /* after the probe, no rate known: limit +1 a success (doubling
+                               per round trip) until the first slow-down */
   int64_t last_decrease_ms; /* last slow-down: at most one per second */
   int64_t pause_until_ms;   /* sustained refusals: the provider asked us to wait */
   /* The fleet's rate and our share of it. */

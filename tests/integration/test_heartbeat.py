@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """One worker keeps its broker connection alive while every LLM call takes
 far longer than the AMQP heartbeat: 32 calls of 7 s in flight against a 2 s
-heartbeat (the broker drops a connection after two missed heartbeats). With
-no rate configured or stated, the worker probes with a few requests until
-the first answer (worker/ratelimit.c), so 36 papers keep 32 in flight after
-it."""
+heartbeat (the broker drops a connection after two missed heartbeats). The
+fleet's rate is set (far above what 32 calls of 7 s use), so the worker
+starts all 32 at once: with no rate known it would probe with 4 and double
+every 7 s round trip (worker/ratelimit.c)."""
 import unittest
 
 import pq
@@ -17,7 +17,8 @@ class TestHeartbeat(unittest.TestCase):
         with pq.FakeLLM(latency_ms=7000) as fake, \
                 pq.Pipeline("heartbeat", fake=fake, PAPERQ_BROKER_HEARTBEAT_S=2) as p:
             p.start_ledger()
-            w = p.start_worker(PAPERQ_WORKER_CONCURRENCY=32, PAPERQ_WORKER_MAX_REQUESTS=256)
+            w = p.start_worker(PAPERQ_WORKER_CONCURRENCY=32, PAPERQ_WORKER_MAX_REQUESTS=256,
+                               PAPERQ_TRANSLATE_REQUESTS_PER_MINUTE=60000)
             self.assertEqual(p.run_producer("--input", RECORDS, "--limit", "36").returncode, 0)
             rep = p.wait_drained(36, timeout=120)
             self.assertEqual(rep["papers"]["succeeded"], 36, rep)

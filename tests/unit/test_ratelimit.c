@@ -68,7 +68,16 @@ static void test_unlimited(void) {
   ratelimit_init(&rl, 64, 0, 0, 0, 1);
   CHECK(start_all(&rl, 0, 0, 1000) == RATELIMIT_PROBE);
   CHECK(start_all(&rl, 0, RATELIMIT_PROBE, 1000) == 0);
-  ok(&rl, 7000);
+  /* An answer that states no rate: the cap grows by one a success,
+   * doubling every round trip, up to the hard cap. */
+  for (int i = 0; i < RATELIMIT_PROBE; i++)
+    ok(&rl, 7000);
+  CHECK(ratelimit_limit(&rl) == 2 * RATELIMIT_PROBE);
+  for (int i = 0; i < 2 * RATELIMIT_PROBE; i++)
+    ok(&rl, 7001);
+  CHECK(ratelimit_limit(&rl) == 4 * RATELIMIT_PROBE);
+  for (int i = 0; i < 100; i++)
+    ok(&rl, 7002);
   CHECK(ratelimit_limit(&rl) == 64);
   CHECK(start_all(&rl, 7000, 10, 1000) == 54);
   CHECK(ratelimit_opens_at(&rl, 7005, 0) == 7005);
@@ -220,15 +229,20 @@ static void test_provider_window(void) {
  * seed's production provider and tests/fake_llm); it answers a refusal at
  * once, an admitted request after a latency of 0.5-1.5 s, and answers a
  * share `noise` of admitted requests 429 anyway (a quarter of the seed's 4%
- * faults). With `headers` it states x-ratelimit-limit/remaining/reset on
- * every answer (OpenAI); without, the fleet is told R in its config.
+ * faults). With `headers` SIM_OPENAI it states x-ratelimit-limit/remaining/
+ * reset on every answer; with SIM_OPENROUTER only its own refusals carry
+ * X-RateLimit-Limit/Remaining/Reset (the stray 429s, an upstream
+ * provider's, nothing); with SIM_NONE the fleet is told R in its config.
  * Workers always have work waiting; a worker that leaves is told by nobody:
  * the others learn the new fleet size one poll (1 s) later. */
 enum { SIM_MAX_WORKERS = 16, SIM_MAX_RUNNING = 4096, SIM_STEP_MS = 5 };
+enum { SIM_NONE, SIM_OPENAI, SIM_OPENROUTER };
+static const char *const sim_style[] = {"no headers", "OpenAI    ", "OpenRouter"};
 
 struct sim_req {
   int64_t done_ms;
   int refused;
+  int limited; /* refused by the bucket, not a stray 429 */
 };
 
 struct sim_worker {
@@ -262,7 +276,7 @@ static struct sim_result simulate(int workers, double rpm, int headers, double n
   long admitted_measured = 0;
   int nw = workers;
   for (int i = 0; i < SIM_MAX_WORKERS; i++) {
-    ratelimit_init(&w[i].rl, 1024, headers ? 0 : rpm, 0, 0, (uint32_t)(i + 1));
+    ratelimit_init(&w[i].rl, 1024, headers != SIM_NONE ? 0 : rpm, 0, 0, (uint32_t)(i + 1));
     w[i].nrunning = 0;
     w[i].alive = i < workers;
   }
@@ -294,10 +308,15 @@ static struct sim_result simulate(int workers, double rpm, int headers, double n
         struct ratelimit_signal s = sig(x->running[k].refused, -1, -1, -1, -1);
         if (s.rate_limited)
           s.retry_after_ms = 1000;
-        if (headers) {
+        if (headers == SIM_OPENAI) {
           s.limit = (long)rpm;
           s.remaining = (long)bucket;
           s.reset_ms = (long)((cap - bucket) / per_ms);
+        } else if (headers == SIM_OPENROUTER && x->running[k].limited) {
+          s.hit_limit = (long)rpm;
+          s.hit_remaining = (long)bucket;
+          s.hit_reset_ms = bucket >= 1 ? 0 : (long)((1 - bucket) / per_ms);
+          s.retry_after_ms = s.hit_remaining == 0 ? s.hit_reset_ms : 1000;
         }
         ratelimit_feedback(&x->rl, &s, t);
         x->running[k] = x->running[--x->nrunning];
@@ -312,10 +331,12 @@ static struct sim_result simulate(int workers, double rpm, int headers, double n
           if (t >= measure_from)
             admitted_measured++;
           q->refused = sim_rand() < noise;
+          q->limited = 0;
           q->done_ms = q->refused ? t : t + 500 + (int64_t)(sim_rand() * 1000);
         } else {
           r.refusals++;
           q->refused = 1;
+          q->limited = 1;
           q->done_ms = t;
         }
       }
@@ -327,17 +348,17 @@ static struct sim_result simulate(int workers, double rpm, int headers, double n
 }
 
 /* Issue 12's targets with nothing set but the fleet's R (no headers), or
- * nothing at all (OpenAI headers): 1, 4 and 10 workers reach at least 95%
+ * nothing at all (OpenAI headers, or OpenRouter's on its refusals, where the
+ * fleet knows nothing until its first refusal): 1, 4 and 10 workers reach at least 95%
  * of R with at most 2% of requests refused, through isolated 429s. */
 static void test_fleet_at_the_limit(void) {
   static const int sizes[] = {1, 4, 10};
-  for (int headers = 0; headers <= 1; headers++) {
+  for (int headers = SIM_NONE; headers <= SIM_OPENROUTER; headers++) {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
       struct sim_result r = simulate(sizes[i], 3000, headers, 0.01, 60000, 0, 0);
-      fprintf(stderr,
-              "fleet of %2d, %s: %.1f%% of R from 10 s to 60 s, %.2f%% refused (%ld of %ld)\n",
-              sizes[i], headers ? "headers   " : "no headers", 100 * r.of_rate, 100 * r.refused,
-              r.refusals, r.answers);
+      fprintf(
+          stderr, "fleet of %2d, %s: %.1f%% of R from 10 s to 60 s, %.2f%% refused (%ld of %ld)\n",
+          sizes[i], sim_style[headers], 100 * r.of_rate, 100 * r.refused, r.refusals, r.answers);
       CHECK(r.of_rate >= 0.95 && r.of_rate <= 1.0);
       CHECK(r.refused <= 0.02);
     }
@@ -347,12 +368,12 @@ static void test_fleet_at_the_limit(void) {
 /* A worker killed at 30 s and its replacement 2 s later: the others take
  * its share within a second, and give it back when the new one comes. */
 static void test_fleet_rebalance(void) {
-  for (int headers = 0; headers <= 1; headers++) {
+  for (int headers = SIM_NONE; headers <= SIM_OPENROUTER; headers++) {
     struct sim_result r = simulate(4, 3000, headers, 0.01, 60000, 30000, 2000);
     fprintf(stderr,
             "fleet of 4, worker killed at 30 s, back at 32 s, %s: %.1f%% of R, %.2f%% "
             "refused\n",
-            headers ? "headers   " : "no headers", 100 * r.of_rate, 100 * r.refused);
+            sim_style[headers], 100 * r.of_rate, 100 * r.refused);
     CHECK(r.of_rate >= 0.95);
     CHECK(r.refused <= 0.02);
   }
