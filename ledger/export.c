@@ -59,22 +59,12 @@ static void file_stem(const char *id, char *out, size_t outlen) {
     snprintf(out + o, outlen - o, "-%016llx", (unsigned long long)pq_hash64(id));
 }
 
-/* Writes data to dir/name through a temporary file and a rename, so a
- * reader never sees half a file. */
+/* Writes data to dir/name, whole or not at all (pq_write_file). */
 static int write_file(const char *dir, const char *name, const char *data, size_t len) {
-  char path[4096], tmp[4200];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f)
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
     return PQ_ERR_IO;
-  int ok = fwrite(data, 1, len, f) == len;
-  ok = fclose(f) == 0 && ok;
-  if (!ok || rename(tmp, path) != 0) {
-    remove(tmp);
-    return PQ_ERR_IO;
-  }
-  return PQ_OK;
+  return pq_write_file(path, data, len);
 }
 
 static const char *str(const cJSON *o, const char *k) {

@@ -669,9 +669,8 @@ int ledger_report_html(const struct pq_config *cfg, const char *path) {
   struct ledger_db *db = NULL;
   struct page p;
   struct pq_buf b;
-  char err[1024], tmp[4096];
+  char err[1024];
   int rc = PQ_EXIT_RUNTIME;
-  FILE *f;
   memset(&p, 0, sizeof p);
   pq_buf_init(&b, PAGE_MAX);
   if (ledger_db_open(cfg->ledger.db, LEDGER_DB_READONLY, &db, err, sizeof err) != PQ_OK) {
@@ -691,24 +690,9 @@ int ledger_report_html(const struct pq_config *cfg, const char *path) {
             rrc == PQ_ERR_TOOBIG ? "larger than 64 MB" : "out of memory");
     goto cleanup;
   }
-  /* Written beside the target and renamed: a reader (a browser reloading,
-   * a web server) never sees half a page. */
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-    fprintf(stderr, "paperq-ledger: --html %s: path too long\n", path);
-    goto cleanup;
-  }
-  int werr = !(f = fopen(tmp, "wb")) || fwrite(b.data, 1, b.len, f) != b.len;
-  if (f && fclose(f) != 0)
-    werr = 1;
-  f = NULL;
-  if (werr) {
-    fprintf(stderr, "paperq-ledger: cannot write %s: %s\n", tmp, strerror(errno));
-    remove(tmp);
-    goto cleanup;
-  }
-  if (rename(tmp, path) != 0) {
-    fprintf(stderr, "paperq-ledger: cannot rename %s to %s: %s\n", tmp, path, strerror(errno));
-    remove(tmp);
+  /* Whole or not at all: a browser reloading never sees half a page. */
+  if (pq_write_file(path, b.data, b.len) != PQ_OK) {
+    fprintf(stderr, "paperq-ledger: cannot write %s: %s\n", path, strerror(errno));
     goto cleanup;
   }
   printf("wrote %s (%zu bytes)\n", path, b.len);

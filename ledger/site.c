@@ -40,22 +40,6 @@ static int make_dir(const char *path) {
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? PQ_OK : PQ_ERR_IO;
 }
 
-/* Through a temporary file and a rename: a reader never sees half a page. */
-static int write_file(const char *path, const void *data, size_t len) {
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  if (!f)
-    return PQ_ERR_IO;
-  int ok = fwrite(data, 1, len, f) == len;
-  ok = fclose(f) == 0 && ok;
-  if (!ok || rename(tmp, path) != 0) {
-    remove(tmp);
-    return PQ_ERR_IO;
-  }
-  return PQ_OK;
-}
-
 static int ends_with(const char *s, const char *suffix) {
   size_t n = strlen(s), m = strlen(suffix);
   return n >= m && strcmp(s + n - m, suffix) == 0;
@@ -104,7 +88,7 @@ static int copy_tree(const char *src, const char *dst) {
       size_t len;
       rc = pq_read_file(from, 64u << 20, &data, &len);
       if (rc == PQ_OK)
-        rc = write_file(to, data, len);
+        rc = pq_write_file(to, data, len);
       free(data);
     }
   }
@@ -462,7 +446,7 @@ static int paper_page(struct site *s, const cJSON *x, const char *stem, const st
     return rc;
   char path[4400];
   snprintf(path, sizeof path, "%s/papers/%s.html", s->dir, stem);
-  return write_file(path, b->data, b->len);
+  return pq_write_file(path, b->data, b->len);
 }
 
 /* What the index and the search need of one paper. */
@@ -585,7 +569,7 @@ static int index_page(struct site *s, int n) {
     return rc;
   char path[4400];
   snprintf(path, sizeof path, "%s/index.html", s->dir);
-  return write_file(path, b->data, b->len);
+  return pq_write_file(path, b->data, b->len);
 }
 
 /* assets/papers.js: the index's data, as a script (pages opened from disk
@@ -612,7 +596,7 @@ static int papers_js(struct site *s) {
     return rc;
   char path[4400];
   snprintf(path, sizeof path, "%s/assets/papers.js", s->dir);
-  return write_file(path, b->data, b->len);
+  return pq_write_file(path, b->data, b->len);
 }
 
 static int add_paper(struct site *s, const char *file, const char *stem) {
@@ -697,10 +681,10 @@ int ledger_site(const struct pq_config *cfg, const char *dir_arg) {
     }
   }
   snprintf(path, sizeof path, "%s/assets/paperq.js", dir);
-  if (write_file(path, site_paperq_js, site_paperq_js_len) != PQ_OK)
+  if (pq_write_file(path, site_paperq_js, site_paperq_js_len) != PQ_OK)
     goto write_failed;
   snprintf(path, sizeof path, "%s/assets/paperq.css", dir);
-  if (write_file(path, site_paperq_css, site_paperq_css_len) != PQ_OK)
+  if (pq_write_file(path, site_paperq_css, site_paperq_css_len) != PQ_OK)
     goto write_failed;
 
   DIR *d = opendir(data);

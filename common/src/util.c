@@ -97,6 +97,26 @@ int pq_parse_double(const char *s, double min, double max, double *out) {
 
 char *pq_strdup(const char *s) { return s ? strdup(s) : NULL; }
 
+int pq_write_file(const char *path, const void *data, size_t len) {
+  char tmp[4200];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    errno = ENAMETOOLONG;
+    return PQ_ERR_IO;
+  }
+  FILE *f = fopen(tmp, "wb");
+  if (!f)
+    return PQ_ERR_IO;
+  int ok = fwrite(data, 1, len, f) == len;
+  int saved = errno;
+  ok = fclose(f) == 0 && ok;
+  if (ok && rename(tmp, path) == 0)
+    return PQ_OK;
+  saved = errno ? errno : saved;
+  remove(tmp);
+  errno = saved;
+  return PQ_ERR_IO;
+}
+
 int pq_read_file(const char *path, size_t max, char **out, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f)

@@ -40,4 +40,9 @@ char *pq_strdup(const char *s);
  * PQ_OK, PQ_ERR_IO (errno set), PQ_ERR_TOOBIG, PQ_ERR_NOMEM. */
 int pq_read_file(const char *path, size_t max, char **out, size_t *len);
 
+/* Writes len bytes to path through path.tmp and a rename, so that a reader
+ * (a browser, a web server, the next run) never sees half a file. PQ_OK, or
+ * PQ_ERR_IO with errno set and no .tmp left behind. */
+int pq_write_file(const char *path, const void *data, size_t len);
+
 #endif
