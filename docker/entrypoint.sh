@@ -67,8 +67,9 @@ fi
 
 # Producer inputs: PAPERQ_INPUT is a space- or comma-separated list of files,
 # directories (their *.jsonl and *.json) or glob patterns inside the
-# container, e.g. /input or /input/2025-*.jsonl. Explicit --input wins.
-if [ "$prog" = paperq-producer ]; then
+# container, e.g. /input or /input/2025-*.jsonl. Explicit --input wins, and
+# `harvest` reads the Internet Archive, not files.
+if [ "$prog" = paperq-producer ] && [ "${1:-}" != harvest ]; then
   explicit=0
   for a in "$@"; do
     case "$a" in

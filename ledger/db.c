@@ -1642,7 +1642,7 @@ static int apply_parked_job(struct ledger_db *db, const struct ledger_msg *m, in
     if (s) {
       sqlite3_bind_text(s, 1, job.paper_id, -1, SQLITE_STATIC);
       sqlite3_bind_int64(s, 2, job.gen);
-      sqlite3_bind_int(s, 3, m->attempt);
+      sqlite3_bind_int64(s, 3, m->attempt);
       sqlite3_bind_text(s, 4, reason, -1, SQLITE_STATIC);
       sqlite3_bind_int64(s, 5, ts);
       rc = run(db, s);

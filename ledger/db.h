@@ -68,7 +68,7 @@ struct ledger_msg {
   size_t len;
   const char *park_reason;  /* x-paperq-park-reason of a job a worker parked */
   const char *death_reason; /* x-first-death-reason of a job the broker dead-lettered */
-  int attempt;              /* x-paperq-attempt, 0 if absent */
+  long attempt;             /* x-paperq-attempt as sent, 0 if absent */
   long delivery_count;      /* x-delivery-count, 0 if absent */
   int64_t received_ms;      /* stands in for a missing ts */
 };

@@ -2,7 +2,7 @@
  * scrape time: the same figures as `report` (the report object is built and
  * turned into samples), plus the translation spend split into used and
  * thrown away. Names follow Prometheus conventions: paperq_ prefix, base
- * units in the name, _total on counters. docs/operations.md lists them. */
+ * units in the name, _total on counters. docs/observability.md lists them. */
 #include "metrics.h"
 #include "db.h"
 #include "query.h"

@@ -237,7 +237,7 @@ int ledger_query_recent_translations(struct ledger_db *db, int limit,
 
 /* Failures by reason class: failed attempts by error_class ("unknown" when
  * none was given), most frequent first. A scan of attempts: cheap next to a
- * watch interval on a million papers (docs/operations.md has the figure). */
+ * watch interval on a million papers (docs/observability.md has the figure). */
 struct ledger_failure_row {
   const char *error_class;
   long long attempts; /* failed attempts with this class */

@@ -58,7 +58,7 @@ static struct paper *paper_new(struct worker *w, const struct pq_mq_delivery *d)
   p->tag = d->tag;
   /* An attempt header out of range makes the job undecodable (see
    * paper_receive); its events then say attempt 1, which the ledger takes. */
-  p->attempt = pq_job_attempt_ok(d->attempt) ? d->attempt : 1;
+  p->attempt = pq_job_attempt_ok((double)d->attempt) ? (int)d->attempt : 1;
   p->delivery_count = d->delivery_count;
   p->kind = strcmp(d->type, PQ_MSG_TYPE_QA) == 0 ? &work_qa : &work_translate;
   p->started_ms = pq_now_ms();

@@ -172,11 +172,11 @@ static int connect_and_consume(struct worker *w) {
       /* A resume broadcast while we were disconnected would be lost; the
        * ledger repeats its pause every 30 s, so start unpaused. */
       w->paused = 0;
-      if (ok && (w->paused || start_consuming(w) == PQ_OK)) {
+      if (ok && start_consuming(w) == PQ_OK) {
         w->connected_ms = pq_mono_ms();
         w->fleet_polled_ms = 0;
-        pq_info("connected; consuming %s.jobs with %d papers in flight at most%s",
-                w->cfg->broker.prefix, w->cfg->worker.concurrency, w->paused ? " (paused)" : "");
+        pq_info("connected; consuming %s.jobs with %d papers in flight at most",
+                w->cfg->broker.prefix, w->cfg->worker.concurrency);
         return PQ_OK;
       }
       pq_mq_close(w->mq);

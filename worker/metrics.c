@@ -79,8 +79,9 @@ static int render(void *ctx, struct pq_buf *b) {
                     "LLM HTTP requests queued behind the rate limiter now.");
   pq_metrics_sample(b, "paperq_worker_http_requests_waiting", NULL, (double)get(&m->http_waiting));
   pq_metrics_family(b, "paperq_worker_http_concurrency_limit", "gauge",
-                    "The adaptive cap on running requests (halved on 429, grows back on success; "
-                    "at most worker.max_requests).");
+                    "The cap on running requests: worker.max_requests once a rate is known (the "
+                    "rate then paces them), else halved on sustained 429s and grown back on "
+                    "success.");
   pq_metrics_sample(b, "paperq_worker_http_concurrency_limit", NULL, (double)get(&m->http_limit));
 
   const char *name = "paperq_worker_http_request_duration_seconds";

@@ -567,7 +567,7 @@ static int read_delivery(struct pq_mq *mq, amqp_channel_t ch, uint64_t tag, int 
       long v;
       if (e->key.len == strlen(PQ_HDR_ATTEMPT) &&
           memcmp(e->key.bytes, PQ_HDR_ATTEMPT, e->key.len) == 0 && field_int(&e->value, &v))
-        d.attempt = (int)v;
+        d.attempt = v; /* whole: a cast here would turn 2^32 + 1 into 1 */
       else if (e->key.len == 16 && memcmp(e->key.bytes, "x-delivery-count", 16) == 0 &&
                field_int(&e->value, &v))
         d.delivery_count = v;

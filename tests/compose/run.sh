@@ -8,7 +8,13 @@
 # known ones, and the reconnected workers do the rest); `stop worker` and
 # checks the workers exited 0 (and, before, that the ledger and a worker answer
 # /metrics on the compose network); `stop`, `run --rm ledger report --json` from
-# the volume; then `down -v`. Cleans up on failure too; prints timings.
+# the volume; `run --rm producer harvest` from a stand-in Internet Archive
+# (tests/fake_ia/) and `run --rm ledger export --site /out` (KaTeX and
+# MiniSearch from the image). Then the `cluster` profile: three RabbitMQ
+# nodes clustered by their own configuration, a ledger and two workers given
+# all three addresses; the node they connect to first is `docker kill`ed
+# mid-run and every paper must still succeed once, with no program exiting.
+# Then `down -v`. Cleans up on failure too; prints timings.
 #
 #   tests/compose/run.sh                 (CI: .ci/run calls it after scripts/test.sh)
 #
@@ -16,7 +22,9 @@
 #   PQ_COMPOSE_PAPERS=N      papers to queue (default 100)
 #   PQ_COMPOSE_WORKERS=N     worker containers (default 3)
 #   PQ_COMPOSE_TIMEOUT=S     deadline for all papers to succeed (default 600)
+#   PQ_COMPOSE_CLUSTER_PAPERS=N  papers for the cluster profile stage (default 80)
 #   PQ_COMPOSE_KEEP=1        leave the stack up on failure, for a look
+#   PQ_COMPOSE_TAG=T         image tag (default latest), for runs side by side
 #   PQ_CONTAINER_ENGINE=F    script that brings up an engine when `docker info`
 #                            fails (default ../shared/tools/container-engine.sh)
 #
@@ -50,7 +58,16 @@ WORKERS=${PQ_COMPOSE_WORKERS:-3}
 TIMEOUT=${PQ_COMPOSE_TIMEOUT:-600}
 UP_TIMEOUT=300 # for `up -d`: RabbitMQ booting, healthchecks passing
 PROJECT=paperqtest$$
-RABBITMQ_TEST_IMAGE=paperq-test/rabbitmq:latest
+# Image tag: tests/compose/test.env names paperq-test/*:latest; PQ_COMPOSE_TAG
+# builds and runs paperq-test/*:TAG instead, so a run beside another (a
+# developer's, a landing's) never swaps the other's images.
+TAG=${PQ_COMPOSE_TAG:-latest}
+RABBITMQ_TEST_IMAGE=paperq-test/rabbitmq:$TAG
+if [[ "$TAG" != latest ]]; then
+  # The shell's environment wins over --env-file in docker-compose.
+  export PAPERQ_IMAGE=paperq-test/paperq:$TAG RABBITMQ_IMAGE=$RABBITMQ_TEST_IMAGE \
+    FAKELLM_IMAGE=paperq-test/fakellm:$TAG FAKEIA_IMAGE=paperq-test/fakeia:$TAG
+fi
 
 T_START=$(date +%s.%N)
 T_STAGE=$T_START
@@ -58,7 +75,7 @@ TIMINGS=()
 stage_done() {
   local now
   now=$(date +%s.%N)
-  TIMINGS+=("$(awk -v a="$T_STAGE" -v b="$now" -v n="$1" 'BEGIN { printf "%-24s %6.1f s", n, b - a }')")
+  TIMINGS+=("$(awk -v a="$T_STAGE" -v b="$now" -v n="$1" 'BEGIN { printf "%-30s %6.1f s", n, b - a }')")
   T_STAGE=$now
 }
 print_timings() {
@@ -67,7 +84,7 @@ print_timings() {
   for t in "${TIMINGS[@]}"; do
     echo "   $t"
   done
-  awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN { printf "   %-24s %6.1f s\n", "total", b - a }'
+  awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN { printf "   %-30s %6.1f s\n", "total", b - a }'
 }
 say() { printf '== %s\n' "$*"; }
 fail() {
@@ -105,8 +122,10 @@ elif docker compose version >/dev/null 2>&1; then
 else
   fail "neither docker-compose nor the docker compose plugin found"
 fi
-COMPOSE+=(--env-file tests/compose/test.env -p "$PROJECT"
-  -f docker-compose.yml -f tests/compose/docker-compose.test.yml)
+COMPOSE_FILES=(--env-file tests/compose/test.env -f docker-compose.yml
+  -f tests/compose/docker-compose.test.yml)
+COMPOSE_C=("${COMPOSE[@]}" -p "${PROJECT}c" "${COMPOSE_FILES[@]}") # the cluster stage
+COMPOSE+=(-p "$PROJECT" "${COMPOSE_FILES[@]}")
 # (No `| grep -q` here: with pipefail, grep quitting early fails the pipe.)
 PODMAN=0
 engine_version=$("${DK[@]}" version 2>/dev/null || true)
@@ -119,6 +138,7 @@ stage_done engine
 # ---- cleanup, whatever happens ---------------------------------------------
 PUMP_PID=
 UP=0
+UPC=0
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -140,6 +160,19 @@ cleanup() {
     fi
     stage_done down
   fi
+  if ((UPC)); then
+    if ((status != 0)); then
+      COMPOSE_PROFILES=cluster "${COMPOSE_C[@]}" ps >&2 || true
+      COMPOSE_PROFILES=cluster "${COMPOSE_C[@]}" logs --no-color --tail=40 >&2 || true
+    fi
+    if ((status != 0)) && [[ "${PQ_COMPOSE_KEEP:-0}" == 1 ]]; then
+      echo "compose test: cluster stack left up; remove it with: COMPOSE_PROFILES=cluster ${COMPOSE_C[*]} down -v" >&2
+    else
+      COMPOSE_PROFILES=cluster "${COMPOSE_C[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 ||
+        echo "compose test: down -v (cluster) failed" >&2
+    fi
+    stage_done "cluster: down"
+  fi
   print_timings
   if ((status == 0)); then
     echo "compose test PASSED"
@@ -150,14 +183,23 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Runs every healthcheck of this project's containers every 2 s (podman with
-# no systemd does not run them itself).
+# Runs the healthchecks of this test's containers (podman with no systemd
+# does not run them itself): every 2 s while a container is not healthy yet,
+# every 10 s once it is. Each RabbitMQ check starts an Erlang VM, and a pump
+# that ran them all every 2 s kept a core busy with the cluster's three nodes.
 health_pump() {
+  local id status n=0
   while :; do
-    local id
-    for id in $(podman ps -q --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null); do
+    while read -r id status; do
+      [[ -n "$id" ]] || continue
+      if [[ "$status" == *"(healthy)"* ]] && ((n % 5 != 0)); then
+        continue
+      fi
       podman healthcheck run "$id" >/dev/null 2>&1 || true
-    done
+    done < <(for p in "$PROJECT" "${PROJECT}c"; do
+      podman ps --filter "label=com.docker.compose.project=$p" --format '{{.ID}} {{.Status}}' 2>/dev/null
+    done)
+    n=$((n + 1))
     sleep 2
   done
 }
@@ -167,6 +209,12 @@ say "building the RabbitMQ stand-in ($RABBITMQ_TEST_IMAGE, Debian's rabbitmq-ser
 out=$("${DK[@]}" build -q -f tests/compose/rabbitmq.Dockerfile -t "$RABBITMQ_TEST_IMAGE" tests/compose 2>&1) ||
   fail "building the RabbitMQ stand-in failed: $out"
 stage_done "build rabbitmq stand-in"
+# KaTeX and MiniSearch for the image, fetched on this machine (whose npm
+# trusts its network's proxy; an image build may not): docker/Dockerfile
+# takes site-assets/ from the build context when it is there.
+say "scripts/site-assets.sh site-assets (KaTeX + MiniSearch for the image)"
+scripts/site-assets.sh site-assets 2>&1 | sed 's/^/   /'
+stage_done "site assets (npm)"
 say "building paperq and the fake LLM (docker-compose build)"
 "${COMPOSE[@]}" build >/tmp/"$PROJECT"-build.log 2>&1 || {
   tail -n 60 /tmp/"$PROJECT"-build.log >&2
@@ -249,8 +297,10 @@ stop_workers() {
 # with passes, so the kill and the stop land while papers are still to do
 # however fast the papers or slow `docker exec` are (racing them lost on an
 # idle machine, where one `docker exec` took longer than 100 papers).
+# A second argument names another compose command array (the cluster stage's).
 fake_control() {
-  "${COMPOSE[@]}" exec -T fakellm python3 -c '
+  local -n fake_compose=${2:-COMPOSE}
+  "${fake_compose[@]}" exec -T fakellm python3 -c '
 import sys, urllib.request
 urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:8080/_control",
                        data=sys.argv[1].encode(), method="POST"), timeout=10).read()' "$1" >/dev/null ||
@@ -398,3 +448,111 @@ sys.exit(0 if p["total"] == p["succeeded"] == int(sys.argv[2]) else 1)' "$json" 
   fail "run --rm ledger report --json disagrees: $json"
 stage_done "stop + run --rm report"
 say "$SAMPLE papers ($PAPERS, then the rest after a broker restart) succeeded once each; a worker killed at $killed_at/$PAPERS, all stopped at $stopped_at/$PAPERS and resumed"
+
+# ---- the two ends: harvest and site ------------------------------------------
+OUT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/paperq-compose-out.XXXXXX")
+mkdir -p "$OUT_DIR/harvest" "$OUT_DIR/site"
+chmod a+rwx "$OUT_DIR/harvest" "$OUT_DIR/site" # the containers run as uid 10001
+say "docker-compose run --rm producer harvest --out /harvest/ia.json (from the fake Internet Archive)"
+timeout 120 "${COMPOSE[@]}" up -d --no-deps fakeia 2>&1 | sed 's/^/   /' ||
+  fail "docker-compose up -d fakeia failed"
+out=$(timeout 300 "${COMPOSE[@]}" run --rm --no-deps -T -v "$OUT_DIR/harvest:/harvest" \
+  -e PAPERQ_HARVEST_BASE_URL=http://fakeia:8080 -e PAPERQ_HARVEST_PAGE_SIZE=100 \
+  -e PAPERQ_HARVEST_REQUESTS_PER_MINUTE=600 producer harvest --out /harvest/ia.json 2>&1) ||
+  fail "producer harvest failed: $out"
+n=$(python3 -c 'import json, sys; print(len({r["id"] for r in json.load(open(sys.argv[1]))}))' \
+  "$OUT_DIR/harvest/ia.json") || fail "the harvest is not a JSON array: $out"
+((n == SAMPLE)) || fail "harvest wrote $n papers, the fake archive holds $SAMPLE: $out"
+stage_done "run --rm producer harvest"
+say "docker-compose run --rm ledger export --site /out"
+out=$("${COMPOSE[@]}" run --rm --no-deps -T -v "$OUT_DIR/site:/out" ledger export --site /out 2>&1) ||
+  fail "ledger export --site failed: $out"
+grep -q "formulas: KaTeX; search: MiniSearch" <<<"$out" || fail "the image's site has no KaTeX or MiniSearch: $out"
+rows=$(grep -c '<tr data-id=' "$OUT_DIR/site/index.html") || true
+((rows == SAMPLE)) || fail "the site's index lists $rows papers, expected $SAMPLE"
+[[ -f "$OUT_DIR/site/assets/katex/katex.min.js" && -f "$OUT_DIR/site/assets/minisearch/minisearch.js" ]] ||
+  fail "KaTeX or MiniSearch missing from the site"
+rm -rf "$OUT_DIR"
+stage_done "run --rm ledger export --site"
+say "harvested $n papers through the producer image; the site lists all $rows translations"
+"${COMPOSE[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || fail "docker-compose down -v failed"
+UP=0
+stage_done down
+
+# ---- the cluster profile: three RabbitMQ nodes, the first one killed ---------
+# Its own project, so nothing of the stage above is reused; the images are.
+# The fleet comes up, the producer queues the papers and exits; the fake LLM
+# (holding, as above) then answers CLUSTER_PASS requests, so some papers
+# succeed on the first node and the rest cannot; `rabbitmq` is killed, the
+# hold lifted, and the rest must succeed through the other two nodes.
+CLUSTER_PAPERS=${PQ_COMPOSE_CLUSTER_PAPERS:-80}
+CLUSTER_PASS=20 # requests before the kill: at least 8 papers (some are judged)
+export COMPOSE_PROFILES=cluster PAPERQ_RABBITMQ_NODES=3
+export PAPERQ_BROKER_URL=amqp://guest:guest@rabbitmq:5672/,amqp://guest:guest@rabbitmq-2:5672/,amqp://guest:guest@rabbitmq-3:5672/
+UPC=1
+say "cluster profile: docker-compose up -d --scale worker=2 rabbitmq rabbitmq-2 rabbitmq-3 ledger worker"
+timeout "$UP_TIMEOUT" "${COMPOSE_C[@]}" up -d --scale worker=2 rabbitmq rabbitmq-2 rabbitmq-3 ledger worker 2>&1 |
+  sed 's/^/   /' || fail "docker-compose up (cluster profile) failed or took more than $UP_TIMEOUT s"
+stage_done "cluster: up -d"
+rmq1=$("${COMPOSE_C[@]}" ps -q rabbitmq)
+cledger=$("${COMPOSE_C[@]}" ps -q ledger)
+say "PAPERQ_LIMIT=$CLUSTER_PAPERS docker-compose up -d producer; the fake LLM answers $CLUSTER_PASS requests"
+PAPERQ_LIMIT=$CLUSTER_PAPERS timeout "$UP_TIMEOUT" "${COMPOSE_C[@]}" up -d --no-deps producer 2>&1 | sed 's/^/   /' ||
+  fail "docker-compose up -d producer (cluster profile) failed"
+cprod=$("${COMPOSE_C[@]}" ps -q producer)
+st=$(timeout 120 "${DK[@]}" wait "$cprod") || fail "cluster: the producer did not exit within 120 s"
+[[ "$st" == 0 ]] || fail "cluster: the producer exited $st: $("${DK[@]}" logs "$cprod" 2>&1 | tail -n 5)"
+fake_control "{\"pass\": $CLUSTER_PASS}" COMPOSE_C
+ccounts() {
+  timeout 60 "${DK[@]}" exec "$cledger" paperq-ledger report --json 2>/dev/null | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["papers"]
+print(p.get("total", 0), p.get("succeeded", 0), p.get("parked", 0))
+' 2>/dev/null || true
+}
+t0=$(date +%s)
+deadline=$((t0 + TIMEOUT))
+cut=
+last=
+while :; do
+  c=$(ccounts)
+  read -r total succeeded parked <<<"${c:-0 0 0}"
+  if [[ "$c" != "$last" ]]; then
+    printf '   %4ds  total %s succeeded %s parked %s\n' "$(($(date +%s) - t0))" "$total" "$succeeded" "$parked"
+    last=$c
+  fi
+  ((parked == 0 && succeeded <= CLUSTER_PAPERS)) || fail "cluster: parked $parked, succeeded $succeeded of $CLUSTER_PAPERS"
+  if [[ -z "$cut" ]] && ((succeeded >= 8)); then
+    ((succeeded < CLUSTER_PAPERS)) || fail "cluster: all $CLUSTER_PAPERS papers done before the kill"
+    "${DK[@]}" kill "$rmq1" >/dev/null
+    cut=$succeeded
+    say "killed rabbitmq (the first address, where every program connected) at $succeeded/$CLUSTER_PAPERS"
+    fake_control '{"hold": false}' COMPOSE_C
+    stage_done "cluster: until kill"
+  fi
+  if [[ -n "$cut" ]] && ((total == CLUSTER_PAPERS && succeeded == CLUSTER_PAPERS)); then
+    break
+  fi
+  (($(date +%s) < deadline)) || fail "cluster: $succeeded of $CLUSTER_PAPERS succeeded after $TIMEOUT s"
+  sleep 1
+done
+for svc in ledger worker; do
+  for id in $("${COMPOSE_C[@]}" ps -q "$svc"); do
+    st=$(container_exit "$id")
+    [[ "$st" == running* ]] || fail "cluster: $svc ${id:0:12} is $st after the node was killed"
+    log=$("${DK[@]}" logs "$id" 2>&1)
+    grep -q "broker: connected to rabbitmq-[23]" <<<"$log" ||
+      fail "cluster: $svc ${id:0:12} never connected to another node"
+  done
+done
+stage_done "cluster: until $CLUSTER_PAPERS succeeded"
+# Every queue has a replica on each node (asked of a node still up).
+rmq2=$("${COMPOSE_C[@]}" ps -q rabbitmq-2)
+members=$("${DK[@]}" exec "$rmq2" rabbitmqctl -q list_queues name members 2>&1) ||
+  fail "rabbitmqctl list_queues on the cluster failed: $members"
+jobs_line=$(grep '^paperq\.jobs\s' <<<"$members" || true)
+for n in rabbit@rabbitmq rabbit@rabbitmq-2 rabbit@rabbitmq-3; do
+  [[ "$jobs_line" == *"$n"* ]] || fail "paperq.jobs has no replica on $n: $jobs_line"
+done
+say "paperq.jobs replicas: ${jobs_line#paperq.jobs}"
+say "cluster profile: $CLUSTER_PAPERS papers succeeded once each; rabbitmq killed at $cut/$CLUSTER_PAPERS, every program moved to another node"

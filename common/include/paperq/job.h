@@ -22,7 +22,7 @@ int pq_job_attempt_ok(double v);
 
 struct pq_job {
   char paper_id[256]; /* set on success, and on failure when the message had a usable one */
-  int gen;            /* requeue generation, 0..PQ_JOB_MAX_GEN; -1 when it was invalid */
+  int gen;            /* requeue generation, 0..PQ_JOB_MAX_GEN; 0 when the job was refused */
   cJSON *root;        /* the whole decoded message; owns record and done */
   cJSON *record;      /* borrowed from root: the normalized record */
   cJSON *done;        /* borrowed from root: translated segments (or, in a QA

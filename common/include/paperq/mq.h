@@ -60,8 +60,8 @@ struct pq_mq_delivery {
   const void *body;
   size_t len;
   int redelivered;
-  int attempt;              /* PQ_HDR_ATTEMPT, 0 if absent */
-  long delivery_count;      /* x-delivery-count from a quorum queue, 0 if absent */
+  long attempt;        /* PQ_HDR_ATTEMPT as sent (checked by pq_job_decode_delivery), 0 if absent */
+  long delivery_count; /* x-delivery-count from a quorum queue, 0 if absent */
   const char *park_reason;  /* PQ_HDR_PARK_REASON, "" if absent */
   const char *death_reason; /* x-first-death-reason ("delivery_limit", "expired", ...), "" */
 };
