@@ -11,6 +11,7 @@
 #include <amqp.h>
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -461,8 +462,13 @@ int pq_mq_publish(struct pq_mq *mq, const char *exchange_suffix, const char *rou
   }
   if (p && p->attempt > 0) {
     h[nh].key = amqp_cstring_bytes(PQ_HDR_ATTEMPT);
-    h[nh].value.kind = AMQP_FIELD_KIND_I32;
-    h[nh++].value.value.i32 = p->attempt;
+    if (p->attempt <= INT32_MAX) {
+      h[nh].value.kind = AMQP_FIELD_KIND_I32;
+      h[nh++].value.value.i32 = (int32_t)p->attempt;
+    } else { /* only a test sends one this large: it must reach the decoder whole */
+      h[nh].value.kind = AMQP_FIELD_KIND_I64;
+      h[nh++].value.value.i64 = p->attempt;
+    }
   }
   if (p && p->park_reason) {
     h[nh].key = amqp_cstring_bytes(PQ_HDR_PARK_REASON);

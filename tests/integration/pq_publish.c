@@ -4,7 +4,8 @@
  *   pq_publish EXCHANGE ROUTING_KEY TYPE ATTEMPT FILE
  *
  * EXCHANGE is the suffix after broker.prefix ("jobs", "events"); ATTEMPT 0
- * leaves the x-paperq-attempt header out. The configuration comes from the
+ * leaves the x-paperq-attempt header out; above 2^31 - 1 it is sent as a
+ * 64-bit integer, as another client could. The configuration comes from the
  * environment like the programs' (PAPERQ_BROKER_URL, PAPERQ_BROKER_PREFIX).
  * Exit 0 when the broker confirmed the publish. */
 #include "paperq/config.h"
@@ -12,6 +13,7 @@
 #include "paperq/mq.h"
 #include "paperq/util.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -22,7 +24,7 @@ int main(int argc, char **argv) {
   size_t len;
   long attempt;
   int rc = 1;
-  if (argc != 6 || pq_parse_long(argv[4], 0, 2147483647L, &attempt) != PQ_OK) {
+  if (argc != 6 || pq_parse_long(argv[4], 0, LONG_MAX, &attempt) != PQ_OK) {
     fprintf(stderr, "usage: pq_publish EXCHANGE ROUTING_KEY TYPE ATTEMPT FILE\n");
     return 2;
   }
@@ -41,7 +43,7 @@ int main(int argc, char **argv) {
   }
   struct pq_mq_props props = {0};
   props.type = argv[3];
-  props.attempt = (int)attempt;
+  props.attempt = attempt;
   if (pq_mq_publish(mq, argv[1], argv[2], &props, body, len, NULL) != PQ_OK ||
       pq_mq_wait_confirms(mq, 60000, NULL) != PQ_OK) {
     fprintf(stderr, "pq_publish: the broker did not confirm the publish\n");

@@ -5,7 +5,8 @@ are in tests/unit/test_hostile.c):
 - item 1: a job with 1.2 million body blocks is parked with a reason naming
   the bound; the worker that took it keeps working (it used to die of a
   stack overflow, every worker in turn, until the delivery limit);
-- item 4: jobs with gen -1 or 1e300 or attempt 2^31-1 are parked, not
+- item 4: jobs with gen -1 or 1e300 or attempt 2^31-1 (or 2^32+1 sent as
+  a 64-bit header, which an int would read as 1) are parked, not
   translated and paid for and then refused by the ledger (the paper and its
   spend used to vanish);
 - item 3: an event that crashes the ledger is set aside in P.ledger.parked
@@ -89,21 +90,25 @@ class TestHostile(unittest.TestCase):
             publish(p, "jobs", "job", "paperq.job", 1, job("hostile-gen-neg", "-1"))
             publish(p, "jobs", "job", "paperq.job", 1, job("hostile-gen-big", "1e300"))
             publish(p, "jobs", "job", "paperq.job", 2147483647, job("hostile-attempt"))
+            # 2^32 + 1 as a 64-bit header: read into an int it would be 1.
+            publish(p, "jobs", "job", "paperq.job", 4294967297, job("hostile-attempt64"))
             self.assertEqual(p.run_producer("--input", src).returncode, 0)
             # A 36 MB job is parsed by the worker and the ledger: slow under
             # the sanitizers on a busy machine, hence the long deadline.
-            rep = p.wait_drained(7, timeout=600)
+            rep = p.wait_drained(8, timeout=600)
             self.assertEqual(rep["papers"]["succeeded"], 3, rep)
-            self.assertEqual(rep["papers"]["parked"], 4, rep)
+            self.assertEqual(rep["papers"]["parked"], 5, rep)
             self.assertIsNone(w.poll(), "the worker died on a hostile job")
             reasons = {pid: (show(p, pid) or {}).get("park_reason") or ""
                        for pid in ("hostile-huge", "hostile-gen-neg", "hostile-gen-big",
-                                   "hostile-attempt")}
+                                   "hostile-attempt", "hostile-attempt64")}
             print("park reasons: %s" % json.dumps(reasons, indent=1))
             self.assertIn("record.body has 1200000 blocks (limit 10000)", reasons["hostile-huge"])
             self.assertIn("gen must be an integer", reasons["hostile-gen-neg"])
             self.assertIn("gen must be an integer", reasons["hostile-gen-big"])
             self.assertIn("x-paperq-attempt 2147483647 is out of range", reasons["hostile-attempt"])
+            self.assertIn("x-paperq-attempt 4294967297 is out of range",
+                          reasons["hostile-attempt64"])
             # Nothing of theirs was sent to the provider (nothing was paid).
             self.assertEqual(fake.stats()["rule_hits"].get(MARK, 0), 0, fake.stats())
             self.assertEqual(p.stop(w), 0)

@@ -42,7 +42,7 @@ struct pq_mq;
 struct pq_mq_props {
   const char *type;        /* PQ_MSG_TYPE_* */
   const char *message_id;  /* paper id for jobs, event id for events */
-  int attempt;             /* > 0: sets PQ_HDR_ATTEMPT */
+  long attempt;            /* > 0: sets PQ_HDR_ATTEMPT (32-bit when it fits, else 64) */
   const char *park_reason; /* sets PQ_HDR_PARK_REASON */
   long expiration_ms;      /* > 0: per-message TTL (retry delays) */
 };
