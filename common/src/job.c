@@ -15,7 +15,7 @@ static char *encode(const cJSON *record, int gen, const cJSON *done, const cJSON
   if (!root)
     return NULL;
   const cJSON *idv = cJSON_GetObjectItemCaseSensitive(record, "id");
-  if (!cJSON_AddNumberToObject(root, "v", 1) ||
+  if (!cJSON_AddNumberToObject(root, "v", PQ_JOB_VERSION) ||
       !cJSON_AddStringToObject(root, "paper_id", cJSON_IsString(idv) ? idv->valuestring : "") ||
       !cJSON_AddNumberToObject(root, "gen", gen))
     goto cleanup;
@@ -92,6 +92,18 @@ int pq_job_decode(const void *body, size_t len, struct pq_job *job, char *err, s
     goto bad;
   }
   snprintf(job->paper_id, sizeof job->paper_id, "%s", id->valuestring);
+  /* A job from a newer producer is not guessed at: it is parked with this
+   * reason and can be requeued once every worker reads that version. */
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(job->root, "v");
+  if (v && !(cJSON_IsNumber(v) && v->valuedouble == PQ_JOB_VERSION)) {
+    if (cJSON_IsNumber(v))
+      snprintf(err, errlen,
+               "job for paper %s: message format v %g; this program reads v %d (upgrade it?)",
+               job->paper_id, v->valuedouble, PQ_JOB_VERSION);
+    else
+      snprintf(err, errlen, "job for paper %s: v is not a number", job->paper_id);
+    goto bad;
+  }
   const cJSON *gen = cJSON_GetObjectItemCaseSensitive(job->root, "gen");
   if (gen && !(cJSON_IsNumber(gen) && pq_job_gen_ok(gen->valuedouble))) {
     snprintf(err, errlen, "job for paper %s: gen must be an integer from 0 to %ld", job->paper_id,

@@ -6,6 +6,7 @@
 #include "pq_test.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int main(void) {
   cJSON *rec = cJSON_Parse("{\"id\":\"p-1\",\"title\":\"标题 $x$\",\"abstract\":\"摘要\"}");
@@ -31,6 +32,20 @@ int main(void) {
   CHECK(strstr(err, "paper_id") != NULL);
   CHECK(pq_job_decode("{\"paper_id\":\"x\"}", 16, &job, err, sizeof err) == PQ_ERR_PARSE);
   CHECK(strstr(err, "record") != NULL);
+  /* v: absent or 1 (older producers wrote it too); any other value is a
+   * format this program does not know, and the job is refused, not guessed. */
+  const char *v2 = "{\"v\":2,\"paper_id\":\"p-1\",\"record\":{\"id\":\"p-1\",\"title\":\"t\"}}";
+  CHECK(pq_job_decode(v2, strlen(v2), &job, err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "p-1: message format v 2; this program reads v 1") != NULL);
+  const char *vs = "{\"v\":\"1\",\"paper_id\":\"p-1\",\"record\":{\"id\":\"p-1\",\"title\":\"t\"}}";
+  CHECK(pq_job_decode(vs, strlen(vs), &job, err, sizeof err) == PQ_ERR_PARSE);
+  CHECK(strstr(err, "v is not a number") != NULL);
+  const char *v1 = "{\"v\":1,\"paper_id\":\"p-1\",\"record\":{\"id\":\"p-1\",\"title\":\"t\"}}";
+  CHECK(pq_job_decode(v1, strlen(v1), &job, err, sizeof err) == PQ_OK);
+  pq_job_free(&job);
+  const char *v0 = "{\"paper_id\":\"p-1\",\"record\":{\"id\":\"p-1\",\"title\":\"t\"}}";
+  CHECK(pq_job_decode(v0, strlen(v0), &job, err, sizeof err) == PQ_OK);
+  pq_job_free(&job);
 
   cJSON *ev = pq_event_new("job.started", "p-1", 1, 3, "host:1");
   CHECK_STR(cJSON_GetObjectItem(ev, "kind")->valuestring, "job.started");

@@ -11,6 +11,7 @@
  * program that reads jobs (worker, ledger, requeue) and by the producer
  * before it queues a record (pq_record_check). A message past one of them is
  * refused with a reason naming the field, and parked, never worked on. */
+#define PQ_JOB_VERSION 1             /* "v" of the job message this code writes and reads */
 #define PQ_JOB_MAX_BYTES (64u << 20) /* a whole job message */
 #define PQ_JOB_MAX_GEN 1000000000L   /* requeue generations: 0..this */
 #define PQ_JOB_MAX_ATTEMPT 1000000L  /* x-paperq-attempt: 1..this */
