@@ -74,6 +74,7 @@ static int start_consuming(struct worker *w) {
   if (w->cfg->qa.judges[0] && pq_mq_consume(w->mq, "qa", (uint16_t)(prefetch / 4 + 1)) != PQ_OK)
     return PQ_ERR_BROKER;
   w->consuming = 1;
+  w->stepped_out = 0;
   return PQ_OK;
 }
 
@@ -120,6 +121,45 @@ static void on_confirm(void *ctx, uint64_t seq, int multiple, int ok) {
   papers_nacked(w, seq, multiple);
 }
 
+/* An idle worker steps out of the fleet: with no paper for STEP_OUT_MS it
+ * cancels its consumers, so the consumer count (the fleet's size, below)
+ * counts only workers that have papers, and those take the whole rate
+ * between them. Without this a batch that one worker had prefetched ran at
+ * R / N while the other N - 1 sat idle, and so did the last papers of every
+ * batch. Stepped out, it asks the queues for ready messages every second
+ * and steps back in when there are any; a pause or a drain leaves it out. */
+#define STEP_OUT_MS 2000
+#define STEP_IN_FLOOR_MS 2000
+
+static void step_out(struct worker *w) {
+  if (pq_mq_cancel_all(w->mq) != PQ_OK)
+    return; /* the connection is broken: the loop reconnects */
+  w->consuming = 0;
+  w->stepped_out = 1;
+  pq_info("idle for %d s: stepping out of the fleet (the provider's rate goes to the workers "
+          "that have papers) until papers are queued again",
+          STEP_OUT_MS / 1000);
+}
+
+static void step_in_if_queued(struct worker *w) {
+  uint32_t jobs = 0, qa = 0;
+  if (pq_mq_queue_counts(w->mq, "jobs", &jobs, NULL) != PQ_OK ||
+      (w->cfg->qa.judges[0] && pq_mq_queue_counts(w->mq, "qa", &qa, NULL) != PQ_OK))
+    return;
+  if (jobs + qa == 0 || w->paused || w->draining || w->fatal)
+    return;
+  if (start_consuming(w) == PQ_OK) {
+    /* The others step back in within the second too, each when it next
+     * asks: until they have, count the largest fleet seen, not the few
+     * consumers there are yet, or the first ones back would overrun R. */
+    int64_t now = pq_mono_ms();
+    w->joined_ms = now;
+    w->fleet_floor_until_ms = now + STEP_IN_FLOOR_MS;
+    w->fleet_polled_ms = 0;
+    pq_info("%u jobs and %u QA jobs queued: stepping back into the fleet", jobs, qa);
+  }
+}
+
 /* The provider's rate belongs to the fleet: each worker takes its share,
  * and the fleet is the consumers of the jobs queue. The broker drops a
  * consumer the moment its connection goes (a kill -9 included), so shares
@@ -127,13 +167,31 @@ static void on_confirm(void *ctx, uint64_t seq, int multiple, int ok) {
  * 250 ms for the first seconds, when a fleet usually starts together. */
 static void poll_fleet(struct worker *w) {
   int64_t now = pq_mono_ms();
-  int64_t every = now - w->connected_ms < 5000 ? 250 : 1000;
-  if (!w->consuming || now - w->fleet_polled_ms < every)
+  int64_t every = now - w->joined_ms < 5000 ? 250 : 1000;
+  if (now - w->fleet_polled_ms < every)
+    return;
+  if (w->stepped_out) {
+    w->fleet_polled_ms = now;
+    step_in_if_queued(w);
+    return;
+  }
+  if (!w->consuming)
     return;
   w->fleet_polled_ms = now;
-  uint32_t n;
-  if (pq_mq_consumers(w->mq, "jobs", &n) == PQ_OK)
-    http_set_fleet(w->http, n > 100000 ? 100000 : (int)n);
+  if (w->in_flight == 0 && now - w->last_activity_ms >= STEP_OUT_MS && !w->paused && !w->draining &&
+      !w->fatal) {
+    step_out(w);
+    return;
+  }
+  uint32_t got;
+  if (pq_mq_queue_counts(w->mq, "jobs", NULL, &got) != PQ_OK)
+    return;
+  int n = got > 100000 ? 100000 : (int)got;
+  if (n > w->fleet_peak)
+    w->fleet_peak = n;
+  if (now < w->fleet_floor_until_ms && n < w->fleet_peak)
+    n = w->fleet_peak;
+  http_set_fleet(w->http, n);
 }
 
 static void send_heartbeat(struct worker *w, const char *kind, const char *reason) {
@@ -173,7 +231,7 @@ static int connect_and_consume(struct worker *w) {
        * ledger repeats its pause every 30 s, so start unpaused. */
       w->paused = 0;
       if (ok && start_consuming(w) == PQ_OK) {
-        w->connected_ms = pq_mono_ms();
+        w->joined_ms = pq_mono_ms();
         w->fleet_polled_ms = 0;
         pq_info("connected; consuming %s.jobs with %d papers in flight at most",
                 w->cfg->broker.prefix, w->cfg->worker.concurrency);

@@ -31,10 +31,14 @@ struct worker {
   int in_flight;
   long done, failed, parked, handed_back;
   int64_t started_ms, last_activity_ms, last_heartbeat_ms, drain_deadline_ms;
-  int64_t connected_ms, fleet_polled_ms; /* the fleet's size is asked of the broker */
+  /* The fleet's size is asked of the broker (loop.c, poll_fleet): joined is
+   * when this worker (re)joined it, by connecting or stepping back in. */
+  int64_t joined_ms, fleet_polled_ms, fleet_floor_until_ms;
+  int fleet_peak; /* the most consumers seen at once */
   int consuming, draining;
-  int paused; /* a control broadcast (budget) stopped new work */
-  int fatal;  /* a fleet-fatal provider error was seen */
+  int stepped_out; /* idle: consumers cancelled so the fleet's rate goes to busy workers */
+  int paused;      /* a control broadcast (budget) stopped new work */
+  int fatal;       /* a fleet-fatal provider error was seen */
   char fatal_error[512];
   struct worker_metrics metrics; /* /metrics (worker.metrics_listen); loop.c keeps it current */
 };

@@ -375,7 +375,8 @@ int pq_mq_consume(struct pq_mq *mq, const char *queue_suffix, uint16_t prefetch)
   return rpc_ok(mq, q);
 }
 
-int pq_mq_consumers(struct pq_mq *mq, const char *queue_suffix, uint32_t *out) {
+int pq_mq_queue_counts(struct pq_mq *mq, const char *queue_suffix, uint32_t *messages,
+                       uint32_t *consumers) {
   char q[256];
   pq_mq_name(mq, queue_suffix, q, sizeof q);
   if (mq->broken)
@@ -385,7 +386,10 @@ int pq_mq_consumers(struct pq_mq *mq, const char *queue_suffix, uint32_t *out) {
       amqp_queue_declare(mq->conn, CH_PUBLISH, amqp_cstring_bytes(q), 1, 0, 0, 0, amqp_empty_table);
   if (rpc_ok(mq, q) || !ok)
     return PQ_ERR_BROKER;
-  *out = ok->consumer_count;
+  if (messages)
+    *messages = ok->message_count;
+  if (consumers)
+    *consumers = ok->consumer_count;
   return PQ_OK;
 }
 

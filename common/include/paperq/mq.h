@@ -101,11 +101,14 @@ int pq_mq_declare_retry_queue(struct pq_mq *mq, const char *rk, long delay_ms);
 /* Starts consuming queue suffix (e.g. "jobs") on channel 1 with manual acks.
  * prefetch applies per consumer. Returns PQ_OK or PQ_ERR_BROKER. */
 int pq_mq_consume(struct pq_mq *mq, const char *queue_suffix, uint16_t prefetch);
-/* How many consumers queue suffix (e.g. "jobs") has now, ours included: a
- * passive queue.declare on the publishing channel (frames that arrive
- * meanwhile are kept for pq_mq_pump). Workers use it as the fleet's size.
+/* How many messages are ready in queue suffix (e.g. "jobs") and how many
+ * consumers it has now, ours included: a passive queue.declare on the
+ * publishing channel (frames that arrive meanwhile are kept for
+ * pq_mq_pump). Workers use the consumers as the fleet's size, and the
+ * messages to know when to step back into it. Either pointer may be NULL.
  * Returns PQ_OK or PQ_ERR_BROKER (the connection is then broken). */
-int pq_mq_consumers(struct pq_mq *mq, const char *queue_suffix, uint32_t *out);
+int pq_mq_queue_counts(struct pq_mq *mq, const char *queue_suffix, uint32_t *messages,
+                       uint32_t *consumers);
 /* Subscribes to the P.control fanout through a private, auto-deleted queue.
  * Control messages (type PQ_MSG_TYPE_CONTROL) arrive through on_delivery
  * with consumer_tag "control" and must NOT be acked (no-ack consumer). */
