@@ -55,6 +55,10 @@ bad:
 int pq_text_valid_utf8(const char *s, size_t len) {
   size_t i = 0;
   while (i < len) {
+    if ((unsigned char)s[i] < 0x80) { /* ASCII: most of the JSON around the text */
+      i++;
+      continue;
+    }
     uint32_t cp;
     size_t n = pq_text_decode(s + i, len - i, &cp);
     /* A literal U+FFFD in the input is valid; a decode failure is 1 byte. */

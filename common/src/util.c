@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,13 @@ int64_t pq_mono_ms(void) {
 
 /* Ids come from a per-process xorshift128+ stream seeded once from the
  * kernel: 128 random bits per id without a system call per event (reading
- * /dev/urandom for every event was three syscalls per event). */
+ * /dev/urandom for every event was three syscalls per event, and asking
+ * getpid() each time to notice a fork was one more: a fork handler reseeds
+ * the child instead). */
 static uint64_t id_state[2];
-static pid_t id_pid;
+static int id_seeded, id_atfork;
+
+static void id_forked(void) { id_seeded = 0; }
 
 static uint64_t id_next(void) {
   uint64_t s1 = id_state[0];
@@ -41,10 +46,12 @@ static uint64_t id_next(void) {
 
 void pq_new_id(char out[33]) {
   static const char hex[] = "0123456789abcdef";
-  if (id_pid != getpid()) { /* first use, or a forked child */
-    id_pid = getpid();
+  if (!id_seeded) { /* first use, or a forked child */
+    if (!id_atfork)
+      id_atfork = pthread_atfork(NULL, NULL, id_forked) == 0;
+    id_seeded = 1;
     if (getrandom(id_state, sizeof id_state, 0) != (ssize_t)sizeof id_state) {
-      id_state[0] = (uint64_t)pq_now_ms() ^ ((uint64_t)id_pid << 32);
+      id_state[0] = (uint64_t)pq_now_ms() ^ ((uint64_t)getpid() << 32);
       id_state[1] = (uint64_t)pq_mono_ms() * 0x9E3779B97F4A7C15ULL + (uint64_t)(uintptr_t)out;
     }
     if (!id_state[0] && !id_state[1])

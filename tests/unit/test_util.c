@@ -1,10 +1,13 @@
-/* common/src/util.c: files written whole or not at all. */
+/* common/src/util.c: files written whole or not at all; event ids unique,
+ * in a forked child too. */
 #include "pq_test.h"
 #include "paperq/util.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int exists(const char *path) {
@@ -55,7 +58,35 @@ static void test_write_file(void) {
   rmdir(dir);
 }
 
+/* Ids are 32 hex digits, never repeated; a forked child does not replay
+ * its parent's stream (the ledger would drop its events as duplicates). */
+static void test_ids(void) {
+  char a[33], b[33], child[33] = "", after[33];
+  pq_new_id(a);
+  pq_new_id(b);
+  CHECK(strlen(a) == 32 && strspn(a, "0123456789abcdef") == 32);
+  CHECK(strcmp(a, b) != 0);
+  int fds[2];
+  CHECK(pipe(fds) == 0);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    char id[33];
+    pq_new_id(id);
+    _exit(write(fds[1], id, 32) == 32 ? 0 : 1);
+  }
+  close(fds[1]);
+  CHECK(read(fds[0], child, 32) == 32);
+  close(fds[0]);
+  int st = 0;
+  CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  pq_new_id(after); /* what the parent's stream gives next, and the child would have */
+  CHECK(strcmp(child, after) != 0);
+  CHECK(strcmp(child, b) != 0);
+}
+
 int main(void) {
   test_write_file();
+  test_ids();
   TEST_MAIN_END();
 }
