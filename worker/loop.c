@@ -75,7 +75,14 @@ static int start_consuming(struct worker *w) {
     return PQ_ERR_BROKER;
   w->consuming = 1;
   w->stepped_out = 0;
+  w->consuming_since_ms = pq_mono_ms();
   return PQ_OK;
+}
+
+/* Since when this worker has had nothing to do: its last paper, or when it
+ * (re)started consuming, whichever is later. */
+static int64_t idle_since(const struct worker *w) {
+  return w->last_activity_ms > w->consuming_since_ms ? w->last_activity_ms : w->consuming_since_ms;
 }
 
 /* pause/resume broadcasts (the ledger's budget stop, or an operator). */
@@ -141,23 +148,30 @@ static void step_out(struct worker *w) {
           STEP_OUT_MS / 1000);
 }
 
-static void step_in_if_queued(struct worker *w) {
+/* Returns 1 when the worker is back in the fleet. A delivery that crossed
+ * the cancel is a reason too: that paper is worked at a counted share. */
+static int step_in_if_queued(struct worker *w) {
   uint32_t jobs = 0, qa = 0;
-  if (pq_mq_queue_counts(w->mq, "jobs", &jobs, NULL) != PQ_OK ||
-      (w->cfg->qa.judges[0] && pq_mq_queue_counts(w->mq, "qa", &qa, NULL) != PQ_OK))
-    return;
-  if (jobs + qa == 0 || w->paused || w->draining || w->fatal)
-    return;
-  if (start_consuming(w) == PQ_OK) {
-    /* The others step back in within the second too, each when it next
-     * asks: until they have, count the largest fleet seen, not the few
-     * consumers there are yet, or the first ones back would overrun R. */
-    int64_t now = pq_mono_ms();
-    w->joined_ms = now;
-    w->fleet_floor_until_ms = now + STEP_IN_FLOOR_MS;
-    w->fleet_polled_ms = 0;
-    pq_info("%u jobs and %u QA jobs queued: stepping back into the fleet", jobs, qa);
-  }
+  if (w->paused || w->draining || w->fatal)
+    return 0;
+  if (w->in_flight == 0 &&
+      (pq_mq_queue_counts(w->mq, "jobs", &jobs, NULL) != PQ_OK ||
+       (w->cfg->qa.judges[0] && pq_mq_queue_counts(w->mq, "qa", &qa, NULL) != PQ_OK)))
+    return 0;
+  if (w->in_flight == 0 && jobs + qa == 0)
+    return 0;
+  if (start_consuming(w) != PQ_OK)
+    return 0;
+  /* The others step back in within the second too, each when it next asks:
+   * until they have, count the largest fleet seen, not the few consumers
+   * there are yet, or the first ones back would overrun R. */
+  int64_t now = pq_mono_ms();
+  w->joined_ms = now;
+  w->fleet_floor_until_ms = now + STEP_IN_FLOOR_MS;
+  w->fleet_polled_ms = 0;
+  pq_info("%u jobs and %u QA jobs queued, %d papers held: stepping back into the fleet", jobs, qa,
+          w->in_flight);
+  return 1;
 }
 
 /* The provider's rate belongs to the fleet: each worker takes its share,
@@ -167,7 +181,10 @@ static void step_in_if_queued(struct worker *w) {
  * 250 ms for the first seconds, when a fleet usually starts together. */
 static void poll_fleet(struct worker *w) {
   int64_t now = pq_mono_ms();
-  int64_t every = now - w->joined_ms < 5000 ? 250 : 1000;
+  /* Often while the fleet may be changing: after joining, and while fewer
+   * workers consume than have, so the busy ones give back the share of
+   * those stepping in within a quarter second. */
+  int64_t every = now - w->joined_ms < 5000 || w->fleet_now < w->fleet_peak ? 250 : 1000;
   if (now - w->fleet_polled_ms < every)
     return;
   if (w->stepped_out) {
@@ -178,7 +195,7 @@ static void poll_fleet(struct worker *w) {
   if (!w->consuming)
     return;
   w->fleet_polled_ms = now;
-  if (w->in_flight == 0 && now - w->last_activity_ms >= STEP_OUT_MS && !w->paused && !w->draining &&
+  if (w->in_flight == 0 && now - idle_since(w) >= STEP_OUT_MS && !w->paused && !w->draining &&
       !w->fatal) {
     step_out(w);
     return;
@@ -187,6 +204,7 @@ static void poll_fleet(struct worker *w) {
   if (pq_mq_queue_counts(w->mq, "jobs", NULL, &got) != PQ_OK)
     return;
   int n = got > 100000 ? 100000 : (int)got;
+  w->fleet_now = n;
   if (n > w->fleet_peak)
     w->fleet_peak = n;
   if (now < w->fleet_floor_until_ms && n < w->fleet_peak)
@@ -278,9 +296,11 @@ int worker_run(struct worker *w) {
   for (;;) {
     if (worker_stop_requested && !w->draining)
       begin_drain(w, "SIGTERM");
+    /* Stepped out, papers may have been queued since it last asked: it
+     * asks once more before it leaves. */
     if (!w->draining && !w->fatal && !w->paused && w->cfg->worker.idle_exit_s > 0 &&
-        w->in_flight == 0 &&
-        pq_mono_ms() - w->last_activity_ms >= w->cfg->worker.idle_exit_s * 1000L)
+        w->in_flight == 0 && pq_mono_ms() - idle_since(w) >= w->cfg->worker.idle_exit_s * 1000L &&
+        !(w->stepped_out && step_in_if_queued(w)))
       begin_drain(w, "idle");
     if (w->draining && pq_mono_ms() >= w->drain_deadline_ms)
       papers_hand_back_all(w);

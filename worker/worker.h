@@ -34,7 +34,8 @@ struct worker {
   /* The fleet's size is asked of the broker (loop.c, poll_fleet): joined is
    * when this worker (re)joined it, by connecting or stepping back in. */
   int64_t joined_ms, fleet_polled_ms, fleet_floor_until_ms;
-  int fleet_peak; /* the most consumers seen at once */
+  int fleet_peak, fleet_now;  /* the most consumers seen at once; the last count */
+  int64_t consuming_since_ms; /* the idle clocks start no earlier than this */
   int consuming, draining;
   int stepped_out; /* idle: consumers cancelled so the fleet's rate goes to busy workers */
   int paused;      /* a control broadcast (budget) stopped new work */

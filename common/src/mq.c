@@ -428,7 +428,9 @@ int pq_mq_cancel_all(struct pq_mq *mq) {
   for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
     amqp_basic_cancel(mq->conn, CH_CONSUME, amqp_cstring_bytes(tags[i]));
     amqp_rpc_reply_t r = amqp_get_rpc_reply(mq->conn);
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+      /* A library error, or the broker closed the channel or connection:
+       * either way nothing more can be asked on it; the caller reconnects. */
       mq->broken = 1;
       return PQ_ERR_BROKER;
     }
