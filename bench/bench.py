@@ -556,7 +556,12 @@ def latency_run(ctx, lat_ms, inflight, window, cap, concurrency=None, jitter_ms=
     concurrency = concurrency or inflight
     lat = (lat_ms + jitter_ms / 2.0) / 1000.0
     ideal = inflight / lat
-    ramp = max(3.0, 3 * lat)
+    # With nothing known about the provider the worker starts slowly (4
+    # probes, then one more request in flight per success: doubling every
+    # round trip, like TCP's slow start), so 1,024 in flight are reached after
+    # about 8 latencies. The window measures the steady state after that;
+    # "ramp" reports how long the climb took.
+    ramp = max(3.0, 10 * lat)
     papers = min(cap, int(ideal * (ramp + window + 3)) + inflight)
     prefix = new_prefix("lat")
     rundir = ctx.rundir(prefix)
@@ -630,6 +635,8 @@ def latency_run(ctx, lat_ms, inflight, window, cap, concurrency=None, jitter_ms=
     rate = slope(pts)
     win = [s for s in samples if t_start <= s[0] <= t_end]
     inflight_avg = sum(s[2]["in_flight"] for s in win) / len(win) if win else float("nan")
+    full = [s[0] for s in samples if s[2]["in_flight"] >= 0.95 * inflight]
+    ramp_s = full[0] - t_first if full else None
 
     def cpu_pct(name):
         c = sampler.cpu_between(name, t_start, t_end)
@@ -645,18 +652,20 @@ def latency_run(ctx, lat_ms, inflight, window, cap, concurrency=None, jitter_ms=
         "cpu_pct": {n: cpu_pct(n) for n in ("worker", "fake", "broker", "ledger", "driver", "machine")},
         "worker_peak_rss_mb": w.maxrss_mb(),
         "worker_cpu_ms_per_request": wcpu * 1000 / max(1, n_done) if wcpu is not None else None,
-        "window_clipped": dt < window - 0.5,
+        "window_clipped": dt < window - 0.5, "ramp_s": ramp_s,
     }
     c = res["cpu_pct"]
     res["cpu_pct"]["others"] = c["machine"] - sum(c[n] or 0 for n in ("worker", "fake", "broker", "ledger", "driver"))
     # Little's law at the fake: observed service time = in flight / rate.
     res["fake_latency_ms"] = inflight_avg / rate * 1000 if rate else None
     say("  %4d ms%s x %4d in flight%s: %7.1f req/s of ideal %6.0f = %5.1f%%  (window %.1f s%s; fake held "
-        "%.0f in flight avg, %.0f ms per answer; peak worker RSS %s)", lat_ms,
+        "%.0f in flight avg, %.0f ms per answer; 95%% of the in flight reached %s after the first "
+        "request; peak worker RSS %s)", lat_ms,
         " +0..%d" % jitter_ms if jitter_ms else "", inflight,
         " (concurrency %d)" % concurrency if concurrency != inflight else "", rate, ideal,
         res["efficiency_pct"], dt, ", CLIPPED: queue ran dry" if res["window_clipped"] else "",
-        inflight_avg, res["fake_latency_ms"] or 0, fmt_mb(res["worker_peak_rss_mb"]))
+        inflight_avg, res["fake_latency_ms"] or 0,
+        "%.1f s" % ramp_s if ramp_s is not None else "never", fmt_mb(res["worker_peak_rss_mb"]))
     say("         CPU in window (%% of one core): worker %.0f, fake %.0f, broker %.0f, ledger %.0f, this "
         "driver %.0f; machine busy %.0f of %d00, other processes %.0f; worker %.3f ms CPU/request; "
         "%d papers queued (producer %.1f s)%s",

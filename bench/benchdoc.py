@@ -261,10 +261,13 @@ in flight (the prefetch follows concurrency); a fake LLM that answers every
 request after exactly the given latency. Enough papers are queued (and the
 ledger has recorded their `job.queued`) before the worker starts to keep the
 pipe full; the producer and the ledger run as in production. The fake's
-`/_stats` is sampled every 0.5 s; the window starts max(3 s, 3 x latency)
+`/_stats` is sampled every 0.5 s; the window starts max(3 s, 10 x latency)
 after the first request and lasts 20 s (a whole number of latencies: with a
 fixed latency answers come in waves), with the counts interpolated at its
-ends. **efficiency** = answers per second in the window ÷ (in flight ÷
+ends. The 10 latencies skip the worker's slow start: knowing nothing of the
+provider, it sends 4 probes, then one more request in flight per success
+(doubling every round trip), so 1,024 in flight take about 8 latencies to
+reach; the raw output says when the fake first held 95% of them. **efficiency** = answers per second in the window ÷ (in flight ÷
 latency).
 
 "avg in flight at the fake" and "fake's time per answer" split the loss:
