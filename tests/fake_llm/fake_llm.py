@@ -306,6 +306,10 @@ class Fake:
         self.opts = dict(OPTION_DEFAULTS)
         self.rules = []
         self.rng = random.Random(1)
+        # The random faults draw from a stream of their own: the k-th draw
+        # gives the same behaviour whatever latencies and judge styles were
+        # drawn meanwhile, so a seed fixes which behaviours a run shows.
+        self.fault_rng = random.Random(1)
         self.bucket_tokens = 0.0
         self.bucket_time = time.monotonic()
         self.tpm_tokens = 0.0
@@ -342,6 +346,7 @@ class Fake:
             elif key == "seed":
                 self.opts[key] = int(value)
                 self.rng = random.Random(int(value))
+                self.fault_rng = random.Random(int(value))
             elif key in ("report_cost", "verbose", "hold"):
                 self.opts[key] = bool(value)
             elif key in OPTION_DEFAULTS:
@@ -501,7 +506,7 @@ class Fake:
             self.stats["limit_429"] += 1
             self.stats["limit_429_tokens"] += 1
             return "429_tokens", wait
-        u = self.rng.random()
+        u = self.fault_rng.random()
         acc = 0.0
         for f in FAULTS:
             acc += self.opts[f]
